@@ -1,0 +1,9 @@
+//! `feegate-testkit`: what every connector shares for testing.
+//!
+//! - [`simkit`]: the machinery of gateway simulators (orders, fault modes, notification
+//!   dispatch, the `/_control` routes, settlement files), so each gateway's simulator
+//!   only writes its wire format.
+//! - [`conformance`]: the one story every connector must pass against its simulator.
+
+pub mod conformance;
+pub mod simkit;
