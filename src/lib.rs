@@ -1,1 +1,24 @@
-//! feegate
+//! feegate: fee payment integration middleware for government service portals.
+//!
+//! Where things are:
+//! - [`config`]: layered configuration (built-in defaults < file < `FEEGATE_*`).
+//! - [`domain`]: pure types and rules: money, ids, agencies, payments and their states.
+//! - [`store`]: SQLite / PostgreSQL persistence behind one `Store`.
+//! - [`service`]: orchestration: create, attempts, callbacks, expiry, admin.
+//! - [`api`]: axum routers, auth, the error type, operations endpoints, OpenAPI.
+//! - [`web`]: the hosted checkout pages.
+//! - [`connectors`]: the registry of gateway kinds (one line each).
+//! - [`app`]: shared state and [`app::launch`] (serve on a bound listener until shutdown).
+//! - [`cli`]: the command line.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod domain;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `feegate` binary: all of it lives in the library.
+
+fn main() -> std::process::ExitCode {
+    feegate::cli::main()
+}

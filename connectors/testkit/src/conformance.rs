@@ -119,13 +119,21 @@ pub struct Kit {
     http: reqwest::Client,
 }
 
-/// A fresh attempt reference: `FG` + 14 upper-case letters and digits.
+/// A fresh attempt reference in feegate's format: `FG` + 10 Crockford base32 characters
+/// (digits and upper-case letters without I, L, O, U).
 pub fn new_reference() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let n = N.fetch_add(1, Ordering::Relaxed);
     let t = OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
-    format!("FG{:08X}{:06}", (t ^ (t >> 17)) as u32, n % 1_000_000)
+    let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let mut out = String::from("FG");
+    for _ in 0..10 {
+        out.push(ALPHABET[(x & 31) as usize] as char);
+        x >>= 5;
+    }
+    out
 }
 
 impl Kit {

@@ -1,0 +1,314 @@
+//! Admin resources: agencies, their accounts, portals and API keys; and the connector
+//! list portals may offer.
+
+use super::auth::{Principal, Role};
+use super::body::{typed, JsonBody};
+use super::error::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::domain::agency::{agency_code, Account, Agency, LineKind, NewAccount};
+use crate::domain::ids::new_id;
+use crate::service::admin as svc;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agencies, create_agency))
+        .routes(routes!(patch_agency))
+        .routes(routes!(list_accounts, create_account))
+        .routes(routes!(patch_account))
+        .routes(routes!(list_portals, create_portal))
+        .routes(routes!(create_key))
+        .routes(routes!(revoke_key))
+        .routes(routes!(list_connectors))
+}
+
+/// List agencies.
+#[utoipa::path(get, path = "/v1/agencies", tag = "admin", responses((status = 200, body = Vec<Agency>)))]
+pub async fn list_agencies(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Agency>>, ApiError> {
+    who.require(&[Role::Admin, Role::Finance])?;
+    Ok(Json(state.store.agencies().await?))
+}
+
+/// New agency.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgency {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub parent_code: Option<String>,
+}
+
+/// Create an agency.
+#[utoipa::path(post, path = "/v1/agencies", tag = "admin", request_body = NewAgency,
+    responses((status = 201, body = Agency), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_agency(
+    State(state): State<AppState>,
+    who: Principal,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<Agency>), ApiError> {
+    who.require(&[Role::Admin])?;
+    let n: NewAgency = typed(b)?;
+    let a = Agency {
+        code: agency_code("code", &n.code)?,
+        name: crate::domain::text("name", &n.name, 200, true)?,
+        parent_code: n.parent_code.clone(),
+    };
+    if let Some(p) = &a.parent_code {
+        if state.store.agency(p).await?.is_none() {
+            return Err(
+                ApiError::unprocessable("unknown_agency", format!("no agency has code {p}")).with_field("parent_code")
+            );
+        }
+    }
+    let mut tx = state.store.begin().await?;
+    state.store.insert_agency(&mut tx, &a).await.map_err(|e| match e {
+        crate::store::StoreError::Conflict => ApiError::conflict("agency_exists", "an agency with this code exists"),
+        other => other.into(),
+    })?;
+    state.store.audit(&mut tx, "admin", "agency.created", &who.actor(), &serde_json::json!({"code": a.code})).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// Agency changes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyPatch {
+    pub name: Option<String>,
+    pub parent_code: Option<String>,
+}
+
+/// Change an agency's name or parent.
+#[utoipa::path(patch, path = "/v1/agencies/{code}", tag = "admin", params(("code" = String, Path)), request_body = AgencyPatch,
+    responses((status = 200, body = Agency), (status = 404, body = ErrorBody)))]
+pub async fn patch_agency(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(code): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Agency>, ApiError> {
+    who.require(&[Role::Admin])?;
+    let p: AgencyPatch = typed(b)?;
+    let mut a = state.store.agency(&code).await?.ok_or_else(|| ApiError::not_found("agency"))?;
+    if let Some(n) = p.name {
+        a.name = crate::domain::text("name", &n, 200, true)?;
+    }
+    if p.parent_code.is_some() {
+        a.parent_code = p.parent_code;
+    }
+    let mut tx = state.store.begin().await?;
+    state.store.update_agency(&mut tx, &a).await?;
+    state.store.audit(&mut tx, "admin", "agency.updated", &who.actor(), &serde_json::json!({"code": a.code})).await?;
+    tx.commit().await?;
+    Ok(Json(a))
+}
+
+/// An agency's accounts.
+#[utoipa::path(get, path = "/v1/agencies/{code}/accounts", tag = "admin", params(("code" = String, Path)),
+    responses((status = 200, body = Vec<Account>), (status = 404, body = ErrorBody)))]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(code): Path<String>,
+) -> Result<Json<Vec<Account>>, ApiError> {
+    who.require(&[Role::Admin, Role::Finance])?;
+    state.store.agency(&code).await?.ok_or_else(|| ApiError::not_found("agency"))?;
+    Ok(Json(state.store.accounts(&code).await?))
+}
+
+/// Add a beneficiary account to an agency (or update the one with the same BIN and number).
+#[utoipa::path(post, path = "/v1/agencies/{code}/accounts", tag = "admin", params(("code" = String, Path)), request_body = NewAccount,
+    responses((status = 201, body = Account), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_account(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(code): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    who.require(&[Role::Admin])?;
+    state.store.agency(&code).await?.ok_or_else(|| ApiError::not_found("agency"))?;
+    let n: NewAccount = typed(b)?;
+    let mut tx = state.store.begin().await?;
+    let account = n.validate(new_id("acc"), &code)?;
+    let id = state.store.upsert_account(&mut tx, &account).await?;
+    state
+        .store
+        .audit(&mut tx, "admin", "account.upserted", &who.actor(), &serde_json::json!({"id": id, "agency_code": code}))
+        .await?;
+    tx.commit().await?;
+    let stored = state.store.account(&id).await?.ok_or_else(|| ApiError::internal("account vanished"))?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Account changes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    pub active: Option<bool>,
+    pub receives: Option<Vec<LineKind>>,
+}
+
+/// Activate, deactivate or re-route an account.
+#[utoipa::path(patch, path = "/v1/agencies/{code}/accounts/{id}", tag = "admin", params(("code" = String, Path), ("id" = String, Path)),
+    request_body = AccountPatch, responses((status = 200, body = Account), (status = 404, body = ErrorBody)))]
+pub async fn patch_account(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((code, id)): Path<(String, String)>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<Account>, ApiError> {
+    who.require(&[Role::Admin])?;
+    let p: AccountPatch = typed(b)?;
+    let a = state
+        .store
+        .account(&id)
+        .await?
+        .filter(|a| a.agency_code == code)
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    let receives = p.receives.unwrap_or(a.receives);
+    if receives.is_empty() {
+        return Err(ApiError::unprocessable("missing_field", "receives lists fee and/or charge").with_field("receives"));
+    }
+    let mut tx = state.store.begin().await?;
+    state.store.patch_account(&mut tx, &id, p.active.unwrap_or(a.active), &receives).await?;
+    state.store.audit(&mut tx, "admin", "account.updated", &who.actor(), &serde_json::json!({"id": id})).await?;
+    tx.commit().await?;
+    Ok(Json(state.store.account(&id).await?.ok_or_else(|| ApiError::not_found("account"))?))
+}
+
+/// A portal as shown (the webhook secret only once, at creation).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PortalView {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: Option<String>,
+    pub agencies: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+impl PortalView {
+    fn of(p: &crate::store::admin::PortalRow, show_secret: bool) -> PortalView {
+        PortalView {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            webhook_url: p.webhook_url.clone(),
+            agencies: serde_json::from_str(&p.agencies).unwrap_or_default(),
+            webhook_secret: show_secret.then(|| p.webhook_secret.clone()),
+        }
+    }
+}
+
+/// List portals.
+#[utoipa::path(get, path = "/v1/portals", tag = "admin", responses((status = 200, body = Vec<PortalView>)))]
+pub async fn list_portals(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<PortalView>>, ApiError> {
+    who.require(&[Role::Admin])?;
+    Ok(Json(state.store.portals().await?.iter().map(|p| PortalView::of(p, false)).collect()))
+}
+
+/// New portal.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPortal {
+    pub id: Option<String>,
+    pub name: String,
+    pub webhook_url: Option<String>,
+    /// Agency codes it may bill; empty or `["*"]` for all.
+    #[serde(default)]
+    pub agencies: Vec<String>,
+}
+
+/// Create a portal; its webhook secret is in this answer only.
+#[utoipa::path(post, path = "/v1/portals", tag = "admin", request_body = NewPortal,
+    responses((status = 201, body = PortalView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_portal(
+    State(state): State<AppState>,
+    who: Principal,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<PortalView>), ApiError> {
+    who.require(&[Role::Admin])?;
+    let n: NewPortal = typed(b)?;
+    let p = svc::create_portal(&state.store, n.id, &n.name, n.webhook_url, n.agencies, &who.actor()).await?;
+    Ok((StatusCode::CREATED, Json(PortalView::of(&p, true))))
+}
+
+/// New key.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// `portal`, `finance` or `admin`.
+    pub role: String,
+    pub portal_id: Option<String>,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A new key: shown once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyCreated {
+    pub id: String,
+    pub key: String,
+}
+
+/// Create an API key.
+#[utoipa::path(post, path = "/v1/keys", tag = "admin", request_body = NewKey,
+    responses((status = 201, body = KeyCreated), (status = 422, body = ErrorBody)))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    who: Principal,
+    JsonBody(b): JsonBody,
+) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
+    who.require(&[Role::Admin])?;
+    let n: NewKey = typed(b)?;
+    let role = Role::parse(&n.role).ok_or_else(|| {
+        ApiError::unprocessable("invalid_role", "role is portal, finance or admin").with_field("role")
+    })?;
+    let (id, key) = svc::create_key(&state.store, role, n.portal_id, &n.name, &who.actor()).await?;
+    Ok((StatusCode::CREATED, Json(KeyCreated { id, key })))
+}
+
+/// Revoke an API key.
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    who.require(&[Role::Admin])?;
+    svc::revoke_key(&state.store, &id, &who.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A connector account a portal may offer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConnectorView {
+    pub id: String,
+    pub kind: String,
+    pub display_name: String,
+    pub agencies: Vec<String>,
+    pub supports_refund: bool,
+}
+
+/// Connector accounts.
+#[utoipa::path(get, path = "/v1/connectors", tag = "payments", responses((status = 200, body = Vec<ConnectorView>)))]
+pub async fn list_connectors(State(state): State<AppState>, _who: Principal) -> Json<Vec<ConnectorView>> {
+    Json(
+        state
+            .connectors
+            .all()
+            .map(|a| ConnectorView {
+                id: a.connector.id().to_owned(),
+                kind: a.connector.kind().to_owned(),
+                display_name: a.connector.display_name().to_owned(),
+                agencies: a.agencies.clone(),
+                supports_refund: a.connector.supports_refund(),
+            })
+            .collect(),
+    )
+}

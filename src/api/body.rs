@@ -1,0 +1,57 @@
+//! The JSON body extractor: a 64 KiB limit and errors in the API's own format.
+
+use super::error::ApiError;
+use crate::app::AppState;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+
+/// The largest request body feegate reads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A request body parsed as any JSON value; the handler's parser checks its shape.
+pub struct JsonBody(pub serde_json::Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("");
+            if !ct.starts_with("application/json") {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send Content-Type: application/json",
+                ));
+            }
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body is larger than {MAX_BODY} bytes"),
+            )
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}")))?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// Deserialises a JSON value into `T`, turning serde's complaint into a 422 with the field.
+pub fn typed<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| {
+        let msg = e.to_string();
+        let field = msg.split('`').nth(1).map(str::to_owned);
+        let code = if msg.starts_with("missing field") {
+            "missing_field"
+        } else if msg.starts_with("unknown field") {
+            "unknown_field"
+        } else {
+            "invalid_type"
+        };
+        let mut err = ApiError::unprocessable(code, msg);
+        err.field = field;
+        err
+    })
+}

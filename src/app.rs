@@ -1,0 +1,87 @@
+//! Application state shared by handlers and workers, and the launch function that
+//! serves it on an already-bound listener until a shutdown future resolves.
+
+use crate::config::Config;
+use crate::connectors::Connectors;
+use crate::store::Store;
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Everything a request handler or worker needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub connectors: Arc<Connectors>,
+    pub metrics: PrometheusHandle,
+    pub pages: Arc<crate::web::Pages>,
+    pub http: reqwest::Client,
+}
+
+/// The process-wide Prometheus recorder (installed once, even when tests start many apps).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may exist only if the embedding program installed one.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+impl AppState {
+    /// Connects the store, applies migrations, seeds demo data if configured and builds
+    /// the connectors.
+    pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        let store = Store::connect(&config.database_url, config.max_db_connections).await?;
+        store.migrate().await?;
+        if config.seed_demo {
+            crate::service::admin::seed_demo(&store, &config).await.context("seeding demo data")?;
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.gateway_timeout_ms))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .context("building the HTTP client")?;
+        let connectors = Connectors::build(&config.connectors, http.clone())?;
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            connectors: Arc::new(connectors),
+            metrics: metrics_handle(),
+            pages: Arc::new(crate::web::Pages::new()?),
+            http,
+        })
+    }
+}
+
+/// Serves feegate on `listener` (API, pages, callbacks, simulators, workers) until
+/// `shutdown` resolves; in-flight requests finish first.
+pub async fn launch(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = crate::service::expiry::spawn(state.clone(), stop_rx.clone());
+    let app = crate::api::router(state.clone());
+    tracing::info!(addr = %listener.local_addr()?, public_url = %state.config.public_url, database = %state.config.database_url_redacted(), "feegate listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await
+        .context("serving")?;
+    let _ = stop_tx.send(true);
+    let _ = workers.await;
+    state.store.close().await;
+    Ok(())
+}

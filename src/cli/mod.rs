@@ -1,0 +1,178 @@
+//! The command line: `serve` (default), `migrate`, `keys`, `agencies`, `audit`.
+
+use crate::api::auth::Role;
+use crate::app::{launch, AppState};
+use crate::config::Config;
+use crate::store::Store;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "feegate", version, about = "Fee payment integration middleware for government service portals")]
+pub struct Cli {
+    /// Config file layered over the built-in defaults (also FEEGATE_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Log format: text or json (also FEEGATE_LOG_FORMAT).
+    #[arg(long, global = true)]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, pages, callbacks and workers (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage agencies and their accounts.
+    Agencies {
+        #[command(subcommand)]
+        command: AgenciesCommand,
+    },
+    /// The audit journal.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; prints it alone on the last line.
+    Create {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        portal: Option<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AgenciesCommand {
+    /// Import agencies and accounts from a TOML or CSV file (all or nothing).
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Re-compute every hash chain; exits 1 naming the first broken entry.
+    Verify,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("feegate: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = cli.log_format.clone().unwrap_or_else(|| config.log_format.clone());
+    crate::telemetry::init(&format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("feegate: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("feegate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url, 2).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+            let state = AppState::build(config).await?;
+            launch(state, listener, shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            store(&config).await?;
+            println!("migrations applied");
+        }
+        Command::Keys { command: KeysCommand::Create { role, portal, name } } => {
+            let store = store(&config).await?;
+            if config.seed_demo {
+                crate::service::admin::seed_demo(&store, &config).await?;
+            }
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role is portal, finance or admin"))?;
+            let (id, key) = crate::service::admin::create_key(&store, role, portal, &name, "cli")
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!("created {} key {id}; store it now, it is not shown again:", role.as_str());
+            println!("{key}");
+        }
+        Command::Keys { command: KeysCommand::Revoke { id } } => {
+            let store = store(&config).await?;
+            crate::service::admin::revoke_key(&store, &id, "cli")
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!("revoked {id}");
+        }
+        Command::Agencies { command: AgenciesCommand::Import { file } } => {
+            let store = store(&config).await?;
+            let text = std::fs::read_to_string(&file)?;
+            let agencies = crate::service::admin::parse_import(&file.to_string_lossy(), &text)?;
+            let (a, n) = crate::service::admin::import(&store, agencies, "cli").await.map_err(|e| {
+                anyhow::anyhow!("{}{}: {}", e.code, e.field.map(|f| format!(" ({f})")).unwrap_or_default(), e.message)
+            })?;
+            println!("imported {a} agencies with {n} accounts");
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let store = store(&config).await?;
+            match store.verify_audit().await? {
+                Ok(n) => println!("audit journal intact: {n} entries verified"),
+                Err(b) => {
+                    println!("audit journal BROKEN at entry {} (scope {}, seq {}): {}", b.id, b.scope, b.seq, b.reason);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

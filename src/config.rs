@@ -1,0 +1,264 @@
+//! Layered configuration: built-in defaults (`config/default.toml`, compiled in) <
+//! `--config FILE` < `FEEGATE_*` environment variables.
+
+use anyhow::{bail, Context};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The defaults, compiled into the binary so that it runs anywhere.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Environment variables that always work, and the config key each sets.
+const ENV_KEYS: [(&str, &str); 6] = [
+    ("FEEGATE_LISTEN", "listen"),
+    ("FEEGATE_DATABASE_URL", "database_url"),
+    ("FEEGATE_PUBLIC_URL", "public_url"),
+    ("FEEGATE_SEED_DEMO", "seed_demo"),
+    ("FEEGATE_LOG_FORMAT", "log_format"),
+    ("FEEGATE_EXPIRY_INTERVAL_MS", "expiry_interval_ms"),
+];
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to bind, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// Base URL browsers and gateways reach feegate at; `{listen}` by default.
+    #[serde(default)]
+    pub public_url: String,
+    /// `sqlite://path?mode=rwc` or `postgres://...`.
+    pub database_url: String,
+    /// Seed the demo portal, agencies and accounts on start.
+    #[serde(default)]
+    pub seed_demo: bool,
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    /// How often the expiry worker looks for due payments.
+    #[serde(default = "default_expiry_ms")]
+    pub expiry_interval_ms: u64,
+    /// Default and maximum lifetime of a payment.
+    #[serde(default = "default_expires")]
+    pub default_expires_in_seconds: i64,
+    #[serde(default = "max_expires")]
+    pub max_expires_in_seconds: i64,
+    /// Database pool size.
+    #[serde(default = "default_pool")]
+    pub max_db_connections: u32,
+    /// Timeout of every outbound call to a gateway.
+    #[serde(default = "default_gateway_timeout")]
+    pub gateway_timeout_ms: u64,
+    #[serde(default)]
+    pub demo: Demo,
+    #[serde(default)]
+    pub connectors: Vec<ConnectorSection>,
+}
+
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_expiry_ms() -> u64 {
+    5_000
+}
+fn default_expires() -> i64 {
+    900
+}
+fn max_expires() -> i64 {
+    30 * 24 * 3600
+}
+fn default_pool() -> u32 {
+    16
+}
+fn default_gateway_timeout() -> u64 {
+    10_000
+}
+
+/// Demo data seeded when `seed_demo` is on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Demo {
+    #[serde(default)]
+    pub portals: Vec<DemoPortal>,
+    #[serde(default)]
+    pub agencies: Vec<crate::domain::agency::AgencyImport>,
+}
+
+/// A portal seeded by the demo.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoPortal {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    pub webhook_secret: String,
+}
+
+/// One connector account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSection {
+    pub id: String,
+    pub kind: String,
+    pub display_name: String,
+    /// Agency codes this account serves; `["*"]` for all.
+    #[serde(default = "all_agencies")]
+    pub agencies: Vec<String>,
+    /// Mount this gateway's simulator at `/sim/{id}` (sandbox and demo only).
+    #[serde(default)]
+    pub simulate: bool,
+    /// Plain settings; `{public_url}` is replaced by the public URL.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// Secrets: each `{ env = "VAR" }`, `{ file = "path" }` or, for sandboxes only,
+    /// `{ value = "..." }`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+fn all_agencies() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// Where a secret comes from.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    env: Option<String>,
+    file: Option<String>,
+    value: Option<String>,
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.env, &self.file) {
+            (Some(e), _) => write!(f, "env:{e}"),
+            (_, Some(p)) => write!(f, "file:{p}"),
+            _ => f.write_str("[REDACTED]"),
+        }
+    }
+}
+
+impl SecretSource {
+    /// Reads the secret.
+    pub fn resolve(&self) -> anyhow::Result<SecretString> {
+        let v = match (&self.env, &self.file, &self.value) {
+            (Some(var), None, None) => {
+                std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?
+            }
+            (None, Some(path), None) => {
+                std::fs::read_to_string(path).with_context(|| format!("reading secret file {path}"))?.trim().to_owned()
+            }
+            (None, None, Some(v)) => v.clone(),
+            _ => bail!("a secret needs exactly one of env, file or value"),
+        };
+        Ok(SecretString::from(v))
+    }
+}
+
+impl Config {
+    /// Loads defaults < file < environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with(file, &env)
+    }
+
+    /// As [`Config::load`], with the environment given (for tests).
+    pub fn load_with(file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Config> {
+        let mut merged: toml::Table = DEFAULT_TOML.parse().context("built-in config/default.toml")?;
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.iter().find(|(k, _)| k == "FEEGATE_CONFIG").map(|(_, v)| std::path::PathBuf::from(v)));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let layer: toml::Table = text.parse().with_context(|| format!("parsing {}", path.display()))?;
+            merge(&mut merged, layer);
+        }
+        for (k, v) in env {
+            if let Some((_, key)) = ENV_KEYS.iter().find(|(name, _)| name == k) {
+                let value = match *key {
+                    "seed_demo" => toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes")),
+                    "expiry_interval_ms" => {
+                        toml::Value::Integer(v.parse().with_context(|| format!("{k} must be a number"))?)
+                    }
+                    _ => toml::Value::String(v.clone()),
+                };
+                merged.insert((*key).into(), value);
+            } else if k.starts_with("FEEGATE_")
+                && k != "FEEGATE_CONFIG"
+                && !k.ends_with("_SECRET")
+                && !k.contains("_KEY")
+            {
+                tracing::warn!(variable = %k, "unknown FEEGATE_ variable (a typo?)");
+            }
+        }
+        let mut cfg: Config = merged.try_into().context("invalid configuration")?;
+        if cfg.public_url.is_empty() {
+            cfg.public_url = format!("http://{}", cfg.listen);
+        }
+        cfg.public_url = cfg.public_url.trim_end_matches('/').to_owned();
+        let public = cfg.public_url.clone();
+        for c in &mut cfg.connectors {
+            for v in c.settings.values_mut() {
+                *v = v.replace("{public_url}", &public);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The database URL with any password replaced, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+/// Replaces the password of a URL with `***`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+fn merge(base: &mut toml::Table, layer: toml::Table) {
+    for (k, v) in layer {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(l)) => merge(b, l),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_beats_file_beats_defaults() {
+        let dir = std::env::temp_dir().join(format!("feegate-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\ndatabase_url = \"sqlite://x.db\"\n").unwrap();
+        let env = vec![("FEEGATE_DATABASE_URL".to_string(), "postgres://u:pw@h/db".to_string())];
+        let cfg = Config::load_with(Some(&file), &env).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:9999");
+        assert_eq!(cfg.database_url, "postgres://u:pw@h/db");
+        assert_eq!(cfg.public_url, "http://127.0.0.1:9999");
+        assert!(!cfg.database_url_redacted().contains("pw"));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let cfg = Config::load_with(None, &[]).unwrap();
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("sandbox-demo-secret"), "{dbg}");
+    }
+}

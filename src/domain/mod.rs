@@ -1,0 +1,36 @@
+//! Pure types and rules, no I/O: money, identifiers, agencies and accounts, payments and
+//! their state machine.
+
+pub mod agency;
+pub mod ids;
+pub mod money;
+pub mod payment;
+
+/// A rule broken by input: a stable machine code, a message, and the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: Some(field.into()) }
+    }
+}
+
+/// Checks a text field's length (in characters) and that it is not blank when required.
+pub fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, Invalid> {
+    let v = value.trim();
+    if required && v.is_empty() {
+        return Err(Invalid::new("missing_field", field, format!("{field} is required")));
+    }
+    if v.chars().count() > max {
+        return Err(Invalid::new("field_too_long", field, format!("{field} is longer than {max} characters")));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(Invalid::new("invalid_field", field, format!("{field} contains control characters")));
+    }
+    Ok(v.to_owned())
+}

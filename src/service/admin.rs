@@ -1,0 +1,239 @@
+//! Admin actions: agencies and accounts (API and import files), portals, API keys, and
+//! the demo seed. Each is audited under the `admin` scope.
+
+use crate::api::auth::{new_key, Role};
+use crate::api::error::ApiError;
+use crate::config::Config;
+use crate::domain::agency::{agency_code, Agency, AgencyImport, LineKind, NewAccount};
+use crate::domain::ids::{new_id, new_secret};
+use crate::domain::text;
+use crate::store::admin::{KeyRow, PortalRow};
+use crate::store::{now_ms, Store, Tx};
+use anyhow::Context;
+
+/// Writes one agency and its accounts (insert or update).
+pub async fn upsert_agency(store: &Store, tx: &mut Tx, a: AgencyImport, actor: &str) -> Result<usize, ApiError> {
+    let code = agency_code("code", &a.code)?;
+    let agency = Agency { code: code.clone(), name: text("name", &a.name, 200, true)?, parent_code: a.parent_code };
+    store.upsert_agency(tx, &agency).await?;
+    let n = a.accounts.len();
+    for acc in a.accounts {
+        let account = acc.validate(new_id("acc"), &code)?;
+        store.upsert_account(tx, &account).await?;
+    }
+    store.audit(tx, "admin", "agency.upserted", actor, &serde_json::json!({"code": code, "accounts": n})).await?;
+    Ok(n)
+}
+
+/// Parses an import file: TOML (`[[agencies]]` with nested `[[agencies.accounts]]`) or CSV
+/// (one row per account; see `docs/agencies-import.md`).
+pub fn parse_import(path: &str, text: &str) -> anyhow::Result<Vec<AgencyImport>> {
+    if path.ends_with(".csv") {
+        return parse_csv(text);
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        agencies: Vec<AgencyImport>,
+    }
+    let f: File = toml::from_str(text).context("parsing the TOML import file")?;
+    Ok(f.agencies)
+}
+
+fn parse_csv(text: &str) -> anyhow::Result<Vec<AgencyImport>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut out: Vec<AgencyImport> = Vec::new();
+    for (i, rec) in rdr.deserialize::<std::collections::HashMap<String, String>>().enumerate() {
+        let line = i + 2;
+        let r = rec.with_context(|| format!("line {line}"))?;
+        let get = |k: &str| r.get(k).cloned().unwrap_or_default();
+        let code = get("agency_code");
+        anyhow::ensure!(!code.is_empty(), "line {line}: agency_code is empty");
+        let pos = match out.iter().position(|a| a.code == code) {
+            Some(p) => p,
+            None => {
+                let parent = get("parent_code");
+                out.push(AgencyImport {
+                    code: code.clone(),
+                    name: get("agency_name"),
+                    parent_code: (!parent.is_empty()).then_some(parent),
+                    accounts: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        if get("account_number").is_empty() {
+            continue;
+        }
+        let receives = get("receives")
+            .split([';', ' ', '|'])
+            .filter(|s| !s.is_empty())
+            .map(|s| LineKind::parse(s).with_context(|| format!("line {line}: receives `{s}` is not fee or charge")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let opt = |k: &str| Some(get(k)).filter(|v| !v.is_empty());
+        out[pos].accounts.push(NewAccount {
+            bank_bin: get("bank_bin"),
+            bank_name: get("bank_name"),
+            account_number: get("account_number"),
+            account_name: get("account_name"),
+            kind: get("kind"),
+            receives,
+            budget_chapter: opt("budget_chapter"),
+            budget_item: opt("budget_item"),
+            active: get("active") != "false",
+        });
+    }
+    Ok(out)
+}
+
+/// Imports agencies in one transaction: all or nothing.
+pub async fn import(store: &Store, agencies: Vec<AgencyImport>, actor: &str) -> Result<(usize, usize), ApiError> {
+    let mut tx = store.begin().await?;
+    let (mut a, mut n) = (0, 0);
+    for ag in agencies {
+        n += upsert_agency(store, &mut tx, ag, actor).await?;
+        a += 1;
+    }
+    tx.commit().await?;
+    Ok((a, n))
+}
+
+/// Seeds the demo portal, agencies and accounts (idempotent).
+pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    for p in &cfg.demo.portals {
+        let row = PortalRow {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            webhook_url: p.webhook_url.clone(),
+            webhook_secret: p.webhook_secret.clone(),
+            agencies: "[\"*\"]".into(),
+            created_at: now_ms(),
+        };
+        store.insert_portal(&mut tx, &row, true).await?;
+    }
+    // Parents first, so foreign keys hold.
+    let mut agencies = cfg.demo.agencies.clone();
+    agencies.sort_by_key(|a| a.parent_code.is_some());
+    for a in agencies {
+        upsert_agency(store, &mut tx, a, "system:seed")
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A new portal; the webhook secret is returned once.
+pub async fn create_portal(
+    store: &Store,
+    id: Option<String>,
+    name: &str,
+    webhook_url: Option<String>,
+    agencies: Vec<String>,
+    actor: &str,
+) -> Result<PortalRow, ApiError> {
+    let id = match id {
+        Some(i)
+            if !i.is_empty()
+                && i.len() <= 64
+                && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            i
+        }
+        Some(_) => {
+            return Err(ApiError::unprocessable("invalid_field", "portal id: 1-64 letters, digits, '-' or '_'")
+                .with_field("id"))
+        }
+        None => new_id("ptl"),
+    };
+    if let Some(u) = &webhook_url {
+        match url::Url::parse(u) {
+            Ok(p) if p.scheme() == "https" || p.scheme() == "http" => {}
+            _ => {
+                return Err(ApiError::unprocessable("invalid_webhook_url", "webhook_url must be an http(s) URL")
+                    .with_field("webhook_url"))
+            }
+        }
+    }
+    let row = PortalRow {
+        id,
+        name: text("name", name, 200, true)?,
+        webhook_url,
+        webhook_secret: format!("whsec_{}", new_secret()),
+        agencies: serde_json::to_string(&if agencies.is_empty() { vec!["*".to_string()] } else { agencies })
+            .map_err(ApiError::internal)?,
+        created_at: now_ms(),
+    };
+    let mut tx = store.begin().await?;
+    if !store.insert_portal(&mut tx, &row, false).await? {
+        return Err(ApiError::conflict("portal_exists", "a portal with this id exists"));
+    }
+    store
+        .audit(&mut tx, "admin", "portal.created", actor, &serde_json::json!({"id": row.id, "name": row.name}))
+        .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A new API key: (id, key). The key is shown once.
+pub async fn create_key(
+    store: &Store,
+    role: Role,
+    portal_id: Option<String>,
+    name: &str,
+    actor: &str,
+) -> Result<(String, String), ApiError> {
+    match (role, &portal_id) {
+        (Role::Portal, None) => {
+            return Err(ApiError::unprocessable("missing_field", "a portal key needs portal_id").with_field("portal_id"))
+        }
+        (Role::Finance | Role::Admin, Some(_)) => {
+            return Err(
+                ApiError::unprocessable("invalid_field", "only portal keys belong to a portal").with_field("portal_id")
+            )
+        }
+        _ => {}
+    }
+    if let Some(p) = &portal_id {
+        if store.portal(p).await?.is_none() {
+            return Err(
+                ApiError::unprocessable("unknown_portal", format!("no portal has id {p}")).with_field("portal_id")
+            );
+        }
+    }
+    let (id, key, hash) = new_key();
+    let row = KeyRow {
+        id: id.clone(),
+        hash,
+        role: role.as_str().into(),
+        portal_id,
+        name: text("name", name, 100, false)?,
+        created_at: now_ms(),
+        revoked_at: None,
+    };
+    let mut tx = store.begin().await?;
+    store.insert_key(&mut tx, &row).await?;
+    store
+        .audit(
+            &mut tx,
+            "admin",
+            "key.created",
+            actor,
+            &serde_json::json!({"id": id, "role": row.role, "portal_id": row.portal_id}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok((id, key))
+}
+
+/// Revokes a key; 404 if there is no live key with that id.
+pub async fn revoke_key(store: &Store, id: &str, actor: &str) -> Result<(), ApiError> {
+    let mut tx = store.begin().await?;
+    if !store.revoke_key(&mut tx, id).await? {
+        return Err(ApiError::not_found("key"));
+    }
+    store.audit(&mut tx, "admin", "key.revoked", actor, &serde_json::json!({"id": id})).await?;
+    tx.commit().await?;
+    Ok(())
+}

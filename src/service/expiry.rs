@@ -1,0 +1,108 @@
+//! The expiry worker: moves due `created`/`pending` payments to `expired`. A payment
+//! with an open attempt is first asked about at its gateway, so a paid dossier is never
+//! expired silently; each move is a guarded transition, so several nodes may run it.
+
+use crate::app::AppState;
+use crate::domain::payment::{AttemptStatus, PaymentStatus};
+use crate::service::callbacks::{apply, Fact};
+use crate::service::datetime;
+use crate::store::now_ms;
+use crate::store::payments::PaymentRow;
+use feegate_connector::{Outcome, QueryRequest};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Runs the worker until `stop` turns true.
+pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_millis(state.config.expiry_interval_ms.max(50));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+            if let Err(e) = run_once(&state).await {
+                tracing::warn!(error = %e, "expiry pass failed; will retry");
+            }
+        }
+    })
+}
+
+/// One pass over due payments; returns how many were expired.
+pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+    let due = state.store.due_payments(now_ms(), 200).await?;
+    let mut expired = 0;
+    for p in due {
+        if ask_gateway_first(state, &p).await {
+            continue;
+        }
+        if expire(state, &p).await? {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
+/// Queries each open attempt; true when a success was found and applied (or the answer
+/// is unknown, so expiring now would be a guess).
+async fn ask_gateway_first(state: &AppState, p: &PaymentRow) -> bool {
+    let Ok(attempts) = state.store.attempts(&p.id).await else { return true };
+    let mut hold = false;
+    for a in attempts.iter().filter(|a| a.status().is_open()) {
+        let Some(account) = state.connectors.get(&a.connector_id) else { continue };
+        let q = QueryRequest {
+            reference: a.reference.clone(),
+            gateway_txn: a.gateway_txn.clone(),
+            amount: a.amount,
+            created_at: datetime(a.created_at),
+        };
+        match account.connector.query(&q).await {
+            Ok(r) if r.outcome == Outcome::Succeeded => {
+                let fact = Fact::from_query(a, r);
+                if let Err(e) = apply(state, &a.connector_id, fact, None, "worker:expiry").await {
+                    tracing::warn!(payment_id = %p.id, error = %e.message, "could not apply a queried success");
+                }
+                hold = true;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Unknown: keep the payment until the gateway answers, but not forever: a
+                // day past expiry we expire it and the late-success path catches stragglers.
+                tracing::warn!(payment_id = %p.id, attempt = %a.id, error = %e, "gateway query failed before expiry");
+                if now_ms() - p.expires_at < 24 * 3600 * 1000 {
+                    hold = true;
+                }
+            }
+        }
+    }
+    hold
+}
+
+async fn expire(state: &AppState, p: &PaymentRow) -> anyhow::Result<bool> {
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    if !store.transition_payment(&mut tx, &p.id, PaymentStatus::Expired, None).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    store.expire_open_attempts(&mut tx, &p.id).await?;
+    let data = serde_json::json!({"id": p.id, "status": "expired", "dossier_code": p.dossier_code});
+    store
+        .insert_event(&mut tx, &p.id, "payment.expired", Some(p.status()), Some(PaymentStatus::Expired), &data, true)
+        .await?;
+    store
+        .audit(
+            &mut tx,
+            &p.id,
+            "payment.expired",
+            "worker:expiry",
+            &serde_json::json!({"from": p.status, "open_attempts_closed": AttemptStatus::Expired.as_str()}),
+        )
+        .await?;
+    tx.commit().await?;
+    metrics::counter!("feegate_payment_transitions_total", "to" => "expired").increment(1);
+    Ok(true)
+}

@@ -1,0 +1,22 @@
+//! Orchestration: creating payments and attempts, handling callbacks, expiry, admin
+//! actions. Each money-moving step is one transaction with its event and audit entry.
+
+pub mod admin;
+pub mod attempts;
+pub mod callbacks;
+pub mod expiry;
+pub mod payments;
+pub mod view;
+
+/// Milliseconds to an RFC 3339 UTC timestamp.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Milliseconds to an `OffsetDateTime`.
+pub fn datetime(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}

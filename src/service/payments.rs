@@ -1,0 +1,228 @@
+//! Creating, reading, listing and cancelling payments.
+
+use super::view::{EventView, PaymentView};
+use crate::api::auth::{Principal, Role};
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::domain::agency::route;
+use crate::domain::ids::new_id;
+use crate::domain::payment::{NewPayment, PaymentStatus};
+use crate::store::idempotency::Claim;
+use crate::store::now_ms;
+use crate::store::payments::{LineRow, PaymentFilter, PaymentRow};
+use axum::http::StatusCode;
+use sha2::{Digest, Sha256};
+
+/// The most characters an `Idempotency-Key` may have.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// An answer that may be a replay of an earlier one: status and JSON body text.
+pub struct Stored {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+/// Checks an `Idempotency-Key` header value.
+pub fn idempotency_key(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw {
+        None => Ok(None),
+        Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) => {
+            Err(ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key is 1-255 visible ASCII characters")
+                .with_field("Idempotency-Key"))
+        }
+        Some(k) => Ok(Some(k.to_owned())),
+    }
+}
+
+/// The hash that tells "same body" from "other body" for idempotency.
+pub fn request_hash(route: &str, body: &serde_json::Value) -> String {
+    // serde_json's map is ordered by key, so this is a canonical form of the body.
+    hex::encode(Sha256::digest(format!("{route}\n{body}").as_bytes()))
+}
+
+/// Answers a used key: the saved response, or 409 for a different request.
+pub fn replay(request_hash: &str, used_hash: &str, status: u16, response: String) -> Result<Stored, ApiError> {
+    if used_hash != request_hash {
+        return Err(ApiError::conflict("idempotency_key_reused", "this Idempotency-Key was used with another request"));
+    }
+    Ok(Stored { status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body: response })
+}
+
+/// `POST /v1/payments`.
+pub async fn create(
+    state: &AppState,
+    who: &Principal,
+    body: &serde_json::Value,
+    key: Option<String>,
+) -> Result<Stored, ApiError> {
+    who.require(&[Role::Portal])?;
+    let portal_id = who.portal_id.clone().ok_or_else(ApiError::forbidden)?;
+    let cfg = &state.config;
+    let new = NewPayment::parse(body, cfg.default_expires_in_seconds, cfg.max_expires_in_seconds)?;
+    let portal = state.store.portal(&portal_id).await?.ok_or_else(|| ApiError::internal("key of a missing portal"))?;
+    if state.store.agency(&new.agency_code).await?.is_none() {
+        return Err(ApiError::unprocessable("unknown_agency", format!("no agency has code {}", new.agency_code))
+            .with_field("agency_code"));
+    }
+    if !portal.may_bill(&new.agency_code) {
+        return Err(ApiError::unprocessable("agency_not_allowed", "this portal may not bill that agency")
+            .with_field("agency_code"));
+    }
+    let accounts = state.store.accounts(&new.agency_code).await?;
+    let now = now_ms();
+    let id = new_id("pay");
+    let mut lines = Vec::with_capacity(new.lines.len());
+    for (i, l) in new.lines.iter().enumerate() {
+        let account = route(&accounts, l.kind).ok_or_else(|| {
+            ApiError::unprocessable(
+                "no_account_for_line",
+                format!("agency {} has no active account receiving {}", new.agency_code, l.kind.as_str()),
+            )
+            .with_field(format!("lines[{i}].kind"))
+        })?;
+        lines.push(LineRow {
+            payment_id: id.clone(),
+            idx: i as i64,
+            kind: l.kind.as_str().into(),
+            code: l.code.clone(),
+            description: l.description.clone(),
+            amount: l.amount.get(),
+            account_id: account.id.clone(),
+        });
+    }
+    let row = PaymentRow {
+        id: id.clone(),
+        portal_id: portal_id.clone(),
+        agency_code: new.agency_code,
+        dossier_code: new.dossier_code,
+        procedure_code: new.procedure_code,
+        description: new.description,
+        currency: "VND".into(),
+        amount: new.amount.get(),
+        refunded_amount: 0,
+        status: PaymentStatus::Created.as_str().into(),
+        payer: serde_json::to_string(&new.payer).map_err(ApiError::internal)?,
+        return_url: new.return_url,
+        metadata: new.metadata.to_string(),
+        review_reason: None,
+        review_opened_at: None,
+        created_at: now,
+        updated_at: now,
+        expires_at: now + new.expires_in_seconds * 1000,
+        paid_at: None,
+    };
+    let view = PaymentView::build(&cfg.public_url, &row, &lines, &[]);
+    let response = serde_json::to_string(&view).map_err(ApiError::internal)?;
+    let hash = request_hash("POST /v1/payments", body);
+    let scope = format!("portal:{portal_id}");
+
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    if let Some(k) = &key {
+        if let Claim::Used { request_hash: used, status, response } =
+            store.claim_idempotency(&mut tx, &scope, k, &hash).await?
+        {
+            tx.rollback().await?;
+            return replay(&hash, &used, status, response);
+        }
+    }
+    store.insert_payment(&mut tx, &row, &lines).await?;
+    store
+        .insert_event(
+            &mut tx,
+            &id,
+            "payment.created",
+            None,
+            Some(PaymentStatus::Created),
+            &serde_json::json!({}),
+            false,
+        )
+        .await?;
+    store
+        .audit(
+            &mut tx,
+            &id,
+            "payment.created",
+            &who.actor(),
+            &serde_json::json!({"amount": row.amount, "lines": lines.len()}),
+        )
+        .await?;
+    if let Some(k) = &key {
+        store.save_idempotent(&mut tx, &scope, k, 201, &response).await?;
+    }
+    tx.commit().await?;
+    metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
+    Ok(Stored { status: StatusCode::CREATED, body: response })
+}
+
+/// Loads a payment the caller may see (another portal's payment is a 404).
+pub async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<PaymentRow, ApiError> {
+    match state.store.payment(id).await? {
+        Some(p) if who.sees_portal(&p.portal_id) => Ok(p),
+        _ => Err(ApiError::not_found("payment")),
+    }
+}
+
+/// The full representation of a payment row.
+pub async fn view(state: &AppState, p: &PaymentRow) -> Result<PaymentView, ApiError> {
+    let lines = state.store.lines(&p.id).await?;
+    let attempts = state.store.attempts(&p.id).await?;
+    Ok(PaymentView::build(&state.config.public_url, p, &lines, &attempts))
+}
+
+/// `GET /v1/payments/{id}/events`.
+pub async fn events(state: &AppState, who: &Principal, id: &str) -> Result<Vec<EventView>, ApiError> {
+    visible(state, who, id).await?;
+    Ok(state.store.events(id).await?.iter().map(EventView::from).collect())
+}
+
+/// `GET /v1/payments` (a portal sees only its own).
+pub async fn list(
+    state: &AppState,
+    who: &Principal,
+    mut f: PaymentFilter,
+) -> Result<(Vec<PaymentView>, Option<String>), ApiError> {
+    if who.role == Role::Portal {
+        f.portal_id = who.portal_id.clone();
+    }
+    let limit = f.limit;
+    f.limit = limit + 1;
+    let mut rows = state.store.list_payments(&f).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| format!("{}_{}", r.created_at, r.id))
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(view(state, r).await?);
+    }
+    Ok((out, next))
+}
+
+/// `POST /v1/payments/{id}/cancel`: only while nobody has paid.
+pub async fn cancel(state: &AppState, who: &Principal, id: &str) -> Result<PaymentView, ApiError> {
+    who.require(&[Role::Portal, Role::Admin])?;
+    let p = visible(state, who, id).await?;
+    let store = &state.store;
+    let mut tx = store.begin().await?;
+    if !store.transition_payment(&mut tx, id, PaymentStatus::Cancelled, None).await? {
+        tx.rollback().await?;
+        let now = store.payment(id).await?.map(|p| p.status).unwrap_or_default();
+        return Err(ApiError::conflict("invalid_state", format!("a {now} payment cannot be cancelled")));
+    }
+    store.expire_open_attempts(&mut tx, id).await?;
+    let from = p.status();
+    let updated = store.payment_in(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+    let v = PaymentView::build(&state.config.public_url, &updated, &store.lines(id).await?, &[]);
+    let data = serde_json::to_value(&v).map_err(ApiError::internal)?;
+    store
+        .insert_event(&mut tx, id, "payment.cancelled", Some(from), Some(PaymentStatus::Cancelled), &data, true)
+        .await?;
+    store.audit(&mut tx, id, "payment.cancelled", &who.actor(), &serde_json::json!({"from": from.as_str()})).await?;
+    tx.commit().await?;
+    metrics::counter!("feegate_payment_transitions_total", "to" => "cancelled").increment(1);
+    let p = store.payment(id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+    view(state, &p).await
+}

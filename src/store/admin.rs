@@ -1,0 +1,258 @@
+//! Agencies, accounts, portals and API keys.
+
+use super::{now_ms, Result, Store, StoreError, Tx};
+use crate::domain::agency::{Account, Agency, LineKind};
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow)]
+struct AccountRow {
+    id: String,
+    agency_code: String,
+    bank_bin: String,
+    bank_name: String,
+    account_number: String,
+    account_name: String,
+    kind: String,
+    receives: String,
+    budget_chapter: Option<String>,
+    budget_item: Option<String>,
+    active: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Account {
+        Account {
+            id: r.id,
+            agency_code: r.agency_code,
+            bank_bin: r.bank_bin,
+            bank_name: r.bank_name,
+            account_number: r.account_number,
+            account_name: r.account_name,
+            kind: r.kind,
+            receives: r.receives.split(',').filter_map(LineKind::parse).collect(),
+            budget_chapter: r.budget_chapter,
+            budget_item: r.budget_item,
+            active: r.active != 0,
+        }
+    }
+}
+
+/// A portal row (its webhook secret included: keep it out of responses after creation).
+#[derive(Debug, Clone, FromRow)]
+pub struct PortalRow {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: String,
+    /// JSON array of agency codes, or `["*"]`.
+    pub agencies: String,
+    pub created_at: i64,
+}
+
+impl PortalRow {
+    /// Whether this portal may bill `agency_code`.
+    pub fn may_bill(&self, agency_code: &str) -> bool {
+        let list: Vec<String> = serde_json::from_str(&self.agencies).unwrap_or_default();
+        list.iter().any(|a| a == "*" || a == agency_code)
+    }
+}
+
+/// An API key row.
+#[derive(Debug, Clone, FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub hash: String,
+    pub role: String,
+    pub portal_id: Option<String>,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+const ACCOUNT_COLS: &str = "id, agency_code, bank_bin, bank_name, account_number, account_name, kind, receives, \
+    budget_chapter, budget_item, active";
+
+fn receives_text(r: &[LineKind]) -> String {
+    r.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
+}
+
+impl Store {
+    /// Inserts an agency, or updates its name and parent.
+    pub async fn upsert_agency(&self, tx: &mut Tx, a: &Agency) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agencies (code, name, parent_code, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent_code = excluded.parent_code",
+        )
+        .bind(&a.code)
+        .bind(&a.name)
+        .bind(&a.parent_code)
+        .bind(now_ms())
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts an agency; `Conflict` if the code exists.
+    pub async fn insert_agency(&self, tx: &mut Tx, a: &Agency) -> Result<()> {
+        sqlx::query("INSERT INTO agencies (code, name, parent_code, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&a.code)
+            .bind(&a.name)
+            .bind(&a.parent_code)
+            .bind(now_ms())
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_agency(&self, tx: &mut Tx, a: &Agency) -> Result<bool> {
+        let r = sqlx::query("UPDATE agencies SET name = $1, parent_code = $2 WHERE code = $3")
+            .bind(&a.name)
+            .bind(&a.parent_code)
+            .bind(&a.code)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn agency(&self, code: &str) -> Result<Option<Agency>> {
+        let row: Option<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT code, name, parent_code FROM agencies WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(code, name, parent_code)| Agency { code, name, parent_code }))
+    }
+
+    pub async fn agencies(&self) -> Result<Vec<Agency>> {
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT code, name, parent_code FROM agencies ORDER BY code").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(code, name, parent_code)| Agency { code, name, parent_code }).collect())
+    }
+
+    /// Inserts an account, or (same agency, BIN and number) updates it in place.
+    pub async fn upsert_account(&self, tx: &mut Tx, a: &Account) -> Result<String> {
+        let (id,): (String,) = sqlx::query_as(&format!(
+            "INSERT INTO accounts ({ACCOUNT_COLS}, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
+             ON CONFLICT (agency_code, bank_bin, account_number) DO UPDATE SET bank_name = excluded.bank_name, \
+             account_name = excluded.account_name, kind = excluded.kind, receives = excluded.receives, \
+             budget_chapter = excluded.budget_chapter, budget_item = excluded.budget_item, active = excluded.active \
+             RETURNING id"
+        ))
+        .bind(&a.id)
+        .bind(&a.agency_code)
+        .bind(&a.bank_bin)
+        .bind(&a.bank_name)
+        .bind(&a.account_number)
+        .bind(&a.account_name)
+        .bind(&a.kind)
+        .bind(receives_text(&a.receives))
+        .bind(&a.budget_chapter)
+        .bind(&a.budget_item)
+        .bind(a.active as i64)
+        .bind(now_ms())
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Sets an account's active flag and what it receives.
+    pub async fn patch_account(&self, tx: &mut Tx, id: &str, active: bool, receives: &[LineKind]) -> Result<bool> {
+        let r = sqlx::query("UPDATE accounts SET active = $1, receives = $2 WHERE id = $3")
+            .bind(active as i64)
+            .bind(receives_text(receives))
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// An agency's accounts in the order they were added.
+    pub async fn accounts(&self, agency_code: &str) -> Result<Vec<Account>> {
+        let rows: Vec<AccountRow> = sqlx::query_as(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts WHERE agency_code = $1 ORDER BY created_at, id"
+        ))
+        .bind(agency_code)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Account::from).collect())
+    }
+
+    pub async fn account(&self, id: &str) -> Result<Option<Account>> {
+        let row: Option<AccountRow> = sqlx::query_as(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Account::from))
+    }
+
+    /// Inserts a portal, or leaves an existing one alone (`false`).
+    pub async fn insert_portal(&self, tx: &mut Tx, p: &PortalRow, if_absent: bool) -> Result<bool> {
+        let sql = if if_absent {
+            "INSERT INTO portals (id, name, webhook_url, webhook_secret, agencies, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING"
+        } else {
+            "INSERT INTO portals (id, name, webhook_url, webhook_secret, agencies, created_at) VALUES ($1,$2,$3,$4,$5,$6)"
+        };
+        let r = sqlx::query(sql)
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(&p.webhook_url)
+            .bind(&p.webhook_secret)
+            .bind(&p.agencies)
+            .bind(p.created_at)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn portal(&self, id: &str) -> Result<Option<PortalRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, webhook_url, webhook_secret, agencies, created_at FROM portals WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn portals(&self) -> Result<Vec<PortalRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, webhook_url, webhook_secret, agencies, created_at FROM portals ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_key(&self, tx: &mut Tx, k: &KeyRow) -> Result<()> {
+        sqlx::query("INSERT INTO api_keys (id, hash, role, portal_id, name, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
+            .bind(&k.id)
+            .bind(&k.hash)
+            .bind(&k.role)
+            .bind(&k.portal_id)
+            .bind(&k.name)
+            .bind(k.created_at)
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Constraint(_) => StoreError::Constraint("unknown portal".into()),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRow>> {
+        Ok(sqlx::query_as("SELECT id, hash, role, portal_id, name, created_at, revoked_at FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Revokes a key; `false` if there is no such live key.
+    pub async fn revoke_key(&self, tx: &mut Tx, id: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,449 @@
+//! Payments, lines, attempts, events and raw callbacks.
+
+use super::{now_ms, Result, Store, Tx};
+use crate::domain::payment::{AttemptStatus, PaymentStatus};
+use sqlx::FromRow;
+
+/// A payment row.
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    pub id: String,
+    pub portal_id: String,
+    pub agency_code: String,
+    pub dossier_code: String,
+    pub procedure_code: String,
+    pub description: String,
+    pub currency: String,
+    pub amount: i64,
+    pub refunded_amount: i64,
+    pub status: String,
+    pub payer: String,
+    pub return_url: String,
+    pub metadata: String,
+    pub review_reason: Option<String>,
+    pub review_opened_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+}
+
+impl PaymentRow {
+    pub fn status(&self) -> PaymentStatus {
+        PaymentStatus::parse(&self.status).unwrap_or(PaymentStatus::Created)
+    }
+}
+
+/// A payment line row.
+#[derive(Debug, Clone, FromRow)]
+pub struct LineRow {
+    pub payment_id: String,
+    pub idx: i64,
+    pub kind: String,
+    pub code: String,
+    pub description: String,
+    pub amount: i64,
+    pub account_id: String,
+}
+
+/// An attempt row.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptRow {
+    pub id: String,
+    pub payment_id: String,
+    pub connector_id: String,
+    pub reference: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub gateway_ref: Option<String>,
+    pub gateway_txn: Option<String>,
+    pub failure_code: Option<String>,
+    pub action: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl AttemptRow {
+    pub fn status(&self) -> AttemptStatus {
+        AttemptStatus::parse(&self.status).unwrap_or(AttemptStatus::Unknown)
+    }
+}
+
+/// An event row (status history, and the outbox of portal webhooks).
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub payment_id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub status_from: Option<String>,
+    pub status_to: Option<String>,
+    pub data: String,
+    pub webhook: i64,
+    pub delivery_status: Option<String>,
+    pub created_at: i64,
+}
+
+/// A raw callback as received, verified or not.
+#[derive(Debug, Clone)]
+pub struct CallbackRecord {
+    pub id: String,
+    pub connector_id: String,
+    pub method: String,
+    pub query: String,
+    pub body: String,
+    pub verified: bool,
+    pub error: Option<String>,
+    pub reference: Option<String>,
+    pub attempt_id: Option<String>,
+    pub disposition: String,
+}
+
+/// Filters for listing payments.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    pub portal_id: Option<String>,
+    pub dossier_code: Option<String>,
+    pub status: Option<String>,
+    pub agency_code: Option<String>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    /// Keyset cursor: (created_at, id) of the last row of the previous page.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+const PAYMENT_COLS: &str = "id, portal_id, agency_code, dossier_code, procedure_code, description, currency, amount, \
+    refunded_amount, status, payer, return_url, metadata, review_reason, review_opened_at, created_at, updated_at, \
+    expires_at, paid_at";
+
+const ATTEMPT_COLS: &str =
+    "id, payment_id, connector_id, reference, status, amount, currency, gateway_ref, gateway_txn, \
+    failure_code, action, created_at, updated_at";
+
+/// A typed SQL parameter for dynamically built queries.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl Store {
+    /// Inserts a payment and its lines.
+    pub async fn insert_payment(&self, tx: &mut Tx, p: &PaymentRow, lines: &[LineRow]) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO payments ({PAYMENT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
+        ))
+        .bind(&p.id)
+        .bind(&p.portal_id)
+        .bind(&p.agency_code)
+        .bind(&p.dossier_code)
+        .bind(&p.procedure_code)
+        .bind(&p.description)
+        .bind(&p.currency)
+        .bind(p.amount)
+        .bind(p.refunded_amount)
+        .bind(&p.status)
+        .bind(&p.payer)
+        .bind(&p.return_url)
+        .bind(&p.metadata)
+        .bind(&p.review_reason)
+        .bind(p.review_opened_at)
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .bind(p.expires_at)
+        .bind(p.paid_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        for l in lines {
+            sqlx::query(
+                "INSERT INTO payment_lines (payment_id, idx, kind, code, description, amount, account_id) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            )
+            .bind(&l.payment_id)
+            .bind(l.idx)
+            .bind(&l.kind)
+            .bind(&l.code)
+            .bind(&l.description)
+            .bind(l.amount)
+            .bind(&l.account_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn payment(&self, id: &str) -> Result<Option<PaymentRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The payment read inside a transaction (sees the transaction's own writes).
+    pub async fn payment_in(&self, tx: &mut Tx, id: &str) -> Result<Option<PaymentRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx.tx)
+            .await?)
+    }
+
+    pub async fn lines(&self, payment_id: &str) -> Result<Vec<LineRow>> {
+        Ok(sqlx::query_as(
+            "SELECT payment_id, idx, kind, code, description, amount, account_id FROM payment_lines \
+             WHERE payment_id = $1 ORDER BY idx",
+        )
+        .bind(payment_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn attempts(&self, payment_id: &str) -> Result<Vec<AttemptRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(payment_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn attempt_by_reference(&self, reference: &str) -> Result<Option<AttemptRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE reference = $1"))
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn attempt_in(&self, tx: &mut Tx, id: &str) -> Result<Option<AttemptRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx.tx)
+            .await?)
+    }
+
+    /// Lists payments newest first with keyset pagination.
+    pub async fn list_payments(&self, f: &PaymentFilter) -> Result<Vec<PaymentRow>> {
+        let mut sql = format!("SELECT {PAYMENT_COLS} FROM payments WHERE 1 = 1");
+        let mut params: Vec<Param> = Vec::new();
+        let mut push = |sql: &mut String, clause: &str, p: Param| {
+            params.push(p);
+            sql.push_str(&clause.replace("$?", &format!("${}", params.len())));
+        };
+        if let Some(v) = &f.portal_id {
+            push(&mut sql, " AND portal_id = $?", Param::Text(v.clone()));
+        }
+        if let Some(v) = &f.dossier_code {
+            push(&mut sql, " AND dossier_code = $?", Param::Text(v.clone()));
+        }
+        if let Some(v) = &f.status {
+            push(&mut sql, " AND status = $?", Param::Text(v.clone()));
+        }
+        if let Some(v) = &f.agency_code {
+            push(&mut sql, " AND agency_code = $?", Param::Text(v.clone()));
+        }
+        if let Some(v) = f.created_from {
+            push(&mut sql, " AND created_at >= $?", Param::Int(v));
+        }
+        if let Some(v) = f.created_to {
+            push(&mut sql, " AND created_at < $?", Param::Int(v));
+        }
+        if let Some((at, id)) = &f.after {
+            push(&mut sql, " AND (created_at < $?", Param::Int(*at));
+            push(&mut sql, " OR (created_at = $?", Param::Int(*at));
+            push(&mut sql, " AND id < $?))", Param::Text(id.clone()));
+        }
+        push(&mut sql, " ORDER BY created_at DESC, id DESC LIMIT $?", Param::Int(f.limit));
+        let mut q = sqlx::query_as::<_, PaymentRow>(&sql);
+        for p in params {
+            q = match p {
+                Param::Text(s) => q.bind(s),
+                Param::Int(i) => q.bind(i),
+            };
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// Moves a payment to `to` if it is in one of the allowed source states. Returns
+    /// whether this call made the transition.
+    pub async fn transition_payment(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        to: PaymentStatus,
+        paid_at: Option<i64>,
+    ) -> Result<bool> {
+        let sources = PaymentStatus::sql_list(PaymentStatus::sources(to));
+        let r = sqlx::query(&format!(
+            "UPDATE payments SET status = $1, updated_at = $2, paid_at = COALESCE($3, paid_at) \
+             WHERE id = $4 AND status IN ({sources})"
+        ))
+        .bind(to.as_str())
+        .bind(now_ms())
+        .bind(paid_at)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// A failed attempt gives the payment back to the payer, unless another attempt is
+    /// still open.
+    pub async fn reopen_payment(&self, tx: &mut Tx, id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE payments SET status = 'created', updated_at = $1 WHERE id = $2 AND status = 'pending' \
+             AND NOT EXISTS (SELECT 1 FROM attempts WHERE payment_id = $2 AND status IN ('pending', 'unknown'))",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Flags a payment for a person, keeping the first reason.
+    pub async fn open_review(&self, tx: &mut Tx, id: &str, reason: &str) -> Result<bool> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE payments SET review_reason = $1, review_opened_at = $2, updated_at = $2 \
+             WHERE id = $3 AND review_reason IS NULL",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn insert_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+        ))
+        .bind(&a.id)
+        .bind(&a.payment_id)
+        .bind(&a.connector_id)
+        .bind(&a.reference)
+        .bind(&a.status)
+        .bind(a.amount)
+        .bind(&a.currency)
+        .bind(&a.gateway_ref)
+        .bind(&a.gateway_txn)
+        .bind(&a.failure_code)
+        .bind(&a.action)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves an open attempt to `to`. Returns whether this call made the transition.
+    pub async fn finish_attempt(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        to: AttemptStatus,
+        gateway_txn: Option<&str>,
+        failure_code: Option<&str>,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE attempts SET status = $1, gateway_txn = COALESCE($2, gateway_txn), failure_code = $3, updated_at = $4 \
+             WHERE id = $5 AND status IN ('pending', 'unknown')",
+        )
+        .bind(to.as_str())
+        .bind(gateway_txn)
+        .bind(failure_code)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Closes every open attempt of a payment (on expiry or cancellation).
+    pub async fn expire_open_attempts(&self, tx: &mut Tx, payment_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE attempts SET status = 'expired', updated_at = $1 WHERE payment_id = $2 AND status IN ('pending', 'unknown')",
+        )
+        .bind(now_ms())
+        .bind(payment_id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends an event. `webhook` marks the types portals receive.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_event(
+        &self,
+        tx: &mut Tx,
+        payment_id: &str,
+        kind: &str,
+        from: Option<PaymentStatus>,
+        to: Option<PaymentStatus>,
+        data: &serde_json::Value,
+        webhook: bool,
+    ) -> Result<String> {
+        let id = crate::domain::ids::new_id("evt");
+        sqlx::query(
+            "INSERT INTO events (id, payment_id, type, status_from, status_to, data, webhook, delivery_status, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        )
+        .bind(&id)
+        .bind(payment_id)
+        .bind(kind)
+        .bind(from.map(|s| s.as_str()))
+        .bind(to.map(|s| s.as_str()))
+        .bind(data.to_string())
+        .bind(webhook as i64)
+        .bind(webhook.then_some("pending"))
+        .bind(now_ms())
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn events(&self, payment_id: &str) -> Result<Vec<EventRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, payment_id, type, status_from, status_to, data, webhook, delivery_status, created_at \
+             FROM events WHERE payment_id = $1 ORDER BY created_at, id",
+        )
+        .bind(payment_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Stores a raw callback (inside the transaction that acts on it, or alone).
+    pub async fn record_callback(&self, tx: &mut Tx, c: &CallbackRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO callbacks (id, connector_id, received_at, method, query, body, verified, error, reference, \
+             attempt_id, disposition) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+        )
+        .bind(&c.id)
+        .bind(&c.connector_id)
+        .bind(now_ms())
+        .bind(&c.method)
+        .bind(&c.query)
+        .bind(&c.body)
+        .bind(c.verified as i64)
+        .bind(&c.error)
+        .bind(&c.reference)
+        .bind(&c.attempt_id)
+        .bind(&c.disposition)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Payments past their expiry that are still payable.
+    pub async fn due_payments(&self, now: i64, limit: i64) -> Result<Vec<PaymentRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE status IN ('created', 'pending') AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

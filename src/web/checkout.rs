@@ -1,0 +1,176 @@
+//! `GET /checkout/{id}`: the payment and the gateways the payer may use;
+//! `POST /checkout/{id}`: start an attempt and answer 303 to the gateway (or to the
+//! transfer page with the VietQR code); `GET /checkout/{id}/transfer`: that page.
+
+use super::i18n::{texts, Lang};
+use crate::app::AppState;
+use crate::domain::money::format_vnd;
+use crate::domain::payment::PaymentStatus;
+use crate::store::payments::PaymentRow;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use base64::Engine;
+use feegate_connector::{Action, Locale};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/checkout/{id}", get(show).post(choose)).route("/checkout/{id}/transfer", get(transfer))
+}
+
+#[derive(Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LineCtx {
+    description: String,
+    code: String,
+    kind_label: &'static str,
+    amount: String,
+}
+
+#[derive(Serialize)]
+struct ConnectorCtx {
+    id: String,
+    name: String,
+}
+
+fn gmt7(ms: i64) -> String {
+    let t = crate::service::datetime(ms).to_offset(time::macros::offset!(+7));
+    let fmt = time::macros::format_description!("[hour]:[minute] [day]/[month]/[year] (GMT+7)");
+    t.format(&fmt).unwrap_or_default()
+}
+
+fn not_found(state: &AppState, lang: Lang) -> Response {
+    let t = texts(lang);
+    (StatusCode::NOT_FOUND, Html(state.pages.message(t.not_found, t.not_found))).into_response()
+}
+
+async fn page(state: &AppState, p: &PaymentRow, lang: Lang, error: Option<String>) -> Response {
+    let t = texts(lang);
+    let lines = match state.store.lines(&p.id).await {
+        Ok(l) => l,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    let agency_name = state.store.agency(&p.agency_code).await.ok().flatten().map(|a| a.name).unwrap_or_default();
+    let single_account = lines.windows(2).all(|w| w[0].account_id == w[1].account_id);
+    let (mut connectors, mut unavailable) = (Vec::new(), Vec::new());
+    for a in state.connectors.for_agency(&p.agency_code) {
+        let c = ConnectorCtx { id: a.connector.id().to_owned(), name: a.connector.display_name().to_owned() };
+        if a.connector.needs_beneficiary() && !single_account {
+            unavailable.push(c);
+        } else {
+            connectors.push(c);
+        }
+    }
+    let status = p.status();
+    let payable = status.is_payable() && p.expires_at > crate::store::now_ms();
+    let state_text = match status {
+        PaymentStatus::Succeeded => t.paid,
+        PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => t.refunded,
+        PaymentStatus::Cancelled => t.cancelled,
+        PaymentStatus::Expired | PaymentStatus::Created | PaymentStatus::Pending => t.expired,
+    };
+    let lines: Vec<LineCtx> = lines
+        .iter()
+        .map(|l| LineCtx {
+            description: l.description.clone(),
+            code: l.code.clone(),
+            kind_label: if l.kind == "fee" { t.fee } else { t.charge },
+            amount: format_vnd(l.amount),
+        })
+        .collect();
+    let other = if lang == Lang::Vi { "en" } else { "vi" };
+    let html = state.pages.render(
+        "checkout.html",
+        context! {
+            lang => lang.code(), title => p.description.clone(), t, switch_url => format!("/checkout/{}?lang={other}", p.id),
+            agency_name, description => p.description.clone(), dossier_code => p.dossier_code.clone(),
+            procedure_code => p.procedure_code.clone(), lines, total => format_vnd(p.amount), payable,
+            paid => matches!(status, PaymentStatus::Succeeded), state_text, connectors, unavailable,
+            expires_at => gmt7(p.expires_at), error,
+        },
+    );
+    Html(html).into_response()
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    match state.store.payment(&id).await {
+        Ok(Some(p)) => page(&state, &p, lang, None).await,
+        Ok(None) => not_found(&state, lang),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Choice {
+    connector: String,
+}
+
+async fn choose(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    Form(f): Form<Choice>,
+) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let p = match state.store.payment(&id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found(&state, lang),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    let locale = if lang == Lang::En { Locale::En } else { Locale::Vi };
+    match crate::service::attempts::start(&state, &p, &f.connector, Some(addr.ip().to_string()), locale, "payer").await
+    {
+        Ok(Action::Redirect { url }) => Redirect::to(&url).into_response(),
+        Ok(Action::Qr { .. }) => Redirect::to(&format!("/checkout/{id}/transfer?lang={}", lang.code())).into_response(),
+        Err(e) => {
+            let p = state.store.payment(&id).await.ok().flatten().unwrap_or(p);
+            let mut r = page(&state, &p, lang, Some(e.message)).await;
+            *r.status_mut() = e.status;
+            r
+        }
+    }
+}
+
+async fn transfer(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::from_query(q.lang.as_deref());
+    let t = texts(lang);
+    let Ok(attempts) = state.store.attempts(&id).await else { return StatusCode::SERVICE_UNAVAILABLE.into_response() };
+    let latest = attempts
+        .iter()
+        .rev()
+        .find(|a| a.status().is_open())
+        .and_then(|a| serde_json::from_str::<Action>(&a.action).ok().map(|act| (a.connector_id.clone(), act)));
+    let Some((connector_id, Action::Qr { payload, transfer })) = latest else {
+        return Redirect::to(&format!("/checkout/{id}?lang={}", lang.code())).into_response();
+    };
+    let svg = match qrcode::QrCode::new(payload.as_bytes()) {
+        Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).build(),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let simulate = state.connectors.get(&connector_id).map(|a| a.simulate).unwrap_or(false);
+    let sim_url = simulate.then(|| {
+        let enc: String = url::form_urlencoded::byte_serialize(payload.as_bytes()).collect();
+        format!("/sim/{connector_id}/app?payload={enc}")
+    });
+    let other = if lang == Lang::Vi { "en" } else { "vi" };
+    let html = state.pages.render(
+        "qr.html",
+        context! {
+            lang => lang.code(), title => "VietQR", t, switch_url => format!("/checkout/{id}/transfer?lang={other}"),
+            qr_svg_b64 => base64::engine::general_purpose::STANDARD.encode(svg.as_bytes()),
+            bank_name => transfer.bank_name, bank_bin => transfer.bank_bin, account_number => transfer.account_number,
+            account_name => transfer.account_name, amount => format_vnd(transfer.amount), content => transfer.content,
+            sim_url, checkout_url => format!("/checkout/{id}?lang={}", lang.code()),
+        },
+    );
+    Html(html).into_response()
+}
