@@ -16,8 +16,13 @@ pub struct Kind {
 }
 
 /// Every gateway kind feegate can talk to.
-pub const KINDS: &[Kind] =
-    &[Kind { kind: "sandbox", factory: feegate_sandbox::factory, simulator: feegate_sandbox::sim::router }];
+pub const KINDS: &[Kind] = &[
+    Kind { kind: "sandbox", factory: feegate_sandbox::factory, simulator: feegate_sandbox::sim::router },
+    Kind { kind: "momo", factory: feegate_momo::factory, simulator: feegate_momo::sim::router },
+    Kind { kind: "vnpay", factory: feegate_vnpay::factory, simulator: feegate_vnpay::sim::router },
+    Kind { kind: "zalopay", factory: feegate_zalopay::factory, simulator: feegate_zalopay::sim::router },
+    Kind { kind: "vietqr", factory: feegate_vietqr::factory, simulator: feegate_vietqr::sim::router },
+];
 
 /// One configured connector account.
 pub struct Account {

@@ -63,7 +63,8 @@ pub fn router(state: AppState) -> Router {
         .merge(callbacks::router())
         .merge(crate::web::router())
         .layer(axum::middleware::from_fn(track))
-        .layer(RequestBodyLimitLayer::new(body::MAX_BODY + 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(RequestBodyLimitLayer::new(4 * body::MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),

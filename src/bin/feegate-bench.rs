@@ -1,1 +1,265 @@
-fn main() {}
+//! `feegate-bench create`: feegate's `POST /v1/payments` against a bare durable-insert
+//! ceiling, on SQLite and PostgreSQL, with both servers run as child processes.
+//!
+//! Modules: `proc` (children, scratch dirs, ports), `load` (the client), `ceiling`
+//! (the hidden `ceiling-server` subcommand), `pg` (throw-away databases), `report`.
+
+#[path = "feegate_bench/ceiling.rs"]
+mod ceiling;
+#[path = "feegate_bench/load.rs"]
+mod load;
+#[path = "feegate_bench/pg.rs"]
+mod pg;
+#[path = "feegate_bench/proc.rs"]
+mod proc;
+#[path = "feegate_bench/report.rs"]
+mod report;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use load::{Plan, Target};
+use proc::{ChildGuard, ScratchDir};
+use report::{DbReport, Measured};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+/// Pool size of both servers (feegate's `max_db_connections` default).
+const POOL: u32 = 16;
+/// How long a server may take to answer `/readyz` (migrations included).
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+#[derive(Parser)]
+#[command(name = "feegate-bench", about = "Measures feegate against what its database allows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Benchmark `POST /v1/payments` against the one-insert ceiling.
+    Create(CreateArgs),
+    /// The ceiling server (started by `create` as a child process).
+    #[command(hide = true)]
+    CeilingServer {
+        #[arg(long)]
+        db_url: String,
+        #[arg(long)]
+        listen: String,
+        #[arg(long, default_value_t = POOL)]
+        pool: u32,
+    },
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// Measured seconds per server (after the warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Which database(s).
+    #[arg(long, value_enum, default_value_t = Db::Both)]
+    db: Db,
+    /// A PostgreSQL server where the bench may create and drop a database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pg_url: String,
+    /// Warm-up seconds before measuring.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Db {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+/// What every run needs.
+struct Ctx {
+    bench: PathBuf,
+    feegate: PathBuf,
+    plan: Plan,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("feegate-bench: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Cmd::CeilingServer { db_url, listen, pool } => {
+            rt.block_on(ceiling::serve(&db_url, &listen, pool)).map(|()| ExitCode::SUCCESS)
+        }
+        Cmd::Create(args) => rt.block_on(create_or_interrupt(args)),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("feegate-bench: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs `create`; on Ctrl-C the run is dropped (its guards kill the children and remove
+/// the scratch folders), then the databases it left are dropped.
+async fn create_or_interrupt(args: CreateArgs) -> Result<ExitCode> {
+    let finished = {
+        let run = create(args);
+        tokio::pin!(run);
+        tokio::select! {
+            r = &mut run => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    };
+    match finished {
+        Some(r) => r,
+        None => {
+            eprintln!("feegate-bench: interrupted; servers stopped");
+            pg::drop_open().await;
+            Ok(ExitCode::from(130))
+        }
+    }
+}
+
+async fn create(args: CreateArgs) -> Result<ExitCode> {
+    let bench = std::env::current_exe().context("locating the bench binary")?;
+    let feegate = bench.with_file_name("feegate");
+    if !feegate.is_file() {
+        bail!(
+            "{} is missing: `cargo run --bin feegate-bench` builds the bench only; run `cargo build --release` first",
+            feegate.display()
+        );
+    }
+    let plan = Plan {
+        clients: args.clients.max(1),
+        warmup: Duration::from_secs(args.warmup),
+        measure: Duration::from_secs(args.seconds.max(1)),
+    };
+    println!("feegate-bench create: POST /v1/payments (one line) vs one durable insert");
+    println!("command: {}", std::env::args().collect::<Vec<_>>().join(" "));
+    println!("machine: {}", report::machine());
+    println!("feegate: {} ({})", feegate.display(), age(&feegate));
+    println!(
+        "load:    {} clients on one keep-alive HTTP/1.1 client, {} s warm-up + {} s measured per server; \
+         client and server share the machine",
+        plan.clients,
+        args.warmup,
+        plan.measure.as_secs()
+    );
+    let ctx = Ctx { bench, feegate, plan };
+    let (mut ran, mut clean) = (0, true);
+    let mut results = Vec::new();
+    if args.db != Db::Postgres {
+        results.push(("sqlite", bench_sqlite(&ctx).await.map(Some)));
+    }
+    if args.db != Db::Sqlite {
+        results.push(("postgres", bench_postgres(&ctx, &args.pg_url).await));
+    }
+    for (name, r) in results {
+        match r {
+            Ok(Some(report)) => {
+                report.print();
+                ran += 1;
+                clean &= report.clean();
+            }
+            Ok(None) => println!("\n== {name}: skipped"),
+            Err(e) => {
+                println!("\n== {name}: FAILED: {e:#}");
+                clean = false;
+            }
+        }
+    }
+    Ok(if ran > 0 && clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn age(path: &Path) -> String {
+    match std::fs::metadata(path).and_then(|m| m.modified()).map(|t| t.elapsed()) {
+        Ok(Ok(d)) => format!("built {} min ago", d.as_secs() / 60),
+        _ => "build time unknown".into(),
+    }
+}
+
+async fn bench_sqlite(ctx: &Ctx) -> Result<DbReport> {
+    let scratch = ScratchDir::new()?;
+    let dir = scratch.path().display().to_string();
+    let feegate_url = format!("sqlite://{dir}/feegate.db?mode=rwc");
+    println!("\nsqlite: feegate on {feegate_url} ...");
+    let feegate = run_feegate(ctx, &feegate_url, scratch.path(), "sqlite").await?;
+    let ceiling_url = format!("sqlite://{dir}/ceiling.db?mode=rwc");
+    println!("sqlite: ceiling on {ceiling_url} ...");
+    let ceiling = run_ceiling(ctx, &ceiling_url, scratch.path()).await?;
+    Ok(DbReport {
+        title: format!("sqlite: {dir} (WAL, synchronous=FULL, pool {POOL}, writers serialised by one async mutex)"),
+        feegate,
+        ceiling,
+    })
+}
+
+async fn bench_postgres(ctx: &Ctx, admin_url: &str) -> Result<Option<DbReport>> {
+    let Some(db) = pg::BenchDb::create(admin_url).await? else {
+        return Ok(None);
+    };
+    let runs = async {
+        let scratch = ScratchDir::new()?;
+        println!("\npostgres: feegate on {} ...", pg::redact(&db.url));
+        let feegate = run_feegate(ctx, &db.url, scratch.path(), "postgres").await?;
+        println!("postgres: ceiling on {} ...", pg::redact(&db.url));
+        let ceiling = run_ceiling(ctx, &db.url, scratch.path()).await?;
+        anyhow::Ok((feegate, ceiling))
+    }
+    .await;
+    let title = format!("postgres: {} ({}, pool {POOL})", pg::redact(&db.url), db.settings);
+    let dropped = db.drop_now().await;
+    let (feegate, ceiling) = runs?;
+    dropped?;
+    Ok(Some(DbReport { title, feegate, ceiling }))
+}
+
+/// Starts `feegate serve` on a fresh port with `db_url`, drives it, reads its peak RSS.
+async fn run_feegate(ctx: &Ctx, db_url: &str, scratch: &Path, tag: &str) -> Result<Measured> {
+    let listen = format!("127.0.0.1:{}", proc::free_port()?);
+    let base = format!("http://{listen}");
+    let env = [
+        ("FEEGATE_DATABASE_URL", db_url.to_owned()),
+        ("FEEGATE_LISTEN", listen),
+        ("FEEGATE_PUBLIC_URL", base.clone()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let key = proc::create_portal_key(&ctx.feegate, &env).await?;
+    let mut cmd = Command::new(&ctx.feegate);
+    cmd.arg("serve").env_remove("FEEGATE_CONFIG").envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let mut child = ChildGuard::spawn("feegate serve", cmd, &scratch.join("feegate.log"))?;
+    child.wait_ready(&format!("{base}/readyz"), READY_WITHIN).await?;
+    let target = Target {
+        url: format!("{base}/v1/payments"),
+        bearer: key,
+        key_prefix: format!("bench-{}-{tag}", std::process::id()),
+    };
+    let stats = load::drive(target, ctx.plan).await?;
+    let rss = child.peak_rss_mb().with_context(|| format!("feegate is gone; its log:\n{}", child.log_tail()))?;
+    Ok(Measured { stats, rss_mb: Some(rss) })
+}
+
+/// Starts `feegate-bench ceiling-server` on a fresh port with `db_url` and drives it.
+async fn run_ceiling(ctx: &Ctx, db_url: &str, scratch: &Path) -> Result<Measured> {
+    let listen = format!("127.0.0.1:{}", proc::free_port()?);
+    let base = format!("http://{listen}");
+    let mut cmd = Command::new(&ctx.bench);
+    cmd.args(["ceiling-server", "--db-url", db_url, "--listen", &listen, "--pool", &POOL.to_string()])
+        .env("RUST_LOG", "warn");
+    let mut child = ChildGuard::spawn("ceiling server", cmd, &scratch.join("ceiling.log"))?;
+    child.wait_ready(&format!("{base}/readyz"), READY_WITHIN).await?;
+    let target = Target {
+        url: format!("{base}{}", ceiling::PATH),
+        bearer: "unused".into(),
+        key_prefix: format!("ceiling-{}", std::process::id()),
+    };
+    let stats = load::drive(target, ctx.plan).await?;
+    Ok(Measured { stats, rss_mb: None })
+}

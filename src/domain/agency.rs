@@ -134,7 +134,7 @@ pub struct AgencyImport {
 }
 
 /// Picks the account a line of `kind` goes to: the first active account receiving it.
-pub fn route<'a>(accounts: &'a [Account], kind: LineKind) -> Option<&'a Account> {
+pub fn route(accounts: &[Account], kind: LineKind) -> Option<&Account> {
     accounts.iter().find(|a| a.active && a.receives.contains(&kind))
 }
 

@@ -110,7 +110,7 @@ pub async fn start(
                 .bind(&attempt.id)
                 .execute(&mut *tx.tx)
                 .await
-                .map_err(|e| ApiError::internal(e))?;
+                .map_err(ApiError::internal)?;
             tx.commit().await?;
             Ok(started.action)
         }

@@ -225,6 +225,9 @@ pub fn pay_params(tmn_code: &str, order_type: &str, req: &StartRequest) -> Resul
     {
         return Err("vnp_TxnRef must be 1 to 100 ASCII letters or digits".into());
     }
+    if req.return_url.is_empty() || req.return_url.len() > 255 {
+        return Err("vnp_ReturnUrl must be 1 to 255 characters".into());
+    }
     let ip = req.payer_ip.as_deref().map(str::trim).filter(|ip| (3..=45).contains(&ip.len())).unwrap_or("127.0.0.1");
     let locale = match req.locale {
         Locale::Vi => "vn",

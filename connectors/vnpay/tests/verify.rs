@@ -229,6 +229,7 @@ async fn start_refuses_what_vnpay_cannot_carry() {
         |r: &mut StartRequest| r.amount = 0,
         |r: &mut StartRequest| r.amount = i64::MAX,
         |r: &mut StartRequest| r.reference = "FG-1".into(),
+        |r: &mut StartRequest| r.return_url = format!("https://portal.example.vn/{}", "r".repeat(250)),
     ] {
         let mut r = start_request();
         change(&mut r);

@@ -57,14 +57,14 @@ pub struct ZaloPay {
     http: reqwest::Client,
 }
 
-/// The settings shared by the connector and its simulator, checked once.
-pub(crate) struct Settings {
+/// The plain settings, checked once when the connector is built.
+struct Settings {
     pub base_url: String,
     pub app_id: u64,
     pub app_user: String,
 }
 
-pub(crate) fn settings(cfg: &ConnectorConfig) -> Result<Settings, ConfigError> {
+fn settings(cfg: &ConnectorConfig) -> Result<Settings, ConfigError> {
     let base_url = cfg.setting("base_url")?.trim_end_matches('/').to_owned();
     if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
         return Err(cfg.invalid("base_url", "must be an http(s) URL"));
@@ -111,6 +111,7 @@ impl ZaloPay {
     async fn call(&self, path: &str, body: &impl serde::Serialize) -> Result<Answer, ConnectorError> {
         let r = self.http.post(format!("{}{path}", self.base_url)).json(body).send().await?;
         let status = r.status();
+        tracing::debug!(connector = %self.id, path, status = status.as_u16(), "zalopay answered");
         if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
             return Err(ConnectorError::Transport(format!("ZaloPay {path} answered HTTP {}", status.as_u16())));
         }

@@ -1,0 +1,102 @@
+//! The ceiling: a bare axum server whose one POST does one durable single-row insert
+//! with feegate's database settings, so the benchmark can say how close a feegate
+//! create comes to what the database and the HTTP stack allow at all.
+//!
+//! Mirrors `src/store/mod.rs` on purpose (copied, not imported, so the figure does not
+//! move when the store does): sqlx `Any` pool of the same size and acquire timeout;
+//! on SQLite WAL, `synchronous=FULL`, `busy_timeout`, `foreign_keys`, and a process-wide
+//! tokio mutex taken before each write transaction begins and held until it ends. The
+//! insert runs in an explicit transaction as every feegate write does.
+
+use anyhow::{bail, Context, Result};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rand::Rng;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// The path the ceiling answers creates on.
+pub const PATH: &str = "/rows";
+
+#[derive(Clone)]
+struct Ceiling {
+    pool: AnyPool,
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// Serves the ceiling on `listen` (loopback only) until killed.
+pub async fn serve(db_url: &str, listen: &str, pool_size: u32) -> Result<()> {
+    let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen} is not an address"))?;
+    if !addr.ip().is_loopback() {
+        bail!("the ceiling server binds loopback only, not {addr}");
+    }
+    sqlx::any::install_default_drivers();
+    let sqlite = db_url.starts_with("sqlite:");
+    let opts = AnyConnectOptions::from_str(db_url).context("parsing --db-url")?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(pool_size.max(1))
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await
+        .context("connecting to the database")?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .context("creating bench_rows")?;
+    let state = Ceiling { pool, write_lock: sqlite.then(|| Arc::new(Mutex::new(()))) };
+    let app =
+        Router::new().route(PATH, post(insert)).route("/readyz", get(|| async { StatusCode::OK })).with_state(state);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    axum::serve(listener, app).await.context("serving")?;
+    Ok(())
+}
+
+async fn insert(State(c): State<Ceiling>, body: String) -> Response {
+    match c.insert(&body).await {
+        Ok(id) => (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], format!(r#"{{"id":"{id}"}}"#))
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
+    }
+}
+
+impl Ceiling {
+    async fn insert(&self, body: &str) -> Result<String> {
+        let id = new_id();
+        let _guard = match &self.write_lock {
+            Some(l) => Some(Arc::clone(l).lock_owned().await),
+            None => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO bench_rows (id, body) VALUES ($1, $2)").bind(&id).bind(body).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
+/// A random key shaped like feegate's ids (`row_` + 20 base62), so the index sees the
+/// same random inserts.
+fn new_id() -> String {
+    const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::thread_rng();
+    let tail: String = (0..20).map(|_| BASE62[rng.gen_range(0..BASE62.len())] as char).collect();
+    format!("row_{tail}")
+}

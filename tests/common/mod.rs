@@ -1,0 +1,216 @@
+//! Test harness: start the real server on 127.0.0.1:0 with its own database (a temp
+//! SQLite file, or a fresh PostgreSQL database when `FEEGATE_TEST_DATABASE_URL` is set),
+//! and drive it over HTTP. Gateways are played by the simulators feegate mounts.
+#![allow(dead_code)]
+
+use feegate::app::{launch, AppState};
+use feegate::config::Config;
+use reqwest::{redirect, Client, Response};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct TestApp {
+    pub url: String,
+    pub db_url: String,
+    pub client: Client,
+    pub state: AppState,
+    pub admin_key: String,
+    pub portal_key: String,
+    pub finance_key: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+static N: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh database URL for one test.
+pub async fn fresh_database() -> String {
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let tag = format!("{}_{}_{}", std::process::id(), n, feegate::store::now_ms() % 1_000_000);
+    match std::env::var("FEEGATE_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            use sqlx::Connection;
+            let name = format!("feegate_test_{tag}");
+            let mut c = sqlx::PgConnection::connect(&base).await.expect("FEEGATE_TEST_DATABASE_URL must be reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.expect("create test database");
+            let (prefix, _) = base.rsplit_once('/').expect("postgres URL has a database");
+            format!("{prefix}/{name}")
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("feegate-test-{tag}"));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}/feegate.db?mode=rwc", dir.display())
+        }
+    }
+}
+
+pub fn on_postgres() -> bool {
+    std::env::var("FEEGATE_TEST_DATABASE_URL").map(|u| u.starts_with("postgres")).unwrap_or(false)
+}
+
+impl TestApp {
+    /// Starts feegate with the default config (demo data, sandbox and simulators).
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts feegate with extra environment overrides.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+        let db_url = fresh_database().await;
+        Self::spawn_on(&db_url, extra).await
+    }
+
+    /// Starts feegate on an existing database (a second node, or a restart).
+    pub async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut env = vec![
+            ("FEEGATE_PUBLIC_URL".to_string(), url.clone()),
+            ("FEEGATE_DATABASE_URL".to_string(), db_url.to_string()),
+            ("FEEGATE_EXPIRY_INTERVAL_MS".to_string(), "200".to_string()),
+        ];
+        for (k, v) in extra {
+            env.push((k.to_string(), v.to_string()));
+        }
+        let mut config = Config::load_with(None, &env).expect("config");
+        config.max_db_connections = 8;
+        config.gateway_timeout_ms = 3000;
+        let state = AppState::build(config).await.expect("app state");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(launch(state.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        let store = &state.store;
+        let key = |role, portal: Option<&str>| {
+            let store = store.clone();
+            let portal = portal.map(str::to_owned);
+            async move { feegate::service::admin::create_key(&store, role, portal, "test", "test").await.expect("key").1 }
+        };
+        use feegate::api::auth::Role;
+        let admin_key = key(Role::Admin, None).await;
+        let portal_key = key(Role::Portal, Some("demo-portal")).await;
+        let finance_key = key(Role::Finance, None).await;
+        let client = Client::builder().redirect(redirect::Policy::none()).build().expect("client");
+        TestApp {
+            url,
+            db_url: db_url.to_string(),
+            client,
+            state,
+            admin_key,
+            portal_key,
+            finance_key,
+            stop: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            let _ = s.await;
+        }
+    }
+
+    pub fn post(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.url)).bearer_auth(key)
+    }
+
+    pub fn get(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.url)).bearer_auth(key)
+    }
+
+    /// Creates a payment with the portal key; panics unless 201.
+    pub async fn create_payment(&self, body: &Value) -> Value {
+        let r = self.post("/v1/payments", &self.portal_key).json(body).send().await.expect("send");
+        let status = r.status();
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(status, 201, "{v}");
+        v
+    }
+
+    pub async fn payment(&self, id: &str) -> Value {
+        self.get(&format!("/v1/payments/{id}"), &self.portal_key)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Chooses a connector on the checkout page; gives the Location the browser is sent to.
+    pub async fn choose(&self, payment_id: &str, connector: &str) -> String {
+        let r = self
+            .client
+            .post(format!("{}/checkout/{payment_id}", self.url))
+            .form(&[("connector", connector)])
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 303, "checkout POST: {}", r.text().await.unwrap_or_default());
+        location(&r)
+    }
+
+    /// Pays through the sandbox as a browser would; gives the final portal return URL.
+    pub async fn pay_sandbox(&self, payment_id: &str, outcome: &str) -> String {
+        let gateway = self.choose(payment_id, "sandbox").await;
+        let page = self.client.get(&gateway).send().await.expect("pay page");
+        assert_eq!(page.status(), 200);
+        let r = self.client.post(&gateway).form(&[("outcome", outcome)]).send().await.expect("pay");
+        assert_eq!(r.status(), 303);
+        let ret = location(&r);
+        let r = self.client.get(&ret).send().await.expect("return");
+        assert_eq!(r.status(), 303, "return: {}", r.text().await.unwrap_or_default());
+        location(&r)
+    }
+
+    /// Sets the faults of a simulator.
+    pub async fn faults(&self, connector: &str, faults: Value) {
+        let r = self
+            .client
+            .put(format!("{}/sim/{connector}/_control/faults", self.url))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults");
+        assert!(r.status().is_success());
+    }
+
+    /// Counts rows of a table (for "nothing was written" checks).
+    pub async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("count");
+        n
+    }
+}
+
+pub fn location(r: &Response) -> String {
+    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// The DESIGN §6 example create request.
+pub fn payment_body() -> Value {
+    json!({
+        "agency_code": "H12.20",
+        "dossier_code": format!("H12.20-261127-{:04}", N.fetch_add(1, Ordering::Relaxed)),
+        "procedure_code": "1.004227",
+        "description": "Cấp đổi giấy phép lái xe",
+        "lines": [{"kind": "charge", "code": "LP-GPLX", "description": "Lệ phí cấp đổi GPLX", "amount": "135000"}],
+        "payer": {"name": "Nguyễn Ngọc Lâm", "id_number": "001090000001", "phone": "0912345678"},
+        "return_url": "https://portal.example.vn/return",
+        "expires_in_seconds": 900,
+        "metadata": {}
+    })
+}
+
+/// The error code of a JSON error body.
+pub async fn error_code(r: Response) -> (u16, String, Option<String>) {
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    (status, v["error"]["code"].as_str().unwrap_or("").to_owned(), v["error"]["field"].as_str().map(str::to_owned))
+}
