@@ -12,7 +12,12 @@ const SECRET: &[u8] = b"sandbox-demo-secret";
 /// A payment with a started sandbox attempt: (payment id, attempt reference).
 async fn pending_payment(app: &TestApp) -> (String, String) {
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
-    let r = app.post(&format!("/v1/payments/{id}/attempts"), &app.portal_key).json(&json!({"connector": "sandbox"})).send().await.unwrap();
+    let r = app
+        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
+        .json(&json!({"connector": "sandbox"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let p = app.payment(&id).await;
     (id, p["attempts"][0]["reference"].as_str().unwrap().to_owned())
@@ -20,18 +25,27 @@ async fn pending_payment(app: &TestApp) -> (String, String) {
 
 fn notification(reference: &str, amount: i64, status: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"reference": reference, "transaction_id": "SBX0001", "amount": amount,
-        "currency": "VND", "status": status, "paid_at": "2026-11-27T10:00:00Z"})).unwrap()
+        "currency": "VND", "status": status, "paid_at": "2026-11-27T10:00:00Z"}))
+    .unwrap()
 }
 
 async fn send(app: &TestApp, connector: &str, body: Vec<u8>, key: &[u8]) -> (u16, String) {
     let sig = hmac_sha256_hex(key, &body);
-    let r = app.client.post(format!("{}/callbacks/{connector}", app.url)).header("content-type", "application/json")
-        .header("X-Sandbox-Signature", sig).body(body).send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/callbacks/{connector}", app.url))
+        .header("content-type", "application/json")
+        .header("X-Sandbox-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
 async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
-    let v: Value = app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
+    let v: Value =
+        app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
     v.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
 }
 
@@ -42,7 +56,11 @@ async fn a_callback_with_a_bad_signature_changes_nothing_and_is_recorded() {
     let (status, body) = send(&app, "sandbox", notification(&reference, 135_000, "succeeded"), b"not-the-secret").await;
     assert_eq!((status, body.as_str()), (401, r#"{"status":"bad_signature"}"#));
     assert_eq!(app.payment(&id).await["status"], "pending");
-    let (n, verified): (i64, i64) = sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(verified), 0) FROM callbacks").fetch_one(app.state.store.pool()).await.unwrap();
+    let (n, verified): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(*) FILTER (WHERE verified = 1) FROM callbacks")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
     assert_eq!((n, verified), (1, 0), "the forged callback is kept, unverified");
     let metrics = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("feegate_callback_verification_failures_total{connector=\"sandbox\"}"), "{metrics}");
@@ -99,7 +117,11 @@ async fn thirty_identical_callbacks_at_once_make_one_transition() {
     let sig = hmac_sha256_hex(SECRET, &body);
     let mut tasks = Vec::new();
     for _ in 0..30 {
-        let req = app.client.post(format!("{}/callbacks/sandbox", app.url)).header("X-Sandbox-Signature", &sig).body(body.clone());
+        let req = app
+            .client
+            .post(format!("{}/callbacks/sandbox", app.url))
+            .header("X-Sandbox-Signature", &sig)
+            .body(body.clone());
         tasks.push(tokio::spawn(async move { req.send().await.unwrap().text().await.unwrap() }));
     }
     let mut replies = Vec::new();
@@ -119,8 +141,16 @@ async fn a_late_success_on_an_expired_payment_is_recorded_for_review_not_applied
     let app = TestApp::spawn().await;
     let (id, reference) = pending_payment(&app).await;
     // The gateway cannot be asked (query fails), so the payment expires a day later...
-    sqlx::query("UPDATE payments SET status = 'expired' WHERE id = $1").bind(&id).execute(app.state.store.pool()).await.unwrap();
-    sqlx::query("UPDATE attempts SET status = 'expired' WHERE payment_id = $1").bind(&id).execute(app.state.store.pool()).await.unwrap();
+    sqlx::query("UPDATE payments SET status = 'expired' WHERE id = $1")
+        .bind(&id)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE attempts SET status = 'expired' WHERE payment_id = $1")
+        .bind(&id)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
     // ... and then the gateway says the payer paid.
     let (status, _) = send(&app, "sandbox", notification(&reference, 135_000, "succeeded"), SECRET).await;
     assert_eq!(status, 200);
@@ -136,7 +166,12 @@ async fn a_second_success_on_a_paid_payment_is_raised_for_review() {
     let app = TestApp::spawn().await;
     let (id, first) = pending_payment(&app).await;
     // The payer opens a second gateway tab before the first one completes.
-    let r = app.post(&format!("/v1/payments/{id}/attempts"), &app.portal_key).json(&json!({"connector": "sandbox"})).send().await.unwrap();
+    let r = app
+        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
+        .json(&json!({"connector": "sandbox"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let second = app.payment(&id).await["attempts"][1]["reference"].as_str().unwrap().to_owned();
     send(&app, "sandbox", notification(&first, 135_000, "succeeded"), SECRET).await;

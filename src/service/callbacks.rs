@@ -351,14 +351,8 @@ async fn needs_review(
 async fn payment_data(state: &AppState, tx: &mut Tx, pid: &str) -> Result<serde_json::Value, ApiError> {
     let store = &state.store;
     let p = store.payment_in(tx, pid).await?.ok_or_else(|| ApiError::not_found("payment"))?;
-    let lines = store.lines(pid).await?;
-    let attempts: Vec<AttemptRow> = sqlx::query_as(
-        "SELECT id, payment_id, connector_id, reference, status, amount, currency, gateway_ref, gateway_txn, failure_code, action, created_at, updated_at FROM attempts WHERE payment_id = $1 ORDER BY created_at, id",
-    )
-    .bind(pid)
-    .fetch_all(&mut *tx.tx)
-    .await
-    .map_err(ApiError::internal)?;
+    let lines = store.lines_in(tx, pid).await?;
+    let attempts = store.attempts_in(tx, pid).await?;
     serde_json::to_value(PaymentView::build(&state.config.public_url, &p, &lines, &attempts))
         .map_err(ApiError::internal)
 }

@@ -215,7 +215,9 @@ pub async fn cancel(state: &AppState, who: &Principal, id: &str) -> Result<Payme
     store.expire_open_attempts(&mut tx, id).await?;
     let from = p.status();
     let updated = store.payment_in(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
-    let v = PaymentView::build(&state.config.public_url, &updated, &store.lines(id).await?, &[]);
+    let lines = store.lines_in(&mut tx, id).await?;
+    let attempts = store.attempts_in(&mut tx, id).await?;
+    let v = PaymentView::build(&state.config.public_url, &updated, &lines, &attempts);
     let data = serde_json::to_value(&v).map_err(ApiError::internal)?;
     store
         .insert_event(&mut tx, id, "payment.cancelled", Some(from), Some(PaymentStatus::Cancelled), &data, true)

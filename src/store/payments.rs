@@ -198,6 +198,28 @@ impl Store {
         .await?)
     }
 
+    /// The lines, read inside a transaction (never take a second pool connection while
+    /// holding one: under load that deadlocks the pool).
+    pub async fn lines_in(&self, tx: &mut Tx, payment_id: &str) -> Result<Vec<LineRow>> {
+        Ok(sqlx::query_as(
+            "SELECT payment_id, idx, kind, code, description, amount, account_id FROM payment_lines \
+             WHERE payment_id = $1 ORDER BY idx",
+        )
+        .bind(payment_id)
+        .fetch_all(&mut *tx.tx)
+        .await?)
+    }
+
+    /// The attempts, read inside a transaction.
+    pub async fn attempts_in(&self, tx: &mut Tx, payment_id: &str) -> Result<Vec<AttemptRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(payment_id)
+        .fetch_all(&mut *tx.tx)
+        .await?)
+    }
+
     pub async fn attempts(&self, payment_id: &str) -> Result<Vec<AttemptRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, id"
