@@ -55,7 +55,7 @@ async fn the_openapi_document_lists_every_api_route() {
                 .request(m.to_uppercase().parse().unwrap(), format!("{}{concrete}", app.url))
                 .bearer_auth(&app.admin_key);
             let s = req.send().await.unwrap().status().as_u16();
-            assert!(s != 405 && !(s == 404 && !concrete.contains("/x")), "{m} {concrete} -> {s}");
+            assert!(s != 405 && (s != 404 || concrete.contains("/x")), "{m} {concrete} -> {s}");
         }
     }
     app.stop().await;
