@@ -94,7 +94,8 @@ pub struct DemoPortal {
     pub name: String,
     #[serde(default)]
     pub webhook_url: Option<String>,
-    pub webhook_secret: String,
+    /// Redacted in Debug output.
+    pub webhook_secret: SecretString,
 }
 
 /// One connector account.
@@ -259,6 +260,13 @@ mod tests {
     fn secrets_never_show_in_debug_output() {
         let cfg = Config::load_with(None, &[]).unwrap();
         let dbg = format!("{cfg:?}");
-        assert!(!dbg.contains("sandbox-demo-secret"), "{dbg}");
+        for secret in [
+            "sandbox-demo-secret",
+            "whsec_demo_portal_secret",
+            "K951B6PE1waDMi640xX08PD3vg6EkVlz",
+            "kLtgPl8HHhfvMuDHPwKfgfsY4Ydm9eIz",
+        ] {
+            assert!(!dbg.contains(secret), "{secret} in {dbg}");
+        }
     }
 }

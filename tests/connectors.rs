@@ -81,3 +81,63 @@ async fn the_connector_list_names_every_configured_gateway() {
     assert_eq!(vietqr["supports_refund"], false);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_accounts_of_one_gateway_serve_their_own_agencies_with_their_own_keys() {
+    let dir = std::env::temp_dir().join(format!("feegate-multi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("feegate.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[connectors]]
+id = "vnpay-main"
+kind = "vnpay"
+display_name = "VNPAY (tỉnh)"
+agencies = ["H12.20"]
+simulate = true
+settings = { base_url = "{public_url}/sim/vnpay-main", tmn_code = "TINH0001" }
+secrets = { hash_secret = { env = "FEEGATE_TEST_VNPAY_MAIN_SECRET" } }
+
+[[connectors]]
+id = "vnpay-district"
+kind = "vnpay"
+display_name = "VNPAY (huyện)"
+agencies = ["H12.25"]
+simulate = true
+settings = { base_url = "{public_url}/sim/vnpay-district", tmn_code = "HUYEN001" }
+secrets = { hash_secret = { env = "FEEGATE_TEST_VNPAY_DISTRICT_SECRET" } }
+"#,
+    )
+    .unwrap();
+    std::env::set_var("FEEGATE_TEST_VNPAY_MAIN_SECRET", "MAINSECRET0123456789ABCDEFGHIJKL");
+    std::env::set_var("FEEGATE_TEST_VNPAY_DISTRICT_SECRET", "DISTRICTSECRET0123456789ABCDEFGH");
+    let app = TestApp::spawn_with(&[("FEEGATE_CONFIG", file.to_str().unwrap())]).await;
+    let list: Value = app.get("/v1/connectors", &app.portal_key).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["vnpay-district", "vnpay-main"]);
+    // A provincial department's fee cannot go through the district's merchant account.
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .client
+        .post(format!("{}/checkout/{id}", app.url))
+        .form(&[("connector", "vnpay-district")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let gateway = app.choose(&id, "vnpay-main").await;
+    assert!(gateway.contains("vnp_TmnCode=TINH0001"), "{gateway}");
+    app.client.get(&gateway).send().await.unwrap();
+    let r = app.client.post(&gateway).form(&[("outcome", "success")]).send().await.unwrap();
+    let signed_return = location(&r);
+    let back = location(&app.client.get(&signed_return).send().await.unwrap());
+    assert!(back.contains("status=succeeded"), "{back}");
+    let p = app.payment(&id).await;
+    assert_eq!(p["attempts"][0]["connector"], "vnpay-main");
+    // The district's IPN URL refuses vnp_ fields signed with the province's secret.
+    let query = signed_return.split_once('?').unwrap().1;
+    let r = app.client.get(format!("{}/callbacks/vnpay-district?{query}", app.url)).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), r#"{"RspCode":"97","Message":"Invalid signature"}"#);
+    app.stop().await;
+}

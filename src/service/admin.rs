@@ -106,7 +106,7 @@ pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
             id: p.id.clone(),
             name: p.name.clone(),
             webhook_url: p.webhook_url.clone(),
-            webhook_secret: p.webhook_secret.clone(),
+            webhook_secret: secrecy::ExposeSecret::expose_secret(&p.webhook_secret).to_owned(),
             agencies: "[\"*\"]".into(),
             created_at: now_ms(),
         };

@@ -127,7 +127,9 @@ pub fn ipn_reply(d: Disposition) -> Reply {
         Disposition::Malformed => ("99", "Unknow error"),
         Disposition::InternalError => ("99", "Unknow error"),
     };
-    Reply::json(200, &serde_json::json!({ "RspCode": code, "Message": message }))
+    // Byte for byte the official demo's body, keys in its order (serde_json would sort them).
+    let body = format!(r#"{{"RspCode":"{code}","Message":"{message}"}}"#);
+    Reply { status: 200, content_type: Some("application/json"), body: body.into_bytes() }
 }
 
 #[async_trait]

@@ -161,13 +161,13 @@ fn a_form_posted_ipn_is_read_from_the_body() {
 fn callback_replies_are_the_exact_vnpay_bodies() {
     let c = connector();
     let cases = [
-        (Disposition::Applied, r#"{"Message":"Confirm Success","RspCode":"00"}"#),
-        (Disposition::AlreadyFinal, r#"{"Message":"Order already confirmed","RspCode":"02"}"#),
-        (Disposition::UnknownReference, r#"{"Message":"Order not found","RspCode":"01"}"#),
-        (Disposition::AmountMismatch, r#"{"Message":"invalid amount","RspCode":"04"}"#),
-        (Disposition::BadSignature, r#"{"Message":"Invalid signature","RspCode":"97"}"#),
-        (Disposition::Malformed, r#"{"Message":"Unknow error","RspCode":"99"}"#),
-        (Disposition::InternalError, r#"{"Message":"Unknow error","RspCode":"99"}"#),
+        (Disposition::Applied, r#"{"RspCode":"00","Message":"Confirm Success"}"#),
+        (Disposition::AlreadyFinal, r#"{"RspCode":"02","Message":"Order already confirmed"}"#),
+        (Disposition::UnknownReference, r#"{"RspCode":"01","Message":"Order not found"}"#),
+        (Disposition::AmountMismatch, r#"{"RspCode":"04","Message":"invalid amount"}"#),
+        (Disposition::BadSignature, r#"{"RspCode":"97","Message":"Invalid signature"}"#),
+        (Disposition::Malformed, r#"{"RspCode":"99","Message":"Unknow error"}"#),
+        (Disposition::InternalError, r#"{"RspCode":"99","Message":"Unknow error"}"#),
     ];
     for (d, body) in cases {
         let r = c.callback_reply(d);
