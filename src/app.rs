@@ -20,6 +20,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub pages: Arc<crate::web::Pages>,
     pub http: reqwest::Client,
+    /// Held while serving a SQLite file (single-node guard); `None` on PostgreSQL.
+    pub serve_lock: Option<Arc<std::fs::File>>,
 }
 
 /// The process-wide Prometheus recorder (installed once, even when tests start many apps).
@@ -40,6 +42,7 @@ impl AppState {
     /// Connects the store, applies migrations, seeds demo data if configured and builds
     /// the connectors.
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        let serve_lock = crate::store::lock_sqlite_for_serving(&config.database_url)?.map(Arc::new);
         let store = Store::connect(&config.database_url, config.max_db_connections).await?;
         store.migrate().await?;
         if config.seed_demo {
@@ -58,6 +61,7 @@ impl AppState {
             metrics: metrics_handle(),
             pages: Arc::new(crate::web::Pages::new()?),
             http,
+            serve_lock,
         })
     }
 }
@@ -71,6 +75,8 @@ pub async fn launch(
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = crate::service::expiry::spawn(state.clone(), stop_rx.clone());
+    let resolver = crate::service::resolver::spawn(state.clone(), stop_rx.clone());
+    let outbox = crate::service::outbox::spawn(state.clone(), stop_rx.clone())?;
     let app = crate::api::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, public_url = %state.config.public_url, database = %state.config.database_url_redacted(), "feegate listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -82,6 +88,8 @@ pub async fn launch(
         .context("serving")?;
     let _ = stop_tx.send(true);
     let _ = workers.await;
+    let _ = resolver.await;
+    let _ = outbox.await;
     state.store.close().await;
     Ok(())
 }

@@ -11,13 +11,15 @@ use std::path::Path;
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 /// Environment variables that always work, and the config key each sets.
-const ENV_KEYS: [(&str, &str); 6] = [
+const ENV_KEYS: &[(&str, &str)] = &[
     ("FEEGATE_LISTEN", "listen"),
     ("FEEGATE_DATABASE_URL", "database_url"),
     ("FEEGATE_PUBLIC_URL", "public_url"),
     ("FEEGATE_SEED_DEMO", "seed_demo"),
     ("FEEGATE_LOG_FORMAT", "log_format"),
     ("FEEGATE_EXPIRY_INTERVAL_MS", "expiry_interval_ms"),
+    ("FEEGATE_OUTBOX_INTERVAL_MS", "outbox_interval_ms"),
+    ("FEEGATE_RESOLVER_DELAY_MS", "resolver_delay_ms"),
 ];
 
 /// The whole configuration.
@@ -51,6 +53,18 @@ pub struct Config {
     /// Timeout of every outbound call to a gateway.
     #[serde(default = "default_gateway_timeout")]
     pub gateway_timeout_ms: u64,
+    /// Whether a portal key may refund its own payments (finance always may).
+    #[serde(default)]
+    pub allow_portal_refunds: bool,
+    /// How long an attempt or refund stays open before the resolver asks its gateway.
+    #[serde(default = "default_resolver_delay")]
+    pub resolver_delay_ms: u64,
+    /// How often the outbox worker looks for due webhook events.
+    #[serde(default = "default_outbox_ms")]
+    pub outbox_interval_ms: u64,
+    /// Waits (seconds) before each webhook retry; after the last, the event is `failed`.
+    #[serde(default = "default_retry_schedule")]
+    pub webhook_retry_schedule_secs: Vec<u64>,
     #[serde(default)]
     pub demo: Demo,
     #[serde(default)]
@@ -68,6 +82,16 @@ fn default_expires() -> i64 {
 }
 fn max_expires() -> i64 {
     30 * 24 * 3600
+}
+fn default_resolver_delay() -> u64 {
+    60_000
+}
+fn default_outbox_ms() -> u64 {
+    500
+}
+fn default_retry_schedule() -> Vec<u64> {
+    // 16 attempts over about 26 hours.
+    vec![10, 30, 60, 300, 600, 1200, 1800, 3600, 3600, 7200, 7200, 10800, 14400, 21600, 21600]
 }
 fn default_pool() -> u32 {
     16
@@ -182,7 +206,7 @@ impl Config {
             if let Some((_, key)) = ENV_KEYS.iter().find(|(name, _)| name == k) {
                 let value = match *key {
                     "seed_demo" => toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes")),
-                    "expiry_interval_ms" => {
+                    key if key.ends_with("_ms") => {
                         toml::Value::Integer(v.parse().with_context(|| format!("{k} must be a number"))?)
                     }
                     _ => toml::Value::String(v.clone()),

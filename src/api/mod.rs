@@ -6,8 +6,10 @@ pub mod auth;
 pub mod body;
 pub mod callbacks;
 pub mod error;
+pub mod events;
 pub mod ops;
 pub mod payments;
+pub mod refunds;
 
 use crate::app::AppState;
 use axum::extract::{MatchedPath, Request};
@@ -48,7 +50,9 @@ impl utoipa::Modify for BearerAuth {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(payments::router())
+        .merge(refunds::router())
         .merge(admin::router())
+        .merge(events::router())
         .merge(ops::documented())
         .split_for_parts()
 }

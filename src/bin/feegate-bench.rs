@@ -1,11 +1,14 @@
 //! `feegate-bench create`: feegate's `POST /v1/payments` against a bare durable-insert
 //! ceiling, on SQLite and PostgreSQL, with both servers run as child processes.
 //!
-//! Modules: `proc` (children, scratch dirs, ports), `load` (the client), `ceiling`
-//! (the hidden `ceiling-server` subcommand), `pg` (throw-away databases), `report`.
+//! Modules: `proc` (children, scratch dirs, ports), `load` (the client), `cpu` (where
+//! the CPU went), `ceiling` (the hidden `ceiling-server` subcommand), `pg` (throw-away
+//! databases), `report` (the tables).
 
 #[path = "feegate_bench/ceiling.rs"]
 mod ceiling;
+#[path = "feegate_bench/cpu.rs"]
+mod cpu;
 #[path = "feegate_bench/load.rs"]
 mod load;
 #[path = "feegate_bench/pg.rs"]
@@ -106,7 +109,7 @@ fn main() -> ExitCode {
     })
 }
 
-/// Runs `create`; on Ctrl-C the run is dropped (its guards kill the children and remove
+/// Runs `create`; on Ctrl-C or SIGTERM the run is dropped (its guards kill the children and remove
 /// the scratch folders), then the databases it left are dropped.
 async fn create_or_interrupt(args: CreateArgs) -> Result<ExitCode> {
     let finished = {
@@ -114,7 +117,7 @@ async fn create_or_interrupt(args: CreateArgs) -> Result<ExitCode> {
         tokio::pin!(run);
         tokio::select! {
             r = &mut run => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            () = interrupted() => None,
         }
     };
     match finished {
@@ -124,6 +127,22 @@ async fn create_or_interrupt(args: CreateArgs) -> Result<ExitCode> {
             pg::drop_open().await;
             Ok(ExitCode::from(130))
         }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = term => {},
     }
 }
 
@@ -145,6 +164,9 @@ async fn create(args: CreateArgs) -> Result<ExitCode> {
     println!("command: {}", std::env::args().collect::<Vec<_>>().join(" "));
     println!("machine: {}", report::machine());
     println!("feegate: {} ({})", feegate.display(), age(&feegate));
+    if let Some(warning) = stale(&feegate) {
+        println!("WARNING: {warning}");
+    }
     println!(
         "load:    {} clients on one keep-alive HTTP/1.1 client, {} s warm-up + {} s measured per server; \
          client and server share the machine",
@@ -152,16 +174,18 @@ async fn create(args: CreateArgs) -> Result<ExitCode> {
         args.warmup,
         plan.measure.as_secs()
     );
+    if let Some(idle) = cpu::background(Duration::from_secs(1)).await {
+        let verdict = if idle.busy > 0.2 { "WARNING: other work competes with the benchmark" } else { "quiet" };
+        println!("before:  machine {:.0}% busy with no server running ({verdict})", idle.busy * 100.0);
+    }
     let ctx = Ctx { bench, feegate, plan };
     let (mut ran, mut clean) = (0, true);
-    let mut results = Vec::new();
-    if args.db != Db::Postgres {
-        results.push(("sqlite", bench_sqlite(&ctx).await.map(Some)));
-    }
-    if args.db != Db::Sqlite {
-        results.push(("postgres", bench_postgres(&ctx, &args.pg_url).await));
-    }
-    for (name, r) in results {
+    for name in ["sqlite", "postgres"] {
+        let r = match (name, args.db) {
+            ("sqlite", Db::Sqlite | Db::Both) => bench_sqlite(&ctx).await.map(Some),
+            ("postgres", Db::Postgres | Db::Both) => bench_postgres(&ctx, &args.pg_url).await,
+            _ => continue,
+        };
         match r {
             Ok(Some(report)) => {
                 report.print();
@@ -183,6 +207,25 @@ fn age(path: &Path) -> String {
         Ok(Ok(d)) => format!("built {} min ago", d.as_secs() / 60),
         _ => "build time unknown".into(),
     }
+}
+
+/// Whether the feegate library was rebuilt after the `feegate` binary was linked (as
+/// `cargo run --bin feegate-bench` does): then the binary measured is not the code.
+fn stale(feegate: &Path) -> Option<String> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let linked = modified(feegate)?;
+    let deps = feegate.parent()?.join("deps");
+    let newest_lib = std::fs::read_dir(deps)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("libfeegate-"))
+        .filter_map(|e| modified(&e.path()))
+        .max()?;
+    (newest_lib > linked).then(|| {
+        "the feegate library was rebuilt after this feegate binary was linked; run `cargo build --release` \
+         to measure the current code"
+            .to_owned()
+    })
 }
 
 async fn bench_sqlite(ctx: &Ctx) -> Result<DbReport> {
@@ -241,7 +284,7 @@ async fn run_feegate(ctx: &Ctx, db_url: &str, scratch: &Path, tag: &str) -> Resu
         bearer: key,
         key_prefix: format!("bench-{}-{tag}", std::process::id()),
     };
-    let stats = load::drive(target, ctx.plan).await?;
+    let stats = load::drive(target, ctx.plan, Some(child.id())).await?;
     let rss = child.peak_rss_mb().with_context(|| format!("feegate is gone; its log:\n{}", child.log_tail()))?;
     Ok(Measured { stats, rss_mb: Some(rss) })
 }
@@ -260,6 +303,6 @@ async fn run_ceiling(ctx: &Ctx, db_url: &str, scratch: &Path) -> Result<Measured
         bearer: "unused".into(),
         key_prefix: format!("ceiling-{}", std::process::id()),
     };
-    let stats = load::drive(target, ctx.plan).await?;
+    let stats = load::drive(target, ctx.plan, Some(child.id())).await?;
     Ok(Measured { stats, rss_mb: None })
 }

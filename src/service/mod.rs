@@ -5,7 +5,10 @@ pub mod admin;
 pub mod attempts;
 pub mod callbacks;
 pub mod expiry;
+pub mod outbox;
 pub mod payments;
+pub mod refunds;
+pub mod resolver;
 pub mod view;
 
 /// Milliseconds to an RFC 3339 UTC timestamp.

@@ -12,7 +12,9 @@
 pub mod admin;
 pub mod audit;
 pub mod idempotency;
+pub mod outbox;
 pub mod payments;
+pub mod refunds;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -168,6 +170,28 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// SQLite is single-node: the first process that serves a database file holds an
+/// exclusive lock on `<file>.serve-lock` for as long as it runs (the OS releases it if the
+/// process dies); a second one is refused with a clear message.
+pub fn lock_sqlite_for_serving(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = (url.starts_with("sqlite:")).then(|| sqlite_path(url)).flatten() else { return Ok(None) };
+    let lock_path = format!("{path}.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another feegate is already serving {path}: SQLite is single-node. Run one server per \
+             SQLite file, or use PostgreSQL (FEEGATE_DATABASE_URL=postgres://...) for several nodes"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {lock_path}")),
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Stats {
     pub latencies_us: Vec<u64>,
     /// From the window's start until the last request of the window answered.
     pub elapsed: Duration,
+    /// CPU use during the window.
+    pub cpu: crate::cpu::Usage,
 }
 
 impl Stats {
@@ -84,7 +86,8 @@ struct Local {
 }
 
 /// Drives `target` with `plan.clients` concurrent clients; every loop ends by time.
-pub async fn drive(target: Target, plan: Plan) -> Result<Stats> {
+/// `server` is the server's pid, for its CPU use.
+pub async fn drive(target: Target, plan: Plan, server: Option<u32>) -> Result<Stats> {
     let clients = plan.clients.max(1);
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -104,6 +107,8 @@ pub async fn drive(target: Target, plan: Plan) -> Result<Stats> {
         let (http, target, counter) = (http.clone(), Arc::clone(&target), Arc::clone(&counter));
         tasks.push(tokio::spawn(async move { client_loop(http, &target, &counter, window, end).await }));
     }
+    tokio::time::sleep_until(window.into()).await;
+    let cpu_before = crate::cpu::snapshot(server);
     let mut stats = Stats::default();
     for t in tasks {
         let local = t.await.context("a load task failed")?;
@@ -118,6 +123,9 @@ pub async fn drive(target: Target, plan: Plan) -> Result<Stats> {
         stats.latencies_us.extend(local.latencies_us);
     }
     stats.elapsed = window.elapsed();
+    if let (Some(a), Some(b)) = (cpu_before, crate::cpu::snapshot(server)) {
+        stats.cpu = crate::cpu::between(a, b);
+    }
     stats.latencies_us.sort_unstable();
     Ok(stats)
 }

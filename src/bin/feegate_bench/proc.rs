@@ -24,6 +24,11 @@ impl ChildGuard {
         Ok(ChildGuard { child, name: name.to_owned(), log: log.to_owned() })
     }
 
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Peak resident set size (`VmHWM`) in MB; read while the child still runs.
     pub fn peak_rss_mb(&self) -> Result<f64> {
         let path = format!("/proc/{}/status", self.child.id());

@@ -110,6 +110,15 @@ impl DbReport {
         let failed: u64 = [&self.feegate, &self.ceiling].iter().map(|m| m.stats.failed() + m.stats.warmup_failed).sum();
         println!("  check  non-201 == 0       {failed:>8}  {}", if self.clean() { "PASS" } else { "FAIL" });
         for (name, m) in [("feegate", &self.feegate), ("ceiling", &self.ceiling)] {
+            let cpu = &m.stats.cpu;
+            let server = cpu.server_cores.map(|c| format!(", {name} process {c:.2} cores")).unwrap_or_default();
+            println!(
+                "  cpu during {name}: machine {:.0}% busy, {:.0}% iowait{server}",
+                cpu.busy * 100.0,
+                cpu.iowait * 100.0
+            );
+        }
+        for (name, m) in [("feegate", &self.feegate), ("ceiling", &self.ceiling)] {
             for (kind, n) in &m.stats.failures {
                 println!("  {name}: {n} x {kind}");
             }

@@ -132,7 +132,8 @@ pub(crate) fn minor_units(text: &str, currency: &str, line: usize) -> Result<i64
     let exp = exponent(currency).ok_or_else(|| parse_error(line, format!("unknown currency {currency:?}")))?;
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || text.ends_with('.') || int.len() > 18 || frac.len() > 10 || !digits_ok(int) || !digits_ok(frac) {
+    if int.is_empty() || text.ends_with('.') || int.len() > 18 || frac.len() > 10 || !digits_ok(int) || !digits_ok(frac)
+    {
         return Err(parse_error(line, format!("{text:?} is not an amount")));
     }
     let d = Decimal::from_str(text).map_err(|_| parse_error(line, format!("{text:?} is not an amount")))?;
@@ -175,8 +176,7 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, StatementError> {
 pub(crate) fn check_balance(statement: &Statement, line: usize) -> Result<(), StatementError> {
     let mut movements: i64 = 0;
     for e in &statement.entries {
-        movements =
-            movements.checked_add(e.signed()).ok_or_else(|| parse_error(e.line, "the movements overflow"))?;
+        movements = movements.checked_add(e.signed()).ok_or_else(|| parse_error(e.line, "the movements overflow"))?;
     }
     let expected = statement.opening.amount.checked_add(movements);
     if expected != Some(statement.closing.amount) {

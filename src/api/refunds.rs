@@ -1,0 +1,78 @@
+//! `/v1/payments/{id}/refunds`: request, list, and complete a manual payout.
+
+use super::auth::Principal;
+use super::body::{typed, JsonBody};
+use super::error::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::service::payments::idempotency_key;
+use crate::service::refunds::{self as svc, RefundView};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(complete))
+}
+
+/// Refund request body.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewRefund {
+    /// Whole đồng as a string of digits.
+    pub amount: String,
+    pub reason: String,
+}
+
+/// Refund (part of) a paid payment. 202: executed through the gateway, or
+/// `pending_manual` where the gateway cannot refund online.
+#[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "refunds", params(("id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "same key + same body -> the first response again")),
+    request_body = NewRefund,
+    responses((status = 202, body = RefundView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "refund_exceeds_available, payment_not_refundable"), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("\u{1}")))?;
+    let s = svc::create(&state, &who, &id, &body, key).await?;
+    Ok((s.status, [(header::CONTENT_TYPE, "application/json")], s.body).into_response())
+}
+
+/// A payment's refunds.
+#[utoipa::path(get, path = "/v1/payments/{id}/refunds", tag = "refunds", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<RefundView>), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<RefundView>>, ApiError> {
+    Ok(Json(svc::list(&state, &who, &id).await?))
+}
+
+/// Manual payout record.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualPayout {
+    /// The bank's reference of the transfer that paid the refund out.
+    pub bank_reference: String,
+}
+
+/// Record the manual payout of a `pending_manual` refund (finance).
+#[utoipa::path(post, path = "/v1/payments/{id}/refunds/{refund_id}/complete", tag = "refunds",
+    params(("id" = String, Path), ("refund_id" = String, Path)), request_body = ManualPayout,
+    responses((status = 200, body = RefundView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((id, refund_id)): Path<(String, String)>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<RefundView>, ApiError> {
+    let p: ManualPayout = typed(b)?;
+    Ok(Json(svc::complete_manual(&state, &who, &id, &refund_id, &p.bank_reference).await?))
+}

@@ -1,0 +1,188 @@
+//! Refunds: reserved against the payment with one guarded update, so the sum of
+//! non-failed refunds never exceeds the amount paid, under any concurrency.
+
+use super::{now_ms, Backend, Result, Store, Tx};
+use sqlx::FromRow;
+
+/// A refund row.
+#[derive(Debug, Clone, FromRow)]
+pub struct RefundRow {
+    pub id: String,
+    pub payment_id: String,
+    pub attempt_id: String,
+    pub connector_id: String,
+    pub reference: String,
+    pub amount: i64,
+    pub reason: String,
+    pub status: String,
+    pub gateway_refund_ref: Option<String>,
+    pub failure_code: Option<String>,
+    pub bank_reference: Option<String>,
+    pub requested_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, payment_id, attempt_id, connector_id, reference, amount, reason, status, gateway_refund_ref, \
+    failure_code, bank_reference, requested_by, created_at, updated_at";
+
+impl Store {
+    /// Reserves `amount` of a paid payment for a refund. `false`: the payment is not
+    /// refundable or the amount exceeds what is left; nothing changed.
+    pub async fn reserve_refund(&self, tx: &mut Tx, payment_id: &str, amount: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE payments SET reserved_refunds = reserved_refunds + $1, updated_at = $2 WHERE id = $3 \
+             AND status IN ('succeeded', 'partially_refunded') AND reserved_refunds + $1 <= amount",
+        )
+        .bind(amount)
+        .bind(now_ms())
+        .bind(payment_id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn insert_refund(&self, tx: &mut Tx, r: &RefundRow) -> Result<()> {
+        sqlx::query(&format!("INSERT INTO refunds ({COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"))
+            .bind(&r.id)
+            .bind(&r.payment_id)
+            .bind(&r.attempt_id)
+            .bind(&r.connector_id)
+            .bind(&r.reference)
+            .bind(r.amount)
+            .bind(&r.reason)
+            .bind(&r.status)
+            .bind(&r.gateway_refund_ref)
+            .bind(&r.failure_code)
+            .bind(&r.bank_reference)
+            .bind(&r.requested_by)
+            .bind(r.created_at)
+            .bind(r.updated_at)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn refund(&self, id: &str) -> Result<Option<RefundRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {COLS} FROM refunds WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn refunds(&self, payment_id: &str) -> Result<Vec<RefundRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {COLS} FROM refunds WHERE payment_id = $1 ORDER BY created_at, id"))
+            .bind(payment_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Completes an open refund (`pending` or `pending_manual`) and books it on the
+    /// payment. `None` if this call did not complete it; else the payment's new status.
+    pub async fn complete_refund(
+        &self,
+        tx: &mut Tx,
+        r: &RefundRow,
+        gateway_ref: Option<&str>,
+        bank_reference: Option<&str>,
+    ) -> Result<Option<String>> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE refunds SET status = 'succeeded', gateway_refund_ref = COALESCE($1, gateway_refund_ref), \
+             bank_reference = COALESCE($2, bank_reference), updated_at = $3 WHERE id = $4 AND status IN ('pending', 'pending_manual')",
+        )
+        .bind(gateway_ref)
+        .bind(bank_reference)
+        .bind(now)
+        .bind(&r.id)
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let (status,): (String,) = sqlx::query_as(
+            "UPDATE payments SET refunded_amount = refunded_amount + $1, updated_at = $2, \
+             status = CASE WHEN refunded_amount + $1 >= amount THEN 'refunded' ELSE 'partially_refunded' END \
+             WHERE id = $3 RETURNING status",
+        )
+        .bind(r.amount)
+        .bind(now)
+        .bind(&r.payment_id)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        Ok(Some(status))
+    }
+
+    /// Fails an open refund and releases its reservation. `false` if already final.
+    pub async fn fail_refund(&self, tx: &mut Tx, r: &RefundRow, code: &str) -> Result<bool> {
+        let now = now_ms();
+        let done = sqlx::query("UPDATE refunds SET status = 'failed', failure_code = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'")
+            .bind(code)
+            .bind(now)
+            .bind(&r.id)
+            .execute(&mut *tx.tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE payments SET reserved_refunds = reserved_refunds - $1, updated_at = $2 WHERE id = $3")
+            .bind(r.amount)
+            .bind(now)
+            .bind(&r.payment_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(true)
+    }
+
+    /// Claims open refunds and attempts due for a status query (a lease: the next query
+    /// time moves forward, so another node skips them meanwhile).
+    pub async fn claim_due_queries(
+        &self,
+        table: &str,
+        now: i64,
+        older_than: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let open = if table == "refunds" { "status = 'pending'" } else { "status IN ('pending', 'unknown')" };
+        let lock = if self.backend == Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let mut tx = self.begin().await?;
+        let ids: Vec<(String,)> = sqlx::query_as(&format!(
+            "SELECT id FROM {table} WHERE {open} AND created_at <= $1 AND (next_query_at IS NULL OR next_query_at <= $2) \
+             ORDER BY created_at LIMIT $3 {lock}"
+        ))
+        .bind(now - older_than)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        for (id,) in &ids {
+            sqlx::query(&format!("UPDATE {table} SET next_query_at = $1, queries = queries + 1 WHERE id = $2"))
+                .bind(now + lease_ms)
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Sets when an open attempt or refund is next queried (backoff).
+    pub async fn schedule_query(&self, table: &str, id: &str, at: i64) -> Result<()> {
+        sqlx::query(&format!("UPDATE {table} SET next_query_at = $1 WHERE id = $2"))
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many times an attempt or refund has been queried.
+    pub async fn query_count(&self, table: &str, id: &str) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT queries FROM {table} WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,395 @@
+//! Signed webhook delivery to portals: a receiver on loopback plays the portal, verifies
+//! signatures the way the README tells portals to, and can be told to answer 500.
+
+mod common;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use common::{payment_body, TestApp};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+const SECRET: &str = "whsec_demo_portal_secret";
+
+/// One request as the portal received it.
+#[derive(Debug, Clone)]
+struct Received {
+    event_id: String,
+    kind: String,
+    payment_id: String,
+    signature: String,
+    content_type: String,
+    body: String,
+    answered: u16,
+}
+
+#[derive(Default)]
+struct Portal {
+    received: Vec<Received>,
+    /// Payment id -> how many more requests about it to answer with 500.
+    fail: HashMap<String, usize>,
+    /// Event ids already processed (the portal's dedupe table).
+    processed: HashSet<String>,
+    /// How many events the portal acted on (once each).
+    acted: usize,
+}
+
+#[derive(Clone, Default)]
+struct Receiver(Arc<Mutex<Portal>>);
+
+impl Receiver {
+    fn fail(&self, payment_id: &str, times: usize) {
+        self.0.lock().unwrap().fail.insert(payment_id.to_owned(), times);
+    }
+    fn received(&self) -> Vec<Received> {
+        self.0.lock().unwrap().received.clone()
+    }
+    fn about(&self, payment_id: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.payment_id == payment_id).collect()
+    }
+    fn acted(&self) -> usize {
+        self.0.lock().unwrap().acted
+    }
+}
+
+/// Verifies a `Feegate-Signature` header exactly as the README's snippet does.
+fn verify(header: &str, body: &str, secret: &str, now: i64) -> Result<(), &'static str> {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = Some(v),
+            _ => {}
+        }
+    }
+    let (t, v1) = (t.ok_or("no t")?, v1.ok_or("no v1")?);
+    if (now - t).abs() > 300 {
+        return Err("too old");
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let expected = hex::encode(mac.finalize().into_bytes());
+    if expected.as_bytes().ct_eq(v1.as_bytes()).into() {
+        Ok(())
+    } else {
+        Err("bad signature")
+    }
+}
+
+async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok()).unwrap_or("").to_owned();
+    let mut portal = r.0.lock().unwrap();
+    let payment_id = v["data"]["id"].as_str().unwrap_or("").to_owned();
+    let status = match portal.fail.get_mut(&payment_id) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::OK,
+    };
+    let event_id = v["id"].as_str().unwrap_or("").to_owned();
+    // The portal's side of at-least-once: act on an event id once, acknowledge every copy.
+    if status == StatusCode::OK && portal.processed.insert(event_id.clone()) {
+        portal.acted += 1;
+    }
+    portal.received.push(Received {
+        event_id,
+        kind: v["type"].as_str().unwrap_or("").to_owned(),
+        payment_id,
+        signature: header("feegate-signature"),
+        content_type: header("content-type"),
+        body,
+        answered: status.as_u16(),
+    });
+    status
+}
+
+/// Starts a receiver and a feegate whose demo portal posts to it, with a short schedule.
+async fn setup() -> (TestApp, Receiver) {
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/hooks", axum::routing::post(hook)).with_state(receiver.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = std::env::temp_dir().join(format!("feegate-webhooks-{}-{}", std::process::id(), rand_tag()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("outbox.toml");
+    std::fs::write(&config, "webhook_retry_schedule_secs = [1, 1]\n").unwrap();
+    let app =
+        TestApp::spawn_with(&[("FEEGATE_OUTBOX_INTERVAL_MS", "50"), ("FEEGATE_CONFIG", config.to_str().unwrap())])
+            .await;
+    sqlx::query("UPDATE portals SET webhook_url = $1 WHERE id = 'demo-portal'")
+        .bind(&url)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    (app, receiver)
+}
+
+fn rand_tag() -> u64 {
+    feegate::store::now_ms() as u64 ^ u64::from(std::process::id()) << 20 ^ rand::random::<u32>() as u64
+}
+
+async fn wait_for<F: Fn() -> bool>(what: &str, cond: F) {
+    for _ in 0..300 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn paid_payment(app: &TestApp) -> String {
+    let p = app.create_payment(&payment_body()).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    app.pay_sandbox(&id, "success").await;
+    id
+}
+
+async fn events(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
+    let r = app.get(&format!("/v1/events{query}"), key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["data"].as_array().unwrap().clone()
+}
+
+async fn event_status(app: &TestApp, payment_id: &str) -> Value {
+    let list = events(app, &app.admin_key, &format!("?payment_id={payment_id}")).await;
+    list.into_iter().find(|e| e["type"] == "payment.succeeded").unwrap_or(Value::Null)
+}
+
+async fn wait_status(app: &TestApp, payment_id: &str, status: &str) -> Value {
+    for _ in 0..300 {
+        let e = event_status(app, payment_id).await;
+        if e["delivery_status"] == status {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the event of {payment_id} never became {status}");
+}
+
+fn now_secs() -> i64 {
+    feegate::store::now_ms() / 1000
+}
+
+#[tokio::test]
+async fn a_paid_payment_is_announced_with_a_signature_the_portal_can_verify() {
+    let (app, receiver) = setup().await;
+    let id = paid_payment(&app).await;
+    wait_for("the webhook", || !receiver.about(&id).is_empty()).await;
+    let got = receiver.about(&id)[0].clone();
+    assert_eq!(got.kind, "payment.succeeded");
+    assert_eq!(got.content_type, "application/json");
+    assert_eq!(verify(&got.signature, &got.body, SECRET, now_secs()), Ok(()), "{}", got.signature);
+    assert_eq!(
+        verify(&got.signature, &got.body.replace("succeeded", "cancelled"), SECRET, now_secs()),
+        Err("bad signature")
+    );
+    assert_eq!(verify(&got.signature, &got.body, "whsec_other", now_secs()), Err("bad signature"));
+    assert_eq!(
+        verify(&got.signature, &got.body, SECRET, now_secs() + 301),
+        Err("too old"),
+        "a replayed request is refused"
+    );
+    let body: Value = serde_json::from_str(&got.body).unwrap();
+    assert!(body["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(body["data"]["status"], "succeeded");
+    assert_eq!(body["data"]["amount"], "135000");
+    assert!(time::OffsetDateTime::parse(
+        body["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339
+    )
+    .is_ok());
+
+    let listed = wait_status(&app, &id, "delivered").await;
+    assert_eq!(listed["id"], body["id"]);
+    assert_eq!(listed["attempts"], 1);
+    assert_eq!(listed["deliveries"][0]["http_status"], 200);
+
+    // A replay (as after a lost acknowledgement) carries the same event id: the portal
+    // acknowledges it and does not act twice.
+    let r = app.post(&format!("/v1/events/{}/redeliver", got.event_id), &app.portal_key).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    wait_for("the second copy", || receiver.about(&id).len() == 2).await;
+    let copies = receiver.about(&id);
+    assert_eq!(copies[1].event_id, copies[0].event_id);
+    assert_eq!(copies[1].answered, 200);
+    assert_eq!(receiver.acted(), 1);
+    wait_status(&app, &id, "delivered").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_portal_answering_500_twice_gets_the_event_a_third_time() {
+    let (app, receiver) = setup().await;
+    let p = app.create_payment(&payment_body()).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    receiver.fail(&id, 2);
+    app.pay_sandbox(&id, "success").await;
+    let e = wait_status(&app, &id, "delivered").await;
+    let got = receiver.about(&id);
+    assert_eq!(got.iter().map(|r| r.answered).collect::<Vec<_>>(), [500, 500, 200]);
+    assert!(got.iter().all(|r| r.event_id == got[0].event_id));
+    assert_eq!(e["attempts"], 3);
+    let deliveries = e["deliveries"].as_array().unwrap();
+    let statuses: Vec<_> = deliveries.iter().map(|d| d["http_status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, [500, 500, 200]);
+    assert_eq!(deliveries.iter().map(|d| d["attempt_no"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(deliveries[0]["error"].as_str().unwrap().contains("500"));
+    assert!(deliveries[2]["error"].is_null());
+    assert!(deliveries.iter().all(|d| d["latency_ms"].as_i64().unwrap() >= 0 && d["at"].is_string()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn events_of_one_payment_arrive_in_order_even_when_the_first_needs_retries() {
+    let (app, receiver) = setup().await;
+    let p = app.create_payment(&payment_body()).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    receiver.fail(&id, 2);
+    app.pay_sandbox(&id, "success").await;
+    // A second event of the same payment while the first is waiting for its retry.
+    let store = &app.state.store;
+    let mut tx = store.begin().await.unwrap();
+    let later = store
+        .insert_event(&mut tx, &id, "payment.needs_review", None, None, &json!({"id": id, "reason": "test"}), true)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // An unrelated payment is not held up by the first one's retries.
+    let other = paid_payment(&app).await;
+    wait_for("the unrelated webhook", || !receiver.about(&other).is_empty()).await;
+    assert!(receiver.about(&id).iter().all(|r| r.answered == 500), "the other payment went first");
+
+    wait_for("both events", || receiver.about(&id).iter().filter(|r| r.answered == 200).count() == 2).await;
+    let got = receiver.about(&id);
+    let order: Vec<_> = got.iter().map(|r| (r.kind.as_str(), r.answered)).collect();
+    assert_eq!(
+        order,
+        [
+            ("payment.succeeded", 500),
+            ("payment.succeeded", 500),
+            ("payment.succeeded", 200),
+            ("payment.needs_review", 200)
+        ]
+    );
+    assert_eq!(got[3].event_id, later);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_fails_when_the_schedule_runs_out_and_can_then_be_redelivered() {
+    let (app, receiver) = setup().await;
+    let p = app.create_payment(&payment_body()).await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    receiver.fail(&id, 3);
+    app.pay_sandbox(&id, "success").await;
+    let e = wait_status(&app, &id, "failed").await;
+    assert_eq!(e["attempts"], 3);
+    assert_eq!(receiver.about(&id).len(), 3);
+    let failed = events(&app, &app.finance_key, &format!("?payment_id={id}&status=failed")).await;
+    assert_eq!(failed.len(), 1);
+
+    let r = app
+        .post(&format!("/v1/events/{}/redeliver", e["id"].as_str().unwrap()), &app.finance_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let queued: Value = r.json().await.unwrap();
+    assert_eq!(queued["delivery_status"], "pending");
+    let e = wait_status(&app, &id, "delivered").await;
+    assert_eq!(e["attempts"], 4);
+    let statuses: Vec<_> =
+        e["deliveries"].as_array().unwrap().iter().map(|d| d["http_status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, [500, 500, 500, 200]);
+    assert_eq!(receiver.acted(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_portal_cannot_see_or_redeliver_another_portals_events() {
+    let (app, receiver) = setup().await;
+    let id = paid_payment(&app).await;
+    wait_for("the webhook", || !receiver.about(&id).is_empty()).await;
+    let event_id = receiver.about(&id)[0].event_id.clone();
+
+    let r = app
+        .post("/v1/portals", &app.admin_key)
+        .json(&json!({"id": "other-portal", "name": "Other", "agencies": ["*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    use feegate::api::auth::Role;
+    let (_, other_key) =
+        feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("other-portal".into()), "t", "t")
+            .await
+            .unwrap();
+
+    assert!(events(&app, &other_key, &format!("?payment_id={id}")).await.is_empty());
+    assert!(events(&app, &other_key, "").await.is_empty());
+    let r = app.post(&format!("/v1/events/{event_id}/redeliver"), &other_key).send().await.unwrap();
+    assert_eq!(common::error_code(r).await, (404, "not_found".into(), None));
+
+    let own = events(&app, &app.portal_key, "").await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["id"], event_id.as_str());
+    let r = app.get("/v1/events?status=sideways", &app.portal_key).send().await.unwrap();
+    assert_eq!(common::error_code(r).await, (400, "invalid_query".into(), Some("status".into())));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn nodes_deliver_each_event_once_and_take_over_a_dead_nodes_lease() {
+    let (app, receiver) = setup().await;
+    let config = std::env::temp_dir().join(format!("feegate-webhooks-2-{}", rand_tag()));
+    std::fs::write(&config, "webhook_retry_schedule_secs = [1, 1]\n").unwrap();
+    // SQLite is single-node (feegate refuses a second server on one file).
+    let second = if common::on_postgres() {
+        let env = [("FEEGATE_OUTBOX_INTERVAL_MS", "50"), ("FEEGATE_CONFIG", config.to_str().unwrap())];
+        Some(TestApp::spawn_on(&app.db_url, &env).await)
+    } else {
+        None
+    };
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(paid_payment(&app).await);
+    }
+    // An event leased by a node that died a moment ago.
+    let orphan = ids[0].clone();
+    let store = &app.state.store;
+    let mut tx = store.begin().await.unwrap();
+    let stranded = store
+        .insert_event(&mut tx, &orphan, "payment.needs_review", None, None, &json!({"id": orphan}), true)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events SET lease_owner = 'node_dead', lease_until = $1 WHERE id = $2")
+        .bind(feegate::store::now_ms() + 700)
+        .bind(&stranded)
+        .execute(&mut *tx.tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    wait_for("every event", || receiver.received().len() == ids.len() + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), ids.len() + 1, "an event was delivered twice: {got:?}");
+    let distinct: HashSet<_> = got.iter().map(|r| r.event_id.clone()).collect();
+    assert_eq!(distinct.len(), got.len());
+    assert!(got.iter().any(|r| r.event_id == stranded));
+    if let Some(second) = second {
+        second.stop().await;
+    }
+    app.stop().await;
+}
