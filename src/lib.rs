@@ -4,7 +4,7 @@
 //! - [`config`]: layered configuration (built-in defaults < file < `FEEGATE_*`).
 //! - [`domain`]: pure types and rules: money, ids, agencies, payments and their states.
 //! - [`store`]: SQLite / PostgreSQL persistence behind one `Store`.
-//! - [`service`]: orchestration: create, attempts, callbacks, expiry, admin.
+//! - [`service`]: orchestration: create, attempts, callbacks, expiry, webhook outbox, admin.
 //! - [`api`]: axum routers, auth, the error type, operations endpoints, OpenAPI.
 //! - [`web`]: the hosted checkout pages.
 //! - [`connectors`]: the registry of gateway kinds (one line each).

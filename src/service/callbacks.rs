@@ -348,7 +348,8 @@ async fn needs_review(
     Ok(())
 }
 
-async fn payment_data(state: &AppState, tx: &mut Tx, pid: &str) -> Result<serde_json::Value, ApiError> {
+/// The payment representation, read inside `tx` (the `data` of webhook events).
+pub(crate) async fn payment_data(state: &AppState, tx: &mut Tx, pid: &str) -> Result<serde_json::Value, ApiError> {
     let store = &state.store;
     let p = store.payment_in(tx, pid).await?.ok_or_else(|| ApiError::not_found("payment"))?;
     let lines = store.lines_in(tx, pid).await?;
