@@ -89,7 +89,8 @@ async fn expire(state: &AppState, p: &PaymentRow) -> anyhow::Result<bool> {
         return Ok(false);
     }
     store.expire_open_attempts(&mut tx, &p.id).await?;
-    let data = crate::service::callbacks::payment_data(state, &mut tx, &p.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let data =
+        crate::service::callbacks::payment_data(state, &mut tx, &p.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
     store
         .insert_event(&mut tx, &p.id, "payment.expired", Some(p.status()), Some(PaymentStatus::Expired), &data, true)
         .await?;
