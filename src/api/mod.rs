@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod ops;
 pub mod payments;
+pub mod recon;
 pub mod refunds;
 
 use crate::app::AppState;
@@ -51,6 +52,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(payments::router())
         .merge(refunds::router())
+        .merge(recon::router())
         .merge(admin::router())
         .merge(events::router())
         .merge(ops::documented())

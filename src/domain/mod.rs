@@ -5,6 +5,7 @@ pub mod agency;
 pub mod ids;
 pub mod money;
 pub mod payment;
+pub mod recon;
 pub mod statement;
 
 /// A rule broken by input: a stable machine code, a message, and the field at fault.

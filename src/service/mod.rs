@@ -7,6 +7,7 @@ pub mod callbacks;
 pub mod expiry;
 pub mod outbox;
 pub mod payments;
+pub mod recon;
 pub mod refunds;
 pub mod resolver;
 pub mod view;

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod idempotency;
 pub mod outbox;
 pub mod payments;
+pub mod recon;
 pub mod refunds;
 
 use anyhow::Context;
