@@ -5,6 +5,8 @@
 //! the CPU went), `ceiling` (the hidden `ceiling-server` subcommand), `pg` (throw-away
 //! databases), `report` (the tables).
 
+#[path = "feegate_bench/callback.rs"]
+mod callback;
 #[path = "feegate_bench/ceiling.rs"]
 mod ceiling;
 #[path = "feegate_bench/cpu.rs"]
@@ -18,7 +20,7 @@ mod proc;
 #[path = "feegate_bench/report.rs"]
 mod report;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use load::{Plan, Target};
 use proc::{ChildGuard, ScratchDir};
@@ -43,6 +45,14 @@ struct Cli {
 enum Cmd {
     /// Benchmark `POST /v1/payments` against the one-insert ceiling.
     Create(CreateArgs),
+    /// feegate itself, from the same build (`feegate-bench feegate serve|keys ...`).
+    #[command(hide = true, disable_help_flag = true)]
+    Feegate {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Benchmark signed VNPay IPNs (distinct payments) against the one-insert ceiling.
+    Callback(CreateArgs),
     /// The ceiling server (started by `create` as a child process).
     #[command(hide = true)]
     CeilingServer {
@@ -52,6 +62,8 @@ enum Cmd {
         listen: String,
         #[arg(long, default_value_t = POOL)]
         pool: u32,
+        #[arg(long, default_value_t = 1)]
+        rows: u32,
     },
 }
 
@@ -72,6 +84,10 @@ struct CreateArgs {
     /// Warm-up seconds before measuring.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
+    /// Diagnostic: INSERTs per ceiling transaction (1 = the real ceiling); shows what
+    /// each extra statement in a write transaction costs.
+    #[arg(long, default_value_t = 1, hide_short_help = true)]
+    ceiling_rows: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,13 +99,29 @@ enum Db {
 
 /// What every run needs.
 struct Ctx {
+    /// `callback` mode: drive VNPay IPNs instead of creates.
+    callback: bool,
     bench: PathBuf,
     feegate: PathBuf,
     plan: Plan,
+    ceiling_rows: u32,
+}
+
+impl Ctx {
+    /// Marks a diagnostic ceiling in titles.
+    fn note(&self) -> String {
+        match self.ceiling_rows {
+            1 => String::new(),
+            n => format!(" [DIAGNOSTIC: ceiling does {n} inserts per transaction]"),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Cmd::Feegate { args } = cli.command {
+        return feegate::cli::main_from(std::iter::once("feegate".to_owned()).chain(args));
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -98,10 +130,12 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Cmd::CeilingServer { db_url, listen, pool } => {
-            rt.block_on(ceiling::serve(&db_url, &listen, pool)).map(|()| ExitCode::SUCCESS)
+        Cmd::CeilingServer { db_url, listen, pool, rows } => {
+            rt.block_on(ceiling::serve(&db_url, &listen, pool, rows)).map(|()| ExitCode::SUCCESS)
         }
-        Cmd::Create(args) => rt.block_on(create_or_interrupt(args)),
+        Cmd::Create(args) => rt.block_on(create_or_interrupt(args, false)),
+        Cmd::Callback(args) => rt.block_on(create_or_interrupt(args, true)),
+        Cmd::Feegate { .. } => Ok(ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("feegate-bench: {e:#}");
@@ -111,9 +145,9 @@ fn main() -> ExitCode {
 
 /// Runs `create`; on Ctrl-C or SIGTERM the run is dropped (its guards kill the children and remove
 /// the scratch folders), then the databases it left are dropped.
-async fn create_or_interrupt(args: CreateArgs) -> Result<ExitCode> {
+async fn create_or_interrupt(args: CreateArgs, callback: bool) -> Result<ExitCode> {
     let finished = {
-        let run = create(args);
+        let run = create(args, callback);
         tokio::pin!(run);
         tokio::select! {
             r = &mut run => Some(r),
@@ -146,27 +180,28 @@ async fn interrupted() {
     }
 }
 
-async fn create(args: CreateArgs) -> Result<ExitCode> {
+async fn create(args: CreateArgs, callback: bool) -> Result<ExitCode> {
     let bench = std::env::current_exe().context("locating the bench binary")?;
-    let feegate = bench.with_file_name("feegate");
-    if !feegate.is_file() {
-        bail!(
-            "{} is missing: `cargo run --bin feegate-bench` builds the bench only; run `cargo build --release` first",
-            feegate.display()
-        );
-    }
+    // feegate runs as `feegate-bench feegate ...`: the same build, so what is measured is
+    // always the code that was compiled, with one command.
+    let feegate = bench.clone();
     let plan = Plan {
         clients: args.clients.max(1),
         warmup: Duration::from_secs(args.warmup),
         measure: Duration::from_secs(args.seconds.max(1)),
     };
-    println!("feegate-bench create: POST /v1/payments (one line) vs one durable insert");
+    if callback {
+        println!(
+            "feegate-bench callback: signed VNPay IPNs (GET /callbacks/vnpay, distinct payments) vs one durable insert"
+        );
+        println!("         feegate's payments and attempts are created before the measured window (not timed);");
+        println!("         each IPN is sent once; the window ends at the time limit or when all are sent");
+    } else {
+        println!("feegate-bench create: POST /v1/payments (one line) vs one durable insert");
+    }
     println!("command: {}", std::env::args().collect::<Vec<_>>().join(" "));
     println!("machine: {}", report::machine());
     println!("feegate: {} ({})", feegate.display(), age(&feegate));
-    if let Some(warning) = stale(&feegate) {
-        println!("WARNING: {warning}");
-    }
     println!(
         "load:    {} clients on one keep-alive HTTP/1.1 client, {} s warm-up + {} s measured per server; \
          client and server share the machine",
@@ -178,7 +213,11 @@ async fn create(args: CreateArgs) -> Result<ExitCode> {
         let verdict = if idle.busy > 0.2 { "WARNING: other work competes with the benchmark" } else { "quiet" };
         println!("before:  machine {:.0}% busy with no server running ({verdict})", idle.busy * 100.0);
     }
-    let ctx = Ctx { bench, feegate, plan };
+    let ceiling_rows = args.ceiling_rows.max(1);
+    if ceiling_rows > 1 {
+        println!("NOTE:    diagnostic run: the ceiling does {ceiling_rows} inserts per transaction, not 1");
+    }
+    let ctx = Ctx { callback, bench, feegate, plan, ceiling_rows };
     let (mut ran, mut clean) = (0, true);
     for name in ["sqlite", "postgres"] {
         let r = match (name, args.db) {
@@ -209,25 +248,6 @@ fn age(path: &Path) -> String {
     }
 }
 
-/// Whether the feegate library was rebuilt after the `feegate` binary was linked (as
-/// `cargo run --bin feegate-bench` does): then the binary measured is not the code.
-fn stale(feegate: &Path) -> Option<String> {
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let linked = modified(feegate)?;
-    let deps = feegate.parent()?.join("deps");
-    let newest_lib = std::fs::read_dir(deps)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("libfeegate-"))
-        .filter_map(|e| modified(&e.path()))
-        .max()?;
-    (newest_lib > linked).then(|| {
-        "the feegate library was rebuilt after this feegate binary was linked; run `cargo build --release` \
-         to measure the current code"
-            .to_owned()
-    })
-}
-
 async fn bench_sqlite(ctx: &Ctx) -> Result<DbReport> {
     let scratch = ScratchDir::new()?;
     let dir = scratch.path().display().to_string();
@@ -241,6 +261,7 @@ async fn bench_sqlite(ctx: &Ctx) -> Result<DbReport> {
         title: format!("sqlite: {dir} (WAL, synchronous=FULL, pool {POOL}, writers serialised by one async mutex)"),
         feegate,
         ceiling,
+        targets: report::Targets::for_mode(ctx.callback),
     })
 }
 
@@ -257,11 +278,11 @@ async fn bench_postgres(ctx: &Ctx, admin_url: &str) -> Result<Option<DbReport>> 
         anyhow::Ok((feegate, ceiling))
     }
     .await;
-    let title = format!("postgres: {} ({}, pool {POOL})", pg::redact(&db.url), db.settings);
+    let title = format!("postgres: {} ({}, pool {POOL}){}", pg::redact(&db.url), db.settings, ctx.note());
     let dropped = db.drop_now().await;
     let (feegate, ceiling) = runs?;
     dropped?;
-    Ok(Some(DbReport { title, feegate, ceiling }))
+    Ok(Some(DbReport { title, feegate, ceiling, targets: report::Targets::for_mode(ctx.callback) }))
 }
 
 /// Starts `feegate serve` on a fresh port with `db_url`, drives it, reads its peak RSS.
@@ -276,15 +297,28 @@ async fn run_feegate(ctx: &Ctx, db_url: &str, scratch: &Path, tag: &str) -> Resu
     ];
     let key = proc::create_portal_key(&ctx.feegate, &env).await?;
     let mut cmd = Command::new(&ctx.feegate);
-    cmd.arg("serve").env_remove("FEEGATE_CONFIG").envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    cmd.args(["feegate", "serve"]).env_remove("FEEGATE_CONFIG").envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let mut child = ChildGuard::spawn("feegate serve", cmd, &scratch.join("feegate.log"))?;
     child.wait_ready(&format!("{base}/readyz"), READY_WITHIN).await?;
-    let target = Target {
-        url: format!("{base}/v1/payments"),
-        bearer: key,
-        key_prefix: format!("bench-{}-{tag}", std::process::id()),
+    let stats = if ctx.callback {
+        // Enough distinct payments for the window at up to ~1000 callbacks/s.
+        let n = (ctx.plan.measure.as_secs() as usize * 1000).clamp(2000, 20_000);
+        println!("{tag}: preparing {n} payments with a VNPay attempt (not timed) ...");
+        let urls = callback::prepare(&base, &key, n, ctx.plan.clients).await?;
+        let cpu_before = cpu::snapshot(Some(child.id()));
+        let mut stats = callback::drive(urls, ctx.plan.clients, ctx.plan.measure).await?;
+        if let (Some(a), Some(b)) = (cpu_before, cpu::snapshot(Some(child.id()))) {
+            stats.cpu = cpu::between(a, b);
+        }
+        stats
+    } else {
+        let target = Target {
+            url: format!("{base}/v1/payments"),
+            bearer: key,
+            key_prefix: format!("bench-{}-{tag}", std::process::id()),
+        };
+        load::drive(target, ctx.plan, Some(child.id())).await?
     };
-    let stats = load::drive(target, ctx.plan, Some(child.id())).await?;
     let rss = child.peak_rss_mb().with_context(|| format!("feegate is gone; its log:\n{}", child.log_tail()))?;
     Ok(Measured { stats, rss_mb: Some(rss) })
 }
@@ -294,7 +328,8 @@ async fn run_ceiling(ctx: &Ctx, db_url: &str, scratch: &Path) -> Result<Measured
     let listen = format!("127.0.0.1:{}", proc::free_port()?);
     let base = format!("http://{listen}");
     let mut cmd = Command::new(&ctx.bench);
-    cmd.args(["ceiling-server", "--db-url", db_url, "--listen", &listen, "--pool", &POOL.to_string()])
+    let rows = ctx.ceiling_rows.to_string();
+    cmd.args(["ceiling-server", "--db-url", db_url, "--listen", &listen, "--pool", &POOL.to_string(), "--rows", &rows])
         .env("RUST_LOG", "warn");
     let mut child = ChildGuard::spawn("ceiling server", cmd, &scratch.join("ceiling.log"))?;
     child.wait_ready(&format!("{base}/readyz"), READY_WITHIN).await?;

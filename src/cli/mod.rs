@@ -73,7 +73,16 @@ enum AuditCommand {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    run_cli(Cli::parse())
+}
+
+/// Runs feegate with these arguments (the first is the program name); the benchmark
+/// uses it to run the very feegate it was built with.
+pub fn main_from(args: impl IntoIterator<Item = String>) -> ExitCode {
+    run_cli(Cli::parse_from(args))
+}
+
+fn run_cli(cli: Cli) -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

@@ -30,10 +30,12 @@ pub const PATH: &str = "/rows";
 struct Ceiling {
     pool: AnyPool,
     write_lock: Option<Arc<Mutex<()>>>,
+    rows: u32,
 }
 
-/// Serves the ceiling on `listen` (loopback only) until killed.
-pub async fn serve(db_url: &str, listen: &str, pool_size: u32) -> Result<()> {
+/// Serves the ceiling on `listen` (loopback only) until killed. `rows` inserts per
+/// transaction: 1 is the ceiling; more is a diagnostic (what each statement costs).
+pub async fn serve(db_url: &str, listen: &str, pool_size: u32, rows: u32) -> Result<()> {
     let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen} is not an address"))?;
     if !addr.ip().is_loopback() {
         bail!("the ceiling server binds loopback only, not {addr}");
@@ -62,7 +64,7 @@ pub async fn serve(db_url: &str, listen: &str, pool_size: u32) -> Result<()> {
         .execute(&pool)
         .await
         .context("creating bench_rows")?;
-    let state = Ceiling { pool, write_lock: sqlite.then(|| Arc::new(Mutex::new(()))) };
+    let state = Ceiling { pool, write_lock: sqlite.then(|| Arc::new(Mutex::new(()))), rows: rows.max(1) };
     let app =
         Router::new().route(PATH, post(insert)).route("/readyz", get(|| async { StatusCode::OK })).with_state(state);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
@@ -86,7 +88,14 @@ impl Ceiling {
             None => None,
         };
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO bench_rows (id, body) VALUES ($1, $2)").bind(&id).bind(body).execute(&mut *tx).await?;
+        for i in 0..self.rows {
+            let row_id = if i == 0 { id.clone() } else { format!("{id}_{i}") };
+            sqlx::query("INSERT INTO bench_rows (id, body) VALUES ($1, $2)")
+                .bind(row_id)
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(id)
     }

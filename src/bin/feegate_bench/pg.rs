@@ -30,6 +30,11 @@ pub fn redact(raw: &str) -> String {
     }
 }
 
+/// Runs one administrative statement with a time limit.
+async fn within<T>(f: impl std::future::Future<Output = sqlx::Result<T>>) -> Result<T> {
+    Ok(tokio::time::timeout(Duration::from_secs(30), f).await.context("no answer within 30 s")??)
+}
+
 async fn admin(admin_url: &str) -> Result<PgConnection> {
     tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(admin_url))
         .await
@@ -50,11 +55,13 @@ impl BenchDb {
         let name = format!("feegate_bench_{}", std::process::id());
         let mut url = url::Url::parse(admin_url).context("parsing --pg-url")?;
         url.set_path(&format!("/{name}"));
-        conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
-        conn.execute(format!("CREATE DATABASE {name}").as_str()).await.with_context(|| format!("creating {name}"))?;
+        let create = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}");
+        for sql in create.split("; ") {
+            within(conn.execute(sql)).await.with_context(|| format!("creating {name}"))?;
+        }
         let mut settings = Vec::new();
         for setting in ["fsync", "synchronous_commit", "server_version"] {
-            let (v,): (String,) = sqlx::query_as(&format!("SHOW {setting}")).fetch_one(&mut conn).await?;
+            let (v,): (String,) = within(sqlx::query_as(&format!("SHOW {setting}")).fetch_one(&mut conn)).await?;
             settings.push(format!("{setting}={v}"));
         }
         let _ = conn.close().await;
@@ -76,7 +83,7 @@ async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
     }
     let mut conn = admin(admin_url).await?;
     // FORCE: a killed server's connections may not have closed yet.
-    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+    within(conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()))
         .await
         .with_context(|| format!("dropping {name}"))?;
     let _ = conn.close().await;

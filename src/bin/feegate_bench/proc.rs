@@ -111,7 +111,7 @@ pub fn free_port() -> Result<u16> {
 /// the key (the last line of its stdout). It seeds the demo data itself.
 pub async fn create_portal_key(feegate: &Path, env: &[(&str, String)]) -> Result<String> {
     let mut cmd = tokio::process::Command::new(feegate);
-    cmd.args(["keys", "create", "--role", "portal", "--portal", "demo-portal", "--name", "bench"])
+    cmd.args(["feegate", "keys", "create", "--role", "portal", "--portal", "demo-portal", "--name", "bench"])
         .env_remove("FEEGATE_CONFIG")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
