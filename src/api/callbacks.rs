@@ -2,7 +2,7 @@
 //! `GET /return/{connector_id}` (the payer's browser coming back).
 
 use crate::app::AppState;
-use crate::domain::payment::PaymentStatus;
+use crate::domain::payment::{AttemptStatus, PaymentStatus};
 use crate::service::callbacks::{apply, Fact};
 use crate::service::datetime;
 use axum::body::Bytes;
@@ -112,23 +112,13 @@ async fn browser_return(
     let Ok(Some(p)) = state.store.payment(&attempt.payment_id).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let status = match (p.status(), attempt.status()) {
-        (PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded, _) => p.status.clone(),
-        (_, s) => {
-            let now = state
-                .store
-                .attempts(&p.id)
-                .await
-                .ok()
-                .and_then(|v| v.into_iter().find(|a| a.id == attempt.id))
-                .map(|a| a.status)
-                .unwrap_or_else(|| s.as_str().into());
-            if now == "failed" {
-                "failed".into()
-            } else {
-                p.status.clone()
-            }
-        }
+    // The attempt as it is now (the query above may have settled it).
+    let attempt_now =
+        state.store.attempt(&attempt.id).await.ok().flatten().map(|a| a.status()).unwrap_or(attempt.status());
+    let status = match p.status() {
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => p.status.clone(),
+        _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
+        _ => p.status.clone(),
     };
     match url::Url::parse(&p.return_url) {
         Ok(mut u) => {

@@ -104,13 +104,7 @@ pub async fn start(
         Ok(started) => {
             let mut tx = store.begin().await?;
             let action = serde_json::to_string(&started.action).map_err(ApiError::internal)?;
-            sqlx::query("UPDATE attempts SET action = $1, gateway_ref = $2 WHERE id = $3")
-                .bind(action)
-                .bind(started.gateway_ref)
-                .bind(&attempt.id)
-                .execute(&mut *tx.tx)
-                .await
-                .map_err(ApiError::internal)?;
+            store.set_attempt_action(&mut tx, &attempt.id, &action, started.gateway_ref.as_deref()).await?;
             tx.commit().await?;
             Ok(started.action)
         }

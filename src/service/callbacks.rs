@@ -305,13 +305,7 @@ async fn apply_in(
             }
             // A success for an attempt we had closed as failed or expired: the gateway has
             // the money. Record the truth on the attempt and raise it for a person.
-            sqlx::query("UPDATE attempts SET status = 'succeeded', gateway_txn = COALESCE($1, gateway_txn), updated_at = $2 WHERE id = $3 AND status IN ('failed', 'expired')")
-                .bind(txn)
-                .bind(now_ms())
-                .bind(&attempt.id)
-                .execute(&mut *tx.tx)
-                .await
-                .map_err(ApiError::internal)?;
+            store.reopen_attempt_as_succeeded(tx, &attempt.id, txn).await?;
             late_or_second(state, tx, attempt, actor).await?;
             Ok(Disposition::Applied)
         }

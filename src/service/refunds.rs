@@ -170,8 +170,7 @@ pub async fn create(
     })
 }
 
-fn request_for(state: &AppState, r: &RefundRow, attempt: &crate::store::payments::AttemptRow) -> RefundRequest {
-    let _ = state;
+fn request_for(r: &RefundRow, attempt: &crate::store::payments::AttemptRow) -> RefundRequest {
     RefundRequest {
         refund_reference: r.reference.clone(),
         payment_reference: attempt.reference.clone(),
@@ -191,14 +190,14 @@ async fn execute(state: &AppState, r: &RefundRow) -> Result<RefundResult, Connec
     let (Some(account), Some(attempt)) = (state.connectors.get(&r.connector_id), attempt) else {
         return Err(ConnectorError::Transport("connector or attempt missing".into()));
     };
-    account.connector.refund(&request_for(state, r, &attempt)).await
+    account.connector.refund(&request_for(r, &attempt)).await
 }
 
 /// Asks the gateway where a pending refund stands and settles it (the resolver's job).
 pub async fn query(state: &AppState, r: &RefundRow) -> Result<(), ApiError> {
-    let attempt = state.store.attempts(&r.payment_id).await?.into_iter().find(|a| a.id == r.attempt_id);
+    let attempt = state.store.attempt(&r.attempt_id).await?;
     let (Some(account), Some(attempt)) = (state.connectors.get(&r.connector_id), attempt) else { return Ok(()) };
-    let result = account.connector.query_refund(&request_for(state, r, &attempt)).await;
+    let result = account.connector.query_refund(&request_for(r, &attempt)).await;
     settle(state, r, result, "worker:resolver").await
 }
 

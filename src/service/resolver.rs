@@ -46,13 +46,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
     let now = now_ms();
     let mut settled = 0;
     for id in store.claim_due_queries("attempts", now, delay, LEASE_MS, 50).await? {
-        let Some(a) = sqlx::query_as::<_, crate::store::payments::AttemptRow>(
-            "SELECT id, payment_id, connector_id, reference, status, amount, currency, gateway_ref, gateway_txn, failure_code, action, created_at, updated_at FROM attempts WHERE id = $1",
-        )
-        .bind(&id)
-        .fetch_optional(store.pool())
-        .await?
-        else {
+        let Some(a) = store.attempt(&id).await? else {
             continue;
         };
         let Some(account) = state.connectors.get(&a.connector_id) else { continue };

@@ -236,6 +236,45 @@ impl Store {
             .await?)
     }
 
+    pub async fn attempt(&self, id: &str) -> Result<Option<AttemptRow>> {
+        Ok(sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Records what the gateway answered to `start` (the action and its own id).
+    pub async fn set_attempt_action(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        action: &str,
+        gateway_ref: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE attempts SET action = $1, gateway_ref = $2 WHERE id = $3")
+            .bind(action)
+            .bind(gateway_ref)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A success for an attempt already closed as failed or expired: the gateway has the
+    /// money, so the attempt records it. Returns whether this call changed it.
+    pub async fn reopen_attempt_as_succeeded(&self, tx: &mut Tx, id: &str, gateway_txn: Option<&str>) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE attempts SET status = 'succeeded', gateway_txn = COALESCE($1, gateway_txn), updated_at = $2 \
+             WHERE id = $3 AND status IN ('failed', 'expired')",
+        )
+        .bind(gateway_txn)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn attempt_in(&self, tx: &mut Tx, id: &str) -> Result<Option<AttemptRow>> {
         Ok(sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE id = $1"))
             .bind(id)
