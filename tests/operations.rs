@@ -197,3 +197,13 @@ async fn a_restarted_server_keeps_its_payments() {
     assert_eq!(again.get(&format!("/v1/payments/{id}"), &again.finance_key).send().await.unwrap().status(), 200);
     again.stop().await;
 }
+
+#[tokio::test]
+async fn an_unreachable_database_gives_a_clear_503_and_readyz_says_so() {
+    let app = TestApp::spawn().await;
+    app.state.store.close().await;
+    let r = app.get("/v1/payments", &app.portal_key).send().await.unwrap();
+    assert_eq!(error_code(r).await, (503, "database_unavailable".into(), None));
+    assert_eq!(app.client.get(format!("{}/readyz", app.url)).send().await.unwrap().status(), 503);
+    app.stop().await;
+}

@@ -78,16 +78,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict => ApiError::conflict("conflict", "a record with this identity exists"),
             StoreError::Constraint(m) => ApiError::unprocessable("constraint_violation", m),
-            StoreError::Other(err) => {
-                let text = format!("{err:#}");
-                if text.contains("pool timed out") || text.contains("Connection refused") || text.contains("connection")
-                {
-                    tracing::error!(error = %text, "database unavailable");
-                    ApiError::unavailable()
-                } else {
-                    ApiError::internal(text)
-                }
+            StoreError::Unavailable(why) => {
+                tracing::error!(error = %why, "database unavailable");
+                ApiError::unavailable()
             }
+            StoreError::Other(err) => ApiError::internal(format!("{err:#}")),
         }
     }
 }

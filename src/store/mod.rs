@@ -44,12 +44,18 @@ pub enum StoreError {
     /// A foreign key (or check) refused the write.
     #[error("constraint: {0}")]
     Constraint(String),
+    /// The database cannot be reached (pool timeout, closed pool, I/O).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) {
+            return StoreError::Unavailable(e.to_string());
+        }
         if let Some(db) = e.as_database_error() {
             match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => return StoreError::Conflict,
