@@ -43,6 +43,12 @@ impl AppState {
     /// the connectors.
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
         let serve_lock = crate::store::lock_sqlite_for_serving(&config.database_url)?.map(Arc::new);
+        Ok(AppState { serve_lock, ..Self::build_unlocked(config).await? })
+    }
+
+    /// The same without SQLite's serving lock: for a one-shot command (`feegate reconcile`)
+    /// that may run beside the server on the same file.
+    pub async fn build_unlocked(config: Config) -> anyhow::Result<AppState> {
         let store = Store::connect(&config.database_url, config.max_db_connections).await?;
         store.migrate().await?;
         if config.seed_demo {
@@ -54,6 +60,7 @@ impl AppState {
             .build()
             .context("building the HTTP client")?;
         let connectors = Connectors::build(&config.connectors, http.clone())?;
+        crate::service::statements::validate_sources(&config, &connectors, &store).await?;
         Ok(AppState {
             store,
             config: Arc::new(config),
@@ -61,7 +68,7 @@ impl AppState {
             metrics: metrics_handle(),
             pages: Arc::new(crate::web::Pages::new()?),
             http,
-            serve_lock,
+            serve_lock: None,
         })
     }
 }
@@ -77,6 +84,7 @@ pub async fn launch(
     let workers = crate::service::expiry::spawn(state.clone(), stop_rx.clone());
     let resolver = crate::service::resolver::spawn(state.clone(), stop_rx.clone());
     let outbox = crate::service::outbox::spawn(state.clone(), stop_rx.clone())?;
+    let inbox = crate::service::inbox::spawn(state.clone(), stop_rx.clone());
     let app = crate::api::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, public_url = %state.config.public_url, database = %state.config.database_url_redacted(), "feegate listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -90,6 +98,7 @@ pub async fn launch(
     let _ = workers.await;
     let _ = resolver.await;
     let _ = outbox.await;
+    let _ = inbox.await;
     state.store.close().await;
     Ok(())
 }

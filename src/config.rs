@@ -19,7 +19,9 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("FEEGATE_LOG_FORMAT", "log_format"),
     ("FEEGATE_EXPIRY_INTERVAL_MS", "expiry_interval_ms"),
     ("FEEGATE_OUTBOX_INTERVAL_MS", "outbox_interval_ms"),
+    ("FEEGATE_OUTBOX_LEASE_MS", "outbox_lease_ms"),
     ("FEEGATE_RESOLVER_DELAY_MS", "resolver_delay_ms"),
+    ("FEEGATE_RATE_LIMITS_ENABLED", "rate_limits.enabled"),
 ];
 
 /// The whole configuration.
@@ -62,6 +64,11 @@ pub struct Config {
     /// How often the outbox worker looks for due webhook events.
     #[serde(default = "default_outbox_ms")]
     pub outbox_interval_ms: u64,
+    /// How long a node's claim on a webhook event lasts; another node takes the event over
+    /// once it runs out. Keep it above the 10 s delivery timeout so that only a dead
+    /// node's claims expire (tests shorten it).
+    #[serde(default = "default_outbox_lease_ms")]
+    pub outbox_lease_ms: u64,
     /// Waits (seconds) before each webhook retry; after the last, the event is `failed`.
     #[serde(default = "default_retry_schedule")]
     pub webhook_retry_schedule_secs: Vec<u64>,
@@ -69,6 +76,97 @@ pub struct Config {
     pub demo: Demo,
     #[serde(default)]
     pub connectors: Vec<ConnectorSection>,
+    #[serde(default)]
+    pub reconciliation: Reconciliation,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+}
+
+/// Request rate limits (`api::ratelimit`): token buckets answering 429 with `Retry-After`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Off only for load benchmarks.
+    pub enabled: bool,
+    /// Per API key, by the key's role.
+    pub portal: Rate,
+    pub finance: Rate,
+    pub admin: Rate,
+    /// Callbacks that do not verify, per connector and client address (IPv6: its /64).
+    /// Verified callbacks are never limited.
+    pub unverified_callbacks: Rate,
+}
+
+/// A token bucket: refills `per_second`, holds at most `burst`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub per_second: std::num::NonZeroU32,
+    pub burst: std::num::NonZeroU32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let rate = |per_second, burst| Rate {
+            per_second: std::num::NonZeroU32::new(per_second).unwrap_or(std::num::NonZeroU32::MIN),
+            burst: std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN),
+        };
+        RateLimits {
+            enabled: true,
+            portal: rate(50, 100),
+            finance: rate(50, 100),
+            admin: rate(50, 100),
+            unverified_callbacks: rate(10, 100),
+        }
+    }
+}
+
+/// Reconciliation settings (DESIGN §8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconciliation {
+    /// Largest amount difference, in đồng, still counted as matched. 0 (the default) is exact.
+    #[serde(default)]
+    pub tolerance: i64,
+    /// How often the inbox job looks into the sources' inbox folders.
+    #[serde(default = "default_inbox_ms")]
+    pub inbox_interval_ms: u64,
+    /// Import sources besides the connector accounts (whose ids are settlement sources).
+    #[serde(default)]
+    pub sources: Vec<ReconSource>,
+}
+
+impl Default for Reconciliation {
+    fn default() -> Self {
+        Reconciliation { tolerance: 0, inbox_interval_ms: default_inbox_ms(), sources: Vec::new() }
+    }
+}
+
+fn default_inbox_ms() -> u64 {
+    60_000
+}
+
+/// One place files to reconcile come from: a connector's settlement files, or one agency
+/// account's bank statements.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconSource {
+    /// The source id used by the API and the CLI (a connector account id for `settlement`).
+    pub id: String,
+    /// `settlement` (the connector's file), `camt053`, `mt940` or `csv` (a bank statement).
+    pub format: String,
+    /// For a statement: the agency account's number (CSV files do not name it; camt.053
+    /// and MT940 files must name this one).
+    #[serde(default)]
+    pub account_number: Option<String>,
+    /// A folder the inbox job imports new files from (files arrive there by SFTP or
+    /// the like); each imported file moves to `done/` or, rejected, to `rejected/`
+    /// with a `.reason.txt` beside it.
+    #[serde(default)]
+    pub inbox: Option<std::path::PathBuf>,
+    /// For `csv`: which column holds what.
+    #[serde(default)]
+    pub csv: Option<crate::domain::statement::CsvMap>,
 }
 
 fn default_log_format() -> String {
@@ -88,6 +186,9 @@ fn default_resolver_delay() -> u64 {
 }
 fn default_outbox_ms() -> u64 {
     500
+}
+fn default_outbox_lease_ms() -> u64 {
+    30_000
 }
 fn default_retry_schedule() -> Vec<u64> {
     // 16 attempts over about 26 hours.
@@ -205,13 +306,25 @@ impl Config {
         for (k, v) in env {
             if let Some((_, key)) = ENV_KEYS.iter().find(|(name, _)| name == k) {
                 let value = match *key {
-                    "seed_demo" => toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes")),
+                    "seed_demo" | "rate_limits.enabled" => {
+                        toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes"))
+                    }
                     key if key.ends_with("_ms") => {
                         toml::Value::Integer(v.parse().with_context(|| format!("{k} must be a number"))?)
                     }
                     _ => toml::Value::String(v.clone()),
                 };
-                merged.insert((*key).into(), value);
+                match key.split_once('.') {
+                    Some((table, field)) => {
+                        let t = merged.entry(table).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                        if let toml::Value::Table(t) = t {
+                            t.insert(field.into(), value);
+                        }
+                    }
+                    None => {
+                        merged.insert((*key).into(), value);
+                    }
+                }
             } else if k.starts_with("FEEGATE_")
                 && k != "FEEGATE_CONFIG"
                 && !k.ends_with("_SECRET")

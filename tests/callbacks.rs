@@ -210,3 +210,48 @@ async fn a_failure_callback_reopens_the_payment() {
     assert_eq!(p["review"]["reason"], "conflicting_outcome");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_callback_in_another_currency_opens_a_review_and_is_not_a_success() {
+    let app = TestApp::spawn().await;
+    let (id, reference) = pending_payment(&app).await;
+    let body = serde_json::to_vec(&json!({"reference": reference, "transaction_id": "SBX0001", "amount": 135_000,
+        "currency": "USD", "status": "succeeded", "paid_at": "2026-11-27T10:00:00Z"}))
+    .unwrap();
+    let (status, reply) = send(&app, "sandbox", body, SECRET).await;
+    assert_eq!((status, reply.as_str()), (200, r#"{"status":"amount_mismatch"}"#));
+    let p = app.payment(&id).await;
+    assert_eq!(p["status"], "pending", "135 000 USD is not 135 000 VND");
+    assert_eq!(p["review"]["reason"], "amount_mismatch");
+    assert_eq!(p["attempts"][0]["status"], "pending");
+    let types = event_types(&app, &id).await;
+    assert!(types.contains(&"payment.needs_review".to_owned()) && !types.contains(&"payment.succeeded".to_owned()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_verified_callback_for_another_connectors_attempt_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
+        .json(&json!({"connector": "vnpay"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reference = app.payment(&id).await["attempts"][0]["reference"].as_str().unwrap().to_owned();
+    // Correctly signed by the sandbox, but about an attempt that went through VNPay.
+    let (status, reply) = send(&app, "sandbox", notification(&reference, 135_000, "succeeded"), SECRET).await;
+    assert_eq!((status, reply.as_str()), (200, r#"{"status":"unknown_reference"}"#));
+    let p = app.payment(&id).await;
+    assert_eq!((p["status"].as_str(), p["attempts"][0]["status"].as_str()), (Some("pending"), Some("pending")));
+    assert!(p["review"].is_null());
+    let (n, attached): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(attempt_id) FROM callbacks WHERE disposition = 'unknown_reference'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!((n, attached), (1, 0), "recorded, and tied to no attempt");
+    app.stop().await;
+}

@@ -102,3 +102,48 @@ async fn a_full_flow_logs_no_secret_key_or_account_number() {
         assert!(!logs.contains(&needle), "{needle} appears in the logs");
     }
 }
+
+#[tokio::test]
+async fn the_database_password_never_appears_in_the_logs() {
+    if !on_postgres() {
+        return; // a SQLite URL has no password
+    }
+    let mut db = url::Url::parse(&fresh_database().await).unwrap();
+    let password = match db.password() {
+        Some(p) => p.to_owned(),
+        None => {
+            // The test server trusts local connections, so any password connects.
+            db.set_password(Some("pw-never-logged-5f3a")).unwrap();
+            "pw-never-logged-5f3a".to_owned()
+        }
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let log_path = std::env::temp_dir().join(format!("feegate-dblogs-{}-{port}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Kill(
+        Command::new(env!("CARGO_BIN_EXE_feegate"))
+            .args(["serve", "--log-format", "json"])
+            .env("FEEGATE_DATABASE_URL", db.as_str())
+            .env("FEEGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("{url}/readyz")).send().await.map(|r| r.status() == 200).unwrap_or(false) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "feegate did not start: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+    drop(server);
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.contains("feegate listening") && logs.contains(":***@"), "the start line names the database: {logs}");
+    assert!(!logs.contains(&password), "the database password appears in the logs");
+}

@@ -337,3 +337,49 @@ async fn an_attempt_through_the_api_answers_the_redirect_action() {
     assert_eq!(error_code(r).await.1, "unknown_connector");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_paid_dossier_is_never_expired_silently() {
+    // The resolver waits its default minute, so only the expiry worker's own question to the
+    // gateway stands between these payments and a silent expiry.
+    let app = TestApp::spawn().await;
+    let approve_without_callback = |faults: Value| {
+        let app = &app;
+        async move {
+            app.faults("sandbox", faults).await;
+            let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+            let gateway = app.choose(&id, "sandbox").await;
+            app.client.get(&gateway).send().await.unwrap();
+            let r = app.client.post(&gateway).form(&[("outcome", "success")]).send().await.unwrap();
+            assert_eq!(r.status(), 303, "the payer paid and closed the tab; the callback was lost");
+            sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
+                .bind(feegate::store::now_ms() - 1)
+                .bind(&id)
+                .execute(app.state.store.pool())
+                .await
+                .unwrap();
+            id
+        }
+    };
+    // The gateway says it was paid: the payment succeeds instead of expiring.
+    let paid = approve_without_callback(json!({"no_callback": true})).await;
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = app.payment(&paid).await["status"].as_str().unwrap().to_owned();
+        if status != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "succeeded");
+    let events: Value =
+        app.get(&format!("/v1/payments/{paid}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
+    assert!(events.as_array().unwrap().iter().all(|e| e["type"] != "payment.expired"), "{events}");
+    // The gateway cannot be asked: the payment waits for an answer rather than expire on a guess.
+    let unknown = approve_without_callback(json!({"no_callback": true, "query_5xx": true})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let p = app.payment(&unknown).await;
+    assert_eq!((p["status"].as_str(), p["attempts"][0]["status"].as_str()), (Some("pending"), Some("pending")));
+    app.faults("sandbox", json!({})).await;
+    app.stop().await;
+}

@@ -146,3 +146,72 @@ async fn keys_are_stored_only_as_hashes() {
     assert!(dump.iter().all(|(id, n)| !id.contains(secret) && !n.contains(secret)));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_portal_cannot_refund_another_portals_payment() {
+    let dir =
+        std::env::temp_dir().join(format!("feegate-security-{}-{}", std::process::id(), feegate::store::now_ms()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("portal-refunds.toml");
+    std::fs::write(&config, "allow_portal_refunds = true\n").unwrap();
+    let app = TestApp::spawn_with(&[("FEEGATE_CONFIG", config.to_str().unwrap())]).await;
+    let r = app
+        .post("/v1/portals", &app.admin_key)
+        .json(&json!({"id": "district-portal", "name": "Cổng huyện"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let other: Value = app
+        .post("/v1/keys", &app.admin_key)
+        .json(&json!({"role": "portal", "portal_id": "district-portal"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other_key = other["key"].as_str().unwrap();
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    let refund = |key: &str| {
+        app.post(&format!("/v1/payments/{id}/refunds"), key).json(&json!({"amount": "1000", "reason": "x"})).send()
+    };
+    assert_eq!(error_code(refund(other_key).await.unwrap()).await, (404, "not_found".into(), None));
+    let r = app.get(&format!("/v1/payments/{id}/refunds"), other_key).send().await.unwrap();
+    assert_eq!(error_code(r).await.0, 404);
+    assert_eq!(app.count("refunds").await, 0);
+    let p = app.payment(&id).await;
+    assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("succeeded"), Some("0")));
+    // The owning portal may refund here, so the 404 above is isolation, not the role.
+    assert_eq!(refund(&app.portal_key).await.unwrap().status(), 202);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_finance_key_cannot_manage_keys() {
+    let app = TestApp::spawn().await;
+    let r = app.post("/v1/keys", &app.finance_key).json(&json!({"role": "finance"})).send().await.unwrap();
+    assert_eq!(error_code(r).await, (403, "forbidden".into(), None));
+    let created: Value = app
+        .post("/v1/keys", &app.admin_key)
+        .json(&json!({"role": "portal", "portal_id": "demo-portal"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, key) = (created["id"].as_str().unwrap(), created["key"].as_str().unwrap());
+    for who in [&app.finance_key, &app.portal_key] {
+        let r = app.client.delete(format!("{}/v1/keys/{id}", app.url)).bearer_auth(who).send().await.unwrap();
+        assert_eq!(error_code(r).await, (403, "forbidden".into(), None));
+    }
+    assert_eq!(app.get("/v1/payments", key).send().await.unwrap().status(), 200, "the key still works");
+    let (revoked,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NOT NULL")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(revoked, 0);
+    app.stop().await;
+}

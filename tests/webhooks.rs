@@ -393,3 +393,29 @@ async fn nodes_deliver_each_event_once_and_take_over_a_dead_nodes_lease() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_event_leased_by_a_live_node_waits_for_its_lease_to_run_out() {
+    let (app, receiver) = setup().await;
+    let id = paid_payment(&app).await;
+    wait_for("the first webhook", || !receiver.about(&id).is_empty()).await;
+    // Another node (alive) holds the lease of the payment's next event for two seconds.
+    let store = &app.state.store;
+    let mut tx = store.begin().await.unwrap();
+    let leased =
+        store.insert_event(&mut tx, &id, "payment.needs_review", None, None, &json!({"id": id}), true).await.unwrap();
+    sqlx::query("UPDATE events SET lease_owner = 'node_alive', lease_until = $1 WHERE id = $2")
+        .bind(feegate::store::now_ms() + 2000)
+        .bind(&leased)
+        .execute(&mut *tx.tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(receiver.received().iter().all(|r| r.event_id != leased), "delivered under another node's live lease");
+    // The lease runs out (that node died): this node takes the event over, once.
+    wait_for("the taken-over event", || receiver.received().iter().any(|r| r.event_id == leased)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().iter().filter(|r| r.event_id == leased).count(), 1);
+    app.stop().await;
+}

@@ -100,6 +100,10 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Already authenticated for this request by the rate limiter (`api::ratelimit`).
+        if let Some(who) = parts.extensions.get::<Principal>() {
+            return Ok(who.clone());
+        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

@@ -8,6 +8,10 @@ use axum::http::StatusCode;
 /// The largest request body feegate reads.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The largest file a reconciliation upload (multipart) may carry: a gateway's settlement
+/// file of a busy day runs to tens of megabytes.
+pub const MAX_UPLOAD: usize = 128 * 1024 * 1024;
+
 /// A request body parsed as any JSON value; the handler's parser checks its shape.
 pub struct JsonBody(pub serde_json::Value);
 

@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/callbacks/{connector_id}", any(callback)).route("/return/{connector_id}", get(browser_return))
 }
 
-fn inbound(method: &Method, query: Option<String>, headers: &HeaderMap, body: Bytes) -> InboundRequest {
+pub(super) fn inbound(method: &Method, query: Option<String>, headers: &HeaderMap, body: Bytes) -> InboundRequest {
     InboundRequest {
         method: method.to_string(),
         query: query.unwrap_or_default(),

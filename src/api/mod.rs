@@ -5,12 +5,15 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod callbacks;
+pub mod cases;
 pub mod error;
 pub mod events;
 pub mod ops;
 pub mod payments;
+pub mod ratelimit;
 pub mod recon;
 pub mod refunds;
+pub mod reports;
 
 use crate::app::AppState;
 use axum::extract::{MatchedPath, Request};
@@ -53,6 +56,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(payments::router())
         .merge(refunds::router())
         .merge(recon::router())
+        .merge(cases::router())
+        .merge(reports::router())
         .merge(admin::router())
         .merge(events::router())
         .merge(ops::documented())
@@ -63,14 +68,18 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api();
     let doc = std::sync::Arc::new(doc);
+    let guard = ratelimit::Guard::new(state.clone());
     let mut app = Router::new()
-        .merge(api)
+        .merge(api.layer(axum::middleware::from_fn_with_state(guard.clone(), ratelimit::per_key)))
         .merge(ops::router(doc))
-        .merge(callbacks::router())
+        .merge(callbacks::router().layer(axum::middleware::from_fn_with_state(guard, ratelimit::unverified_callbacks)))
         .merge(crate::web::router())
+        .layer(axum::middleware::from_fn(ratelimit::header_limit))
         .layer(axum::middleware::from_fn(track))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
-        .layer(RequestBodyLimitLayer::new(4 * body::MAX_BODY))
+        // A hard cap as the body streams in; each extractor has its own, smaller limit
+        // (64 KiB, DefaultBodyLimit and JsonBody), except reconciliation uploads.
+        .layer(RequestBodyLimitLayer::new(body::MAX_UPLOAD))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),

@@ -2,18 +2,82 @@
 //! items (finance and admin).
 
 use super::auth::Principal;
-use super::body::JsonBody;
+use super::body::{JsonBody, MAX_UPLOAD};
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::service::recon::{self as svc, ImportRun, ItemView, RunView};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use crate::service::recon::{self as svc, ImportRun, ItemView, RunView, Upload};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(get)).routes(routes!(items))
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get))
+        .routes(routes!(items))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD))
+}
+
+/// The multipart form of an upload, for the OpenAPI document.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+pub struct UploadForm {
+    /// A connector account id (its settlement file) or a configured statement source.
+    source: String,
+    /// The GMT+7 business day, `YYYY-MM-DD` (required for a settlement file).
+    date: Option<String>,
+    /// `settlement`, `camt053`, `mt940` or `csv`: if given, must be the source's format.
+    format: Option<String>,
+    /// The file.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the upload is larger than {MAX_UPLOAD} bytes"),
+        )
+    } else {
+        ApiError::bad_request("invalid_multipart", format!("the form cannot be read: {}", e.body_text()))
+    }
+}
+
+async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {
+    let mut up = Upload::default();
+    let mut has_file = false;
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "file" => {
+                up.bytes = field.bytes().await.map_err(multipart_error)?.to_vec();
+                has_file = true;
+            }
+            "source" | "date" | "format" => {
+                let text = field.text().await.map_err(multipart_error)?.trim().to_owned();
+                match name.as_str() {
+                    "source" => up.source = text,
+                    "date" => up.date = Some(text).filter(|t| !t.is_empty()),
+                    _ => up.format = Some(text).filter(|t| !t.is_empty()),
+                }
+            }
+            other => {
+                return Err(ApiError::unprocessable(
+                    "unknown_field",
+                    format!("the form has an unknown field `{other}`"),
+                )
+                .with_field(other))
+            }
+        }
+    }
+    if !has_file {
+        return Err(ApiError::unprocessable("missing_field", "the form needs a file").with_field("file"));
+    }
+    Ok(up)
 }
 
 /// Query of the import.
@@ -23,10 +87,11 @@ pub struct ImportQuery {
     pub rerun: Option<bool>,
 }
 
-/// Import a gateway's settlement file for a GMT+7 business day and reconcile it. 201: a
-/// new run; 200: this file was already reconciled for that source and day (that run).
+/// Import a file (a gateway's settlement file, or an agency account's statement) and
+/// reconcile it: as JSON with the file inline, or as a `multipart/form-data` upload. 201:
+/// a new run; 200: this file was already reconciled for that source and day (that run).
 #[utoipa::path(post, path = "/v1/reconciliation/runs", tag = "reconciliation", params(ImportQuery),
-    request_body = ImportRun,
+    request_body(content((ImportRun = "application/json"), (UploadForm = "multipart/form-data"))),
     responses((status = 201, body = RunView), (status = 200, body = RunView, description = "the existing run of this file"),
         (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "invalid_settlement_file (names the line), unknown_source, invalid_date")))]
@@ -34,9 +99,25 @@ pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     Query(q): Query<ImportQuery>,
-    JsonBody(body): JsonBody,
+    req: Request,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
-    let (created, run) = svc::import(&state, &who, body, q.rerun.unwrap_or(false)).await?;
+    let rerun = q.rerun.unwrap_or(false);
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let (created, run) = if multipart {
+        // Refuse before reading what may be megabytes.
+        svc::require_staff(&who)?;
+        let form = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+        svc::import_upload(&state, &who, read_upload(form).await?, rerun).await?
+    } else {
+        let JsonBody(body) = JsonBody::from_request(req, &state).await?;
+        svc::import(&state, &who, body, rerun).await?
+    };
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(run)))
 }
 

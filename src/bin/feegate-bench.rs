@@ -17,6 +17,8 @@ mod load;
 mod pg;
 #[path = "feegate_bench/proc.rs"]
 mod proc;
+#[path = "feegate_bench/recon.rs"]
+mod recon;
 #[path = "feegate_bench/report.rs"]
 mod report;
 
@@ -53,6 +55,9 @@ enum Cmd {
     },
     /// Benchmark signed VNPay IPNs (distinct payments) against the one-insert ceiling.
     Callback(CreateArgs),
+    /// Import and match a day's settlement file of N payments (default 100k, then 1M) with
+    /// planted discrepancies, in-process; compare with DuckDB.
+    Reconcile(recon::ReconArgs),
     /// The ceiling server (started by `create` as a child process).
     #[command(hide = true)]
     CeilingServer {
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
         }
         Cmd::Create(args) => rt.block_on(create_or_interrupt(args, false)),
         Cmd::Callback(args) => rt.block_on(create_or_interrupt(args, true)),
+        Cmd::Reconcile(args) => rt.block_on(recon::run_or_interrupt(args)),
         Cmd::Feegate { .. } => Ok(ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
@@ -293,6 +299,8 @@ async fn run_feegate(ctx: &Ctx, db_url: &str, scratch: &Path, tag: &str) -> Resu
         ("FEEGATE_DATABASE_URL", db_url.to_owned()),
         ("FEEGATE_LISTEN", listen),
         ("FEEGATE_PUBLIC_URL", base.clone()),
+        // One key at full speed is what rate limits exist to stop; measure without them.
+        ("FEEGATE_RATE_LIMITS_ENABLED", "false".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
     let key = proc::create_portal_key(&ctx.feegate, &env).await?;

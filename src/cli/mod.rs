@@ -1,9 +1,10 @@
-//! The command line: `serve` (default), `migrate`, `keys`, `agencies`, `audit`.
+//! The command line: `serve` (default), `migrate`, `keys`, `agencies`, `reconcile`, `audit`.
 
 use crate::api::auth::Role;
 use crate::app::{launch, AppState};
 use crate::config::Config;
 use crate::store::Store;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,45 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Reconciliation: import a settlement file or statement, print the reports.
+    Reconcile {
+        #[command(subcommand)]
+        command: ReconcileCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReconcileCommand {
+    /// Import one file of a source for a business day and reconcile it; prints the run's counts.
+    Import {
+        /// A connector account id (its settlement file) or a configured statement source.
+        #[arg(long)]
+        source: String,
+        /// If given, must be the source's format (settlement, camt053, mt940, csv).
+        #[arg(long)]
+        format: Option<String>,
+        /// The GMT+7 business day, YYYY-MM-DD (a statement's defaults to its closing day).
+        #[arg(long)]
+        date: Option<String>,
+        /// Reconcile the same file again as a new version.
+        #[arg(long)]
+        rerun: bool,
+        file: PathBuf,
+    },
+    /// Print the settlement report of a day (--date) or the monthly summary (--month).
+    Report {
+        #[arg(long, required_unless_present = "month", conflicts_with = "month")]
+        date: Option<String>,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: Option<String>,
+        /// Only this agency code.
+        #[arg(long)]
+        agency: Option<String>,
+        /// CSV (UTF-8 with BOM) instead of an aligned table.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -152,6 +192,40 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 anyhow::anyhow!("{}{}: {}", e.code, e.field.map(|f| format!(" ({f})")).unwrap_or_default(), e.message)
             })?;
             println!("imported {a} agencies with {n} accounts");
+        }
+        Command::Reconcile { command } => {
+            // No serving lock: this may run beside the server on the same SQLite file.
+            let state = AppState::build_unlocked(config).await?;
+            let api = |e: crate::api::error::ApiError| {
+                anyhow::anyhow!("{}{}: {}", e.code, e.field.map(|f| format!(" ({f})")).unwrap_or_default(), e.message)
+            };
+            let out = match command {
+                ReconcileCommand::Import { source, format, date, rerun, file } => {
+                    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let svc = crate::service::reports::import_command(
+                        &state,
+                        &source,
+                        format.as_deref(),
+                        date.as_deref(),
+                        rerun,
+                        bytes,
+                    );
+                    svc.await.map_err(api)?.into_bytes()
+                }
+                ReconcileCommand::Report { date, month, agency, csv } => {
+                    let svc = crate::service::reports::report_command(
+                        &state,
+                        date.as_deref(),
+                        month.as_deref(),
+                        agency.as_deref(),
+                        csv,
+                    );
+                    svc.await.map_err(api)?
+                }
+            };
+            state.store.close().await;
+            use std::io::Write;
+            std::io::stdout().write_all(&out)?;
         }
         Command::Audit { command: AuditCommand::Verify } => {
             let store = store(&config).await?;

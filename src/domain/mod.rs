@@ -7,6 +7,7 @@ pub mod money;
 pub mod payment;
 pub mod recon;
 pub mod statement;
+pub mod stmt_match;
 
 /// A rule broken by input: a stable machine code, a message, and the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -147,14 +147,20 @@ fn record(
         id: id.to_owned(),
         connector_id: connector_id.to_owned(),
         method: raw.method.clone(),
-        query: raw.query.clone(),
-        body: raw.body.clone(),
+        query: storable(&raw.query),
+        body: storable(&raw.body),
         verified: !matches!(d, Disposition::BadSignature | Disposition::Malformed),
-        error,
-        reference: reference.map(str::to_owned),
+        error: error.as_deref().map(storable),
+        reference: reference.map(storable),
         attempt_id: attempt_id.map(str::to_owned),
         disposition: disposition_name(d).to_owned(),
     }
+}
+
+/// A gateway's text as PostgreSQL can keep it: its `text` type refuses NUL, which a hostile
+/// body (or an error quoting one) may carry. U+FFFD stands in, as for invalid UTF-8.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 /// Applies a trusted fact to its attempt and payment. Never moves money state unless
@@ -167,7 +173,9 @@ pub async fn apply(
     actor: &str,
 ) -> Result<Disposition, ApiError> {
     let store = &state.store;
-    let attempt = match store.attempt_by_reference(&fact.reference).await? {
+    // No reference of ours holds NUL, and PostgreSQL would refuse it as a parameter.
+    let found = if fact.reference.contains('\0') { None } else { store.attempt_by_reference(&fact.reference).await? };
+    let attempt = match found {
         Some(a) if a.connector_id == connector_id => a,
         found => {
             // Unknown reference, or one that belongs to another connector (a cross-connector

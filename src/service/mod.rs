@@ -4,12 +4,17 @@
 pub mod admin;
 pub mod attempts;
 pub mod callbacks;
+pub mod cases;
+pub mod corrections;
 pub mod expiry;
+pub mod inbox;
 pub mod outbox;
 pub mod payments;
 pub mod recon;
 pub mod refunds;
+pub mod reports;
 pub mod resolver;
+pub mod statements;
 pub mod view;
 
 /// Milliseconds to an RFC 3339 UTC timestamp.

@@ -13,8 +13,6 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-/// How long a claim is ours; well above the HTTP timeout, so only a dead node loses one.
-const LEASE_MS: i64 = 30_000;
 /// Deliveries in flight at once, per node.
 const MAX_IN_FLIGHT: usize = 16;
 /// How much of a failing portal's answer is kept in the delivery log.
@@ -50,11 +48,14 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> anyhow::Result
     let owner = crate::domain::ids::new_id("node");
     Ok(tokio::spawn(async move {
         let every = Duration::from_millis(state.config.outbox_interval_ms.max(10));
+        // How long a claim is ours (`outbox_lease_ms`, capped at a day so `now + lease`
+        // cannot overflow); above the HTTP timeout, so only a dead node loses one.
+        let lease_ms = i64::try_from(state.config.outbox_lease_ms.min(86_400_000)).unwrap_or(86_400_000);
         let mut inflight: JoinSet<()> = JoinSet::new();
         loop {
             let free = MAX_IN_FLIGHT.saturating_sub(inflight.len());
             if free > 0 {
-                match state.store.claim_due_events(now_ms(), LEASE_MS, &owner, free as i64).await {
+                match state.store.claim_due_events(now_ms(), lease_ms, &owner, free as i64).await {
                     Ok(batch) => {
                         for event in batch {
                             let span =

@@ -8,7 +8,7 @@ use crate::api::body::typed;
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::new_id;
-use crate::domain::recon::{counts, reconcile, Outcome};
+use crate::domain::recon::{counts, Item, Lines, Matcher, Outcome, Records};
 use crate::service::rfc3339;
 use crate::store::now_ms;
 use crate::store::recon::{ItemRow, RunRow};
@@ -24,8 +24,9 @@ use sha2::{Digest, Sha256};
 pub struct ImportRun {
     /// The connector account id whose settlement file this is.
     pub source: String,
-    /// The GMT+7 business day, `YYYY-MM-DD`.
-    pub date: String,
+    /// The GMT+7 business day, `YYYY-MM-DD` (required for a settlement file; a statement's
+    /// defaults to its closing balance's day).
+    pub date: Option<String>,
     /// The file's text (CSV).
     pub content: Option<String>,
     /// Or the file's bytes in standard base64.
@@ -58,6 +59,10 @@ pub struct RunView {
     pub counts: OutcomeCounts,
     pub created_by: String,
     pub created_at: String,
+    /// `settlement` (a gateway's file) or `statement` (an agency account's bank statement).
+    pub kind: String,
+    /// The agency account of a statement run.
+    pub account_id: Option<String>,
 }
 
 impl From<&RunRow> for RunView {
@@ -80,6 +85,8 @@ impl From<&RunRow> for RunView {
             },
             created_by: r.created_by.clone(),
             created_at: rfc3339(r.created_at),
+            kind: r.kind.clone(),
+            account_id: r.account_id.clone(),
         }
     }
 }
@@ -106,6 +113,12 @@ pub struct ItemView {
     pub payment_id: Option<String>,
     pub attempt_id: Option<String>,
     pub refund_id: Option<String>,
+    /// A statement entry's transfer content as booked.
+    pub content: Option<String>,
+    /// A statement entry's booking day.
+    pub booking_date: Option<String>,
+    /// The connector whose settlement batch a statement credit is.
+    pub batch_source: Option<String>,
 }
 
 impl From<&ItemRow> for ItemView {
@@ -125,19 +138,22 @@ impl From<&ItemRow> for ItemView {
             payment_id: i.payment_id.clone(),
             attempt_id: i.attempt_id.clone(),
             refund_id: i.refund_id.clone(),
+            content: i.content.clone(),
+            booking_date: i.booking_date.clone(),
+            batch_source: i.batch_source.clone(),
         }
     }
 }
 
 const STAFF: &[Role] = &[Role::Finance, Role::Admin];
 
-fn parse_date(s: &str) -> Result<time::Date, ApiError> {
+pub fn parse_date(s: &str) -> Result<time::Date, ApiError> {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|_| ApiError::unprocessable("invalid_date", "date must be a day as YYYY-MM-DD").with_field("date"))
 }
 
 /// `[start, end)` of a GMT+7 business day in unix ms.
-fn day_bounds(day: time::Date) -> (i64, i64) {
+pub fn day_bounds(day: time::Date) -> (i64, i64) {
     let start = day.midnight().assume_offset(time::macros::offset!(+7)).unix_timestamp() * 1000;
     (start, start + 86_400_000)
 }
@@ -167,8 +183,9 @@ fn settlement_error(e: SettlementError) -> ApiError {
     }
 }
 
-/// `POST /v1/reconciliation/runs`: `(true, run)` when a run was made, `(false, run)`
-/// when this file was already reconciled for that source and day (and no `rerun`).
+/// `POST /v1/reconciliation/runs` with a JSON body: `(true, run)` when a run was made,
+/// `(false, run)` when this file was already reconciled for that source and day (and no
+/// `rerun`).
 pub async fn import(
     state: &AppState,
     who: &Principal,
@@ -177,32 +194,155 @@ pub async fn import(
 ) -> Result<(bool, RunView), ApiError> {
     who.require(STAFF)?;
     let req: ImportRun = typed(body)?;
-    let account = state.connectors.get(&req.source).ok_or_else(|| {
-        ApiError::unprocessable("unknown_source", format!("no connector {} is configured", req.source))
-            .with_field("source")
-    })?;
-    let day = parse_date(&req.date)?;
-    let date = req.date.clone();
     let bytes = file_bytes(&req)?;
+    import_file(state, &who.actor(), &req.source, req.date.as_deref(), bytes, rerun).await
+}
+
+/// A file uploaded as `multipart/form-data` (fields `source`, `date`, `format`, `file`).
+#[derive(Debug, Default)]
+pub struct Upload {
+    pub source: String,
+    pub date: Option<String>,
+    /// When given, must be the source's format (a guard against the wrong file).
+    pub format: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Finance and admin only: checked before a handler reads an upload.
+pub fn require_staff(who: &Principal) -> Result<(), ApiError> {
+    who.require(STAFF)
+}
+
+/// The format of a source's files: `settlement` for a connector account, else the
+/// configured source's (`camt053`, `mt940`, `csv`).
+pub fn source_format<'a>(state: &'a AppState, source: &str) -> Option<&'a str> {
+    if state.connectors.get(source).is_some() {
+        return Some("settlement");
+    }
+    state.config.reconciliation.sources.iter().find(|s| s.id == source).map(|s| s.format.as_str())
+}
+
+/// `POST /v1/reconciliation/runs` with a multipart upload.
+pub async fn import_upload(
+    state: &AppState,
+    who: &Principal,
+    up: Upload,
+    rerun: bool,
+) -> Result<(bool, RunView), ApiError> {
+    who.require(STAFF)?;
+    if up.source.is_empty() {
+        return Err(ApiError::unprocessable("missing_field", "the form needs a source").with_field("source"));
+    }
+    if let (Some(want), Some(have)) = (up.format.as_deref(), source_format(state, &up.source)) {
+        if want != have {
+            return Err(ApiError::unprocessable(
+                "format_mismatch",
+                format!("source {} takes {have} files, not {want}", up.source),
+            )
+            .with_field("format"));
+        }
+    }
+    if up.bytes.is_empty() {
+        return Err(ApiError::unprocessable("missing_field", "the form needs a non-empty file").with_field("file"));
+    }
+    import_file(state, &who.actor(), &up.source, up.date.as_deref(), up.bytes, rerun).await
+}
+
+/// Imports one file of `source` for a GMT+7 business day, whatever brought it (the JSON
+/// API, a multipart upload, the CLI or the inbox job): the caller has checked the role.
+/// A settlement file needs its `date`; a statement's business day defaults to the day of
+/// its closing balance.
+pub async fn import_file(
+    state: &AppState,
+    actor: &str,
+    source: &str,
+    date: Option<&str>,
+    bytes: Vec<u8>,
+    rerun: bool,
+) -> Result<(bool, RunView), ApiError> {
+    // A closed day takes no more files (a statement without a date is checked once its
+    // closing balance names the day).
+    if let Some(d) = date {
+        crate::service::cases::refuse_closed_day(state, source, d).await?;
+    }
+    if state.connectors.get(source).is_some() {
+        let date = date.ok_or_else(|| {
+            ApiError::unprocessable("missing_field", "a settlement file needs its business date").with_field("date")
+        })?;
+        let day = parse_date(date)?;
+        return import_settlement(state, actor, source, day, date, bytes, rerun).await;
+    }
+    if let Some(s) = state.config.reconciliation.sources.iter().find(|s| s.id == source && s.format != "settlement") {
+        return crate::service::statements::import(state, actor, s, date, bytes, rerun).await;
+    }
+    Err(ApiError::unprocessable(
+        "unknown_source",
+        format!("no connector or reconciliation source {source} is configured"),
+    )
+    .with_field("source"))
+}
+
+/// A settlement file matched against our records, not yet stored.
+pub struct Matched {
+    pub lines: Lines,
+    pub records: Records,
+    pub items: Vec<Item>,
+}
+
+/// Parses `bytes` as the settlement file of connector account `source` and matches it
+/// against our records of the GMT+7 business `day`: the day's succeeded attempts and refunds
+/// (one streaming query per table), then, in chunks, any other the file names. The amount
+/// tolerance is `reconciliation.tolerance`.
+pub async fn match_settlement(
+    state: &AppState,
+    source: &str,
+    day: time::Date,
+    bytes: Vec<u8>,
+) -> Result<Matched, ApiError> {
+    let account = state.connectors.get(source).ok_or_else(|| ApiError::not_found("source"))?;
+    let parsed = account.connector.parse_settlement(&bytes).map_err(settlement_error)?;
+    drop(bytes);
+    let too_large = |_| {
+        ApiError::unprocessable("invalid_settlement_file", "the settlement file is too large to reconcile at once")
+            .with_field("content")
+    };
+    let lines = Lines::pack(parsed).map_err(too_large)?;
+    let (start, end) = day_bounds(day);
+    let mut records = Records::default();
+    state.store.recon_day_records(source, start, end, &mut records).await?;
+    let mut matcher = Matcher::new(&lines).map_err(too_large)?;
+    matcher.add(&records).map_err(too_large)?;
+    let unknown = matcher.unknown_references();
+    state.store.recon_records_by_reference(source, start, end, &unknown, &mut records).await?;
+    matcher.add(&records).map_err(too_large)?;
+    let items = matcher.finish(&records, state.config.reconciliation.tolerance);
+    Ok(Matched { lines, records, items })
+}
+
+async fn import_settlement(
+    state: &AppState,
+    actor: &str,
+    source: &str,
+    day: time::Date,
+    date: &str,
+    bytes: Vec<u8>,
+    rerun: bool,
+) -> Result<(bool, RunView), ApiError> {
     let sha = hex::encode(Sha256::digest(&bytes));
     let store = &state.store;
     if !rerun {
-        if let Some(run) = store.latest_recon_run(&req.source, &date, &sha).await? {
+        if let Some(run) = store.latest_recon_run(source, date, &sha).await? {
             return Ok((false, RunView::from(&run)));
         }
     }
-    let lines = account.connector.parse_settlement(&bytes).map_err(settlement_error)?;
-    let (start, end) = day_bounds(day);
-    let mut refs: Vec<String> = lines.iter().map(|l| l.reference.clone()).collect();
-    refs.sort();
-    refs.dedup();
-    let records = store.recon_records(&req.source, start, end, &refs).await?;
-    let items = reconcile(&lines, &records);
+    let started = std::time::Instant::now();
+    let Matched { lines, records, items } = match_settlement(state, source, day, bytes).await?;
+    let matched_in = started.elapsed();
     let n = counts(&items);
     let mut run = RunRow {
         id: new_id("rcn"),
-        source: req.source.clone(),
-        business_date: date.clone(),
+        source: source.to_owned(),
+        business_date: date.to_owned(),
         file_sha256: sha.clone(),
         version: 1,
         status: "completed".into(),
@@ -213,34 +353,39 @@ pub async fn import(
         amount_mismatch: n[3],
         status_mismatch: n[4],
         duplicate: n[5],
-        created_by: who.actor(),
+        created_by: actor.to_owned(),
         created_at: now_ms(),
+        kind: "settlement".into(),
+        account_id: None,
     };
     // Two imports of one file may race for the same version: the unique key decides, the
     // loser answers with the winner's run (or, re-running, takes the next version).
     for _ in 0..3 {
         let mut tx = store.begin().await?;
-        run.version = store.next_recon_version(&mut tx, &run.source, &date, &sha).await?;
+        run.version = store.next_recon_version(&mut tx, &run.source, date, &sha).await?;
         if !rerun && run.version > 1 {
             tx.rollback().await?;
-            return existing(state, &run.source, &date, &sha).await;
+            return existing(state, &run.source, date, &sha).await;
         }
-        match store.insert_recon_run(&mut tx, &run, &items).await {
+        match store.insert_recon_run(&mut tx, &run, &items, &lines, &records).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 tx.rollback().await?;
                 if rerun {
                     continue;
                 }
-                return existing(state, &run.source, &date, &sha).await;
+                return existing(state, &run.source, date, &sha).await;
             }
             Err(e) => return Err(e.into()),
         }
         let data = serde_json::json!({"run_id": run.id, "source": run.source, "date": date, "file_sha256": sha,
             "version": run.version, "lines": run.lines, "counts": RunView::from(&run).counts});
-        store.audit(&mut tx, "admin", "reconciliation.run", &who.actor(), &data).await?;
+        store.audit(&mut tx, "admin", "reconciliation.run", actor, &data).await?;
         tx.commit().await?;
-        tracing::info!(run_id = %run.id, source = %run.source, date = %date, version = run.version, "reconciliation run");
+        tracing::info!(run_id = %run.id, source = %run.source, date = %date, version = run.version,
+            lines = run.lines, match_ms = matched_in.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64, "reconciliation run");
+        crate::service::corrections::after_settlement(state, actor, &run.id, &sha).await;
         return Ok((true, RunView::from(&run)));
     }
     Err(ApiError::conflict("conflict", "concurrent re-runs of this file; retry"))

@@ -11,11 +11,14 @@
 
 pub mod admin;
 pub mod audit;
+pub mod cases;
 pub mod idempotency;
 pub mod outbox;
 pub mod payments;
 pub mod recon;
 pub mod refunds;
+pub mod reports;
+pub mod statements;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

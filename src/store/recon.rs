@@ -2,11 +2,11 @@
 //! against. A run is written whole in one transaction; its version is unique per
 //! (source, day, file), so two imports of the same file race to one row.
 
-use super::{Result, Store, Tx};
-use crate::domain::recon::{kind_str, Item, Record};
+use super::{Backend, Result, Store, StoreError, Tx};
+use crate::domain::recon::{kind_str, Item, Lines, Record, Records, TooLarge};
 use feegate_connector::SettlementKind;
-use sqlx::FromRow;
-use std::collections::HashSet;
+use futures_lite::StreamExt;
+use sqlx::{FromRow, Row};
 
 /// A reconciliation run.
 #[derive(Debug, Clone, FromRow)]
@@ -26,6 +26,10 @@ pub struct RunRow {
     pub duplicate: i64,
     pub created_by: String,
     pub created_at: i64,
+    /// `settlement` or `statement` (written by its default for settlement runs).
+    pub kind: String,
+    /// The agency account of a statement run.
+    pub account_id: Option<String>,
 }
 
 /// One stored item of a run.
@@ -47,87 +51,125 @@ pub struct ItemRow {
     pub payment_id: Option<String>,
     pub attempt_id: Option<String>,
     pub refund_id: Option<String>,
+    /// A statement entry's transfer content as booked.
+    pub content: Option<String>,
+    /// A statement entry's booking day, `YYYY-MM-DD`.
+    pub booking_date: Option<String>,
+    /// The connector whose settlement batch a statement credit is.
+    pub batch_source: Option<String>,
+    /// The gateway fee of a settlement line, when the file has one.
+    pub fee: Option<i64>,
 }
 
-const RUN_COLS: &str = "id, source, business_date, file_sha256, version, status, lines, matched, missing_in_file, \
+pub(crate) const RUN_COLS: &str =
+    "id, source, business_date, file_sha256, version, status, lines, matched, missing_in_file, \
     missing_in_feegate, amount_mismatch, status_mismatch, duplicate, created_by, created_at";
-const ITEM_COLS: &str = "id, run_id, idx, line, reference, gateway_txn, kind, amount_file, amount_feegate, \
+pub(crate) const ITEM_COLS: &str = "id, run_id, idx, line, reference, gateway_txn, kind, amount_file, amount_feegate, \
     status_file, status_feegate, outcome, reason, payment_id, attempt_id, refund_id";
+/// Columns of migration 0005 (statements), read with the ones above; inserts that omit them
+/// get their defaults (`settlement`, NULL).
+pub(crate) const RUN_EXTRA: &str = "kind, account_id";
+pub(crate) const ITEM_EXTRA: &str = "content, booking_date, batch_source, fee";
 
-/// An attempt or refund as read for matching: (id, payment_id, reference, txn, amount, status, updated_at).
-type Raw = (String, String, String, Option<String>, i64, String, i64);
+/// Item columns a settlement run writes; the statement columns keep their defaults.
+const SETTLEMENT_ITEM_COLS: &str = "id, run_id, idx, line, reference, gateway_txn, kind, amount_file, \
+    amount_feegate, status_file, status_feegate, outcome, reason, payment_id, attempt_id, refund_id, fee";
+const SETTLEMENT_ITEM_WIDTH: usize = 17;
 
 /// How many references one `IN (...)` list holds (well under both backends' limits).
 const CHUNK: usize = 500;
 
+/// The tables records come from: (table, kind, the gateway's transaction column).
+const SOURCES: [(&str, SettlementKind, &str); 2] =
+    [("attempts", SettlementKind::Pay, "gateway_txn"), ("refunds", SettlementKind::Refund, "gateway_refund_ref")];
+
+impl From<TooLarge> for StoreError {
+    fn from(e: TooLarge) -> Self {
+        StoreError::Other(anyhow::Error::new(e))
+    }
+}
+
+/// Appends one row of (id, payment_id, reference, txn, amount[, status, updated_at]): a row
+/// without status is one of the day's succeeded records.
+fn push_record(
+    out: &mut Records,
+    row: &sqlx::any::AnyRow,
+    kind: SettlementKind,
+    day_start: i64,
+    day_end: i64,
+) -> Result<()> {
+    let (status, in_day) = if row.len() > 5 {
+        let status: &str = row.try_get(5)?;
+        let updated_at: i64 = row.try_get(6)?;
+        (status, status == "succeeded" && updated_at >= day_start && updated_at < day_end)
+    } else {
+        ("succeeded", true)
+    };
+    out.push(Record {
+        kind,
+        id: row.try_get(0)?,
+        payment_id: row.try_get(1)?,
+        reference: row.try_get(2)?,
+        gateway_txn: row.try_get(3)?,
+        amount: row.try_get(4)?,
+        status,
+        in_day,
+    })?;
+    Ok(())
+}
+
 impl Store {
-    /// Our records at `source` to match a file against: every attempt and refund that
-    /// succeeded in `[day_start, day_end)` (unix ms), and any other whose reference the
-    /// file names (so a line we hold as failed is a status mismatch, not unknown).
-    pub async fn recon_records(
+    /// Every attempt and refund at `source` that succeeded in `[day_start, day_end)` (unix
+    /// ms), streamed into `out` (one query per table, read by the status and time index).
+    pub async fn recon_day_records(&self, source: &str, day_start: i64, day_end: i64, out: &mut Records) -> Result<()> {
+        for (table, kind, txn) in SOURCES {
+            let sql = format!(
+                "SELECT id, payment_id, reference, {txn}, amount FROM {table} \
+                 WHERE status = 'succeeded' AND updated_at >= $2 AND updated_at < $3 AND connector_id = $1"
+            );
+            let mut rows = sqlx::query(&sql).bind(source).bind(day_start).bind(day_end).fetch(&self.pool);
+            while let Some(row) = rows.next().await {
+                push_record(out, &row?, kind, day_start, day_end)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the attempts and refunds at `source` whose reference is one of `references`,
+    /// whatever their status and day (so a line we hold as failed is a status mismatch, not
+    /// unknown).
+    pub async fn recon_records_by_reference(
         &self,
         source: &str,
         day_start: i64,
         day_end: i64,
-        references: &[String],
-    ) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
-        for (table, kind, txn) in [
-            ("attempts", SettlementKind::Pay, "gateway_txn"),
-            ("refunds", SettlementKind::Refund, "gateway_refund_ref"),
-        ] {
-            let cols = format!("id, payment_id, reference, {txn}, amount, status, updated_at");
-            let mut rows: Vec<Raw> = sqlx::query_as(&format!(
-                "SELECT {cols} FROM {table} WHERE connector_id = $1 AND status = 'succeeded' \
-                 AND updated_at >= $2 AND updated_at < $3"
-            ))
-            .bind(source)
-            .bind(day_start)
-            .bind(day_end)
-            .fetch_all(&self.pool)
-            .await?;
+        references: &[&str],
+        out: &mut Records,
+    ) -> Result<()> {
+        for (table, kind, txn) in SOURCES {
             for chunk in references.chunks(CHUNK) {
                 let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
                 let sql = format!(
-                    "SELECT {cols} FROM {table} WHERE connector_id = $1 AND reference IN ({})",
+                    "SELECT id, payment_id, reference, {txn}, amount, status, updated_at FROM {table} \
+                     WHERE connector_id = $1 AND reference IN ({})",
                     marks.join(",")
                 );
-                let mut q = sqlx::query_as::<_, Raw>(&sql).bind(source);
+                let mut q = sqlx::query(&sql).bind(source);
                 for r in chunk {
-                    q = q.bind(r);
+                    q = q.bind(*r);
                 }
-                rows.extend(q.fetch_all(&self.pool).await?);
-            }
-            let mut seen = HashSet::new();
-            for (id, payment_id, reference, gateway_txn, amount, status, updated_at) in rows {
-                if !seen.insert(id.clone()) {
-                    continue;
+                for row in q.fetch_all(&self.pool).await? {
+                    push_record(out, &row, kind, day_start, day_end)?;
                 }
-                let in_day = status == "succeeded" && updated_at >= day_start && updated_at < day_end;
-                let (attempt_id, refund_id) = match kind {
-                    SettlementKind::Pay => (Some(id), None),
-                    SettlementKind::Refund => (None, Some(id)),
-                };
-                out.push(Record {
-                    kind,
-                    reference,
-                    gateway_txn,
-                    amount,
-                    status,
-                    in_day,
-                    payment_id,
-                    attempt_id,
-                    refund_id,
-                });
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The latest run of this file for this source and day.
     pub async fn latest_recon_run(&self, source: &str, date: &str, sha256: &str) -> Result<Option<RunRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {RUN_COLS} FROM recon_runs WHERE source = $1 AND business_date = $2 AND file_sha256 = $3 \
+            "SELECT {RUN_COLS}, {RUN_EXTRA} FROM recon_runs WHERE source = $1 AND business_date = $2 AND file_sha256 = $3 \
              ORDER BY version DESC LIMIT 1"
         ))
         .bind(source)
@@ -151,10 +193,21 @@ impl Store {
         Ok(v + 1)
     }
 
-    /// Writes a run and its items. `Conflict` if that version of the file exists.
-    pub async fn insert_recon_run(&self, tx: &mut Tx, run: &RunRow, items: &[Item]) -> Result<()> {
+    /// Writes a run and its items (each item a line of `lines` and/or a record of
+    /// `records`). `Conflict` if that version of the file exists. Items go in multi-row
+    /// inserts as wide as the backend's parameter limit allows (SQLite 32766, PostgreSQL
+    /// 65535); an item's id is the run's with its position, so ids arrive in key order.
+    pub async fn insert_recon_run(
+        &self,
+        tx: &mut Tx,
+        run: &RunRow,
+        items: &[Item],
+        lines: &Lines,
+        records: &Records,
+    ) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO recon_runs ({RUN_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
+            "INSERT INTO recon_runs ({RUN_COLS}, {RUN_EXTRA}) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
         ))
         .bind(&run.id)
         .bind(&run.source)
@@ -171,37 +224,32 @@ impl Store {
         .bind(run.duplicate)
         .bind(&run.created_by)
         .bind(run.created_at)
+        .bind(&run.kind)
+        .bind(&run.account_id)
         .execute(&mut *tx.tx)
         .await?;
-        let sql = format!(
-            "INSERT INTO recon_items ({ITEM_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
-        );
-        for (idx, i) in items.iter().enumerate() {
-            sqlx::query(&sql)
-                .bind(crate::domain::ids::new_id("rci"))
-                .bind(&run.id)
-                .bind(idx as i64)
-                .bind(i.line)
-                .bind(&i.reference)
-                .bind(&i.gateway_txn)
-                .bind(kind_str(i.kind))
-                .bind(i.amount_file)
-                .bind(i.amount_feegate)
-                .bind(&i.status_file)
-                .bind(&i.status_feegate)
-                .bind(i.outcome.as_str())
-                .bind(&i.reason)
-                .bind(&i.payment_id)
-                .bind(&i.attempt_id)
-                .bind(&i.refund_id)
-                .execute(&mut *tx.tx)
-                .await?;
+        let limit = match self.backend {
+            Backend::Sqlite => 32766,
+            Backend::Postgres => 65535,
+        };
+        let per_insert = limit / SETTLEMENT_ITEM_WIDTH;
+        let run_key = run.id.strip_prefix("rcn_").unwrap_or(&run.id);
+        let mut full: Option<String> = None;
+        for (c, chunk) in items.chunks(per_insert).enumerate() {
+            let short;
+            let sql = if chunk.len() == per_insert {
+                full.get_or_insert_with(|| values_sql(self.backend, per_insert)).as_str()
+            } else {
+                short = values_sql(self.backend, chunk.len());
+                short.as_str()
+            };
+            insert_items(tx, sql, run, run_key, c * per_insert, chunk, lines, records).await?;
         }
         Ok(())
     }
 
     pub async fn recon_run(&self, id: &str) -> Result<Option<RunRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {RUN_COLS} FROM recon_runs WHERE id = $1"))
+        Ok(sqlx::query_as(&format!("SELECT {RUN_COLS}, {RUN_EXTRA} FROM recon_runs WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -210,7 +258,7 @@ impl Store {
     /// Runs, newest first, optionally of one source and/or day.
     pub async fn recon_runs(&self, source: Option<&str>, date: Option<&str>, limit: i64) -> Result<Vec<RunRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {RUN_COLS} FROM recon_runs WHERE ($1 = '' OR source = $1) AND ($2 = '' OR business_date = $2) \
+            "SELECT {RUN_COLS}, {RUN_EXTRA} FROM recon_runs WHERE ($1 = '' OR source = $1) AND ($2 = '' OR business_date = $2) \
              ORDER BY created_at DESC, version DESC LIMIT $3"
         ))
         .bind(source.unwrap_or(""))
@@ -223,11 +271,72 @@ impl Store {
     /// A run's items in file order, optionally of one outcome.
     pub async fn recon_items(&self, run_id: &str, outcome: Option<&str>) -> Result<Vec<ItemRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {ITEM_COLS} FROM recon_items WHERE run_id = $1 AND ($2 = '' OR outcome = $2) ORDER BY idx"
+            "SELECT {ITEM_COLS}, {ITEM_EXTRA} FROM recon_items WHERE run_id = $1 AND ($2 = '' OR outcome = $2) ORDER BY idx"
         ))
         .bind(run_id)
         .bind(outcome.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// `INSERT INTO recon_items (...) VALUES (...), ...` for `rows` items. SQLite gets
+/// anonymous `?` parameters: it looks a named one (`$n`) up by a linear scan of the
+/// statement's names, when parsing and again when binding, which makes an insert of
+/// thousands of `$n` quadratic.
+fn values_sql(backend: Backend, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO recon_items ({SETTLEMENT_ITEM_COLS}) VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ",(" });
+        for c in 0..SETTLEMENT_ITEM_WIDTH {
+            if c > 0 {
+                sql.push(',');
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => sql.push_str(&format!("${}", r * SETTLEMENT_ITEM_WIDTH + c + 1)),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// One multi-row insert of `chunk`, whose first item is the run's `first`.
+#[allow(clippy::too_many_arguments)]
+async fn insert_items(
+    tx: &mut Tx,
+    sql: &str,
+    run: &RunRow,
+    run_key: &str,
+    first: usize,
+    chunk: &[Item],
+    lines: &Lines,
+    records: &Records,
+) -> Result<()> {
+    let ids: Vec<String> = (first..first + chunk.len()).map(|idx| format!("rci_{run_key}_{idx:07}")).collect();
+    let mut q = sqlx::query(sql);
+    for (k, item) in chunk.iter().enumerate() {
+        let f = item.fields(lines, records);
+        q = q
+            .bind(ids[k].as_str())
+            .bind(run.id.as_str())
+            .bind((first + k) as i64)
+            .bind(f.line)
+            .bind(f.reference)
+            .bind(f.gateway_txn)
+            .bind(kind_str(f.kind))
+            .bind(f.amount_file)
+            .bind(f.amount_feegate)
+            .bind(f.status_file)
+            .bind(f.status_feegate)
+            .bind(f.outcome.as_str())
+            .bind(f.reason)
+            .bind(f.payment_id)
+            .bind(f.attempt_id)
+            .bind(f.refund_id)
+            .bind(f.fee);
+    }
+    q.execute(&mut *tx.tx).await?;
+    Ok(())
 }

@@ -3,6 +3,8 @@
 //! and drive it over HTTP. Gateways are played by the simulators feegate mounts.
 #![allow(dead_code)]
 
+pub mod proc;
+
 use feegate::app::{launch, AppState};
 use feegate::config::Config;
 use reqwest::{redirect, Client, Response};

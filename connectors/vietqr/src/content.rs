@@ -81,6 +81,25 @@ pub fn find_reference(content: &str) -> Result<String, ContentError> {
     single(found)?.ok_or(ContentError::None)
 }
 
+/// The fewest reference characters after `FG` a truncated reference must keep to be worth
+/// looking up (32⁶ ≈ 10⁹ possibilities: a prefix this long names one payment in practice).
+pub const MIN_TRUNCATED_BODY: usize = 6;
+
+/// A reference the bank cut short: `FG` and [`MIN_TRUNCATED_BODY`] to 9 characters at the very
+/// end of the content (banks truncate from the end), spaces and punctuation squeezed out. Only
+/// for contents where [`find_reference`] found nothing; the caller looks the prefix up among
+/// its references and accepts it only if exactly one fits.
+pub fn find_truncated(content: &str) -> Option<String> {
+    let squeezed = words(content).concat();
+    let bytes = squeezed.as_bytes();
+    let n = bytes.len();
+    (PREFIX.len() + MIN_TRUNCATED_BODY..PREFIX.len() + BODY_LEN).rev().find_map(|len| {
+        let start = n.checked_sub(len)?;
+        let tail = &squeezed[start..];
+        (tail.starts_with(PREFIX) && tail.bytes().skip(PREFIX.len()).all(crockford)).then(|| tail.to_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +135,17 @@ mod tests {
         assert_eq!(find_reference("CTFG0123456789 TU ABC"), Ok("FG0123456789".into()));
         assert_eq!(find_reference("FG01234 56789"), Ok("FG0123456789".into()));
         assert_eq!(find_reference("ft25123 fg01-2345-6789"), Ok("FG0123456789".into()));
+    }
+
+    #[test]
+    fn a_reference_cut_short_at_the_end_of_the_content_is_offered_as_a_prefix() {
+        assert_eq!(find_truncated("MBVCB.3278614911.FG01234567"), Some("FG01234567".into()));
+        assert_eq!(find_truncated("nop phi fg0123-45"), Some("FG012345".into()));
+        assert_eq!(find_truncated("Nộp phí FG012345678"), Some("FG012345678".into()));
+        assert_eq!(find_truncated("FG01234"), None, "too short to name one payment");
+        assert_eq!(find_truncated("FG0123456 chuyen tien"), None, "not at the end: not a truncation");
+        assert_eq!(find_truncated("chuyen tien"), None);
+        assert_eq!(find_truncated("FGI1234567"), None, "I is not in the alphabet");
     }
 
     #[test]

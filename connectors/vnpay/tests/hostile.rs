@@ -1,0 +1,336 @@
+//! Hostile input for the VNPay connector: random query strings and form bodies, and signed
+//! IPNs mutated field by field (dropped, given twice, a character changed, huge, negative,
+//! fractional, non-ASCII values) and re-signed or not. Every input gives a value or an
+//! error, never a panic; a message verifies only as exactly what was signed. Seeds and past
+//! finds live in `tests/corpus/vnpay-*` at the workspace root.
+
+use feegate_connector::{settlement, Connector, ConnectorConfig, InboundRequest, Notification, SettlementKind};
+use feegate_vnpay::sign;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+const SECRET: &str = "VNPAYTESTSECRET0123456789ABCDEFG";
+
+fn connector() -> &'static dyn Connector {
+    static C: OnceLock<Box<dyn Connector>> = OnceLock::new();
+    C.get_or_init(|| {
+        let cfg = ConnectorConfig::new("vnpay-main", "VNPay")
+            .with_setting("base_url", "http://127.0.0.1:9/sim/vnpay")
+            .with_setting("tmn_code", "FEEGATE1")
+            .with_secret("hash_secret", SECRET);
+        feegate_vnpay::factory(cfg, reqwest::Client::new()).expect("config is complete")
+    })
+    .as_ref()
+}
+
+/// The files of `tests/corpus/{target}` at the workspace root, sorted by name.
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus").join(target);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "{} is empty", dir.display());
+    out
+}
+
+fn ipn_fields() -> BTreeMap<String, String> {
+    [
+        ("vnp_Amount", "13500000"),
+        ("vnp_BankCode", "NCB"),
+        ("vnp_BankTranNo", "VNP14226112"),
+        ("vnp_CardType", "ATM"),
+        ("vnp_OrderInfo", "Le phi cap doi GPLX: ho so 12/2026"),
+        ("vnp_PayDate", "20261127100112"),
+        ("vnp_ResponseCode", "00"),
+        ("vnp_TmnCode", "FEEGATE1"),
+        ("vnp_TransactionNo", "14226112"),
+        ("vnp_TransactionStatus", "00"),
+        ("vnp_TxnRef", "FG0123456789"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn get(query: &str) -> InboundRequest {
+    InboundRequest { method: "GET".into(), query: query.to_owned(), ..Default::default() }
+}
+
+fn original() -> Notification {
+    connector().verify_callback(&get(&sign::signed_query(SECRET.as_bytes(), &ipn_fields()))).unwrap().into_inner()
+}
+
+fn hostile_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            "0",
+            "-13500000",
+            "13500050",
+            "1.35e7",
+            "135000.00",
+            "１３５０００００",
+            "99999999999999999999999",
+            "9223372036854775807",
+            "+13500000",
+            " 13500000",
+            "00",
+            "24",
+            "FG0123456788",
+            "FG0123456789\u{0}",
+            "OTHERTMN",
+            "20261399250000",
+            "Lệ phí cấp đổi",
+            "a&vnp_Amount=1",
+            "%FF%FE",
+            "=",
+            "&&",
+        ])
+        .prop_map(str::to_owned),
+        "\\PC{0,40}",
+        ".{0,12}",
+        (1usize..3000).prop_map(|n| "9".repeat(n)),
+        any::<i64>().prop_map(|n| n.to_string()),
+    ]
+}
+
+/// One change to the IPN's fields (indices are taken modulo the field count).
+#[derive(Debug, Clone)]
+enum Edit {
+    Drop(usize),
+    Set(usize, String),
+    Add(String, String),
+    /// The field given a second time, appended after signing.
+    Dup(usize, String),
+    Char(usize, usize, char),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        any::<usize>().prop_map(Edit::Drop),
+        (any::<usize>(), hostile_text()).prop_map(|(i, v)| Edit::Set(i, v)),
+        ("vnp_[A-Za-z]{1,12}", hostile_text()).prop_map(|(k, v)| Edit::Add(k, v)),
+        (any::<usize>(), hostile_text()).prop_map(|(i, v)| Edit::Dup(i, v)),
+        (any::<usize>(), any::<usize>(), any::<char>()).prop_map(|(i, at, c)| Edit::Char(i, at, c)),
+    ]
+}
+
+/// The edited fields, and the pairs appended after the signature.
+fn apply(edits: &[Edit]) -> (BTreeMap<String, String>, Vec<(String, String)>) {
+    let mut m = ipn_fields();
+    let mut extra = Vec::new();
+    for e in edits {
+        let keys: Vec<String> = m.keys().cloned().collect();
+        let key = |i: &usize| (!keys.is_empty()).then(|| keys[i % keys.len()].clone());
+        match e {
+            Edit::Drop(i) => {
+                if let Some(k) = key(i) {
+                    m.remove(&k);
+                }
+            }
+            Edit::Set(i, v) => {
+                if let Some(k) = key(i) {
+                    m.insert(k, v.clone());
+                }
+            }
+            Edit::Add(k, v) => {
+                m.insert(k.clone(), v.clone());
+            }
+            Edit::Dup(i, v) => extra.extend(key(i).map(|k| (k, v.clone()))),
+            Edit::Char(i, at, c) => {
+                if let Some(s) = key(i).and_then(|k| m.get_mut(&k)) {
+                    let mut chars: Vec<char> = s.chars().collect();
+                    if !chars.is_empty() {
+                        let n = chars.len();
+                        chars[at % n] = *c;
+                        *s = chars.into_iter().collect();
+                    }
+                }
+            }
+        }
+    }
+    (m, extra)
+}
+
+#[derive(Debug, Clone)]
+enum Signing {
+    Resigned,
+    Original,
+    WrongKey,
+    Garbage(String),
+    Missing,
+}
+
+fn signing() -> impl Strategy<Value = Signing> {
+    prop_oneof![
+        Just(Signing::Resigned),
+        Just(Signing::Original),
+        Just(Signing::WrongKey),
+        "[0-9a-fA-F%]{0,140}".prop_map(Signing::Garbage),
+        Just(Signing::Missing),
+    ]
+}
+
+/// One byte-level change (positions taken modulo the length).
+#[derive(Debug, Clone)]
+enum ByteOp {
+    Set(usize, u8),
+    Insert(usize, u8),
+    Delete(usize),
+    Truncate(usize),
+    Repeat(usize, usize),
+}
+
+fn byte_op() -> impl Strategy<Value = ByteOp> {
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteOp::Set(i, b)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteOp::Insert(i, b)),
+        any::<usize>().prop_map(ByteOp::Delete),
+        any::<usize>().prop_map(ByteOp::Truncate),
+        (any::<usize>(), 1usize..64).prop_map(|(i, n)| ByteOp::Repeat(i, n)),
+    ]
+}
+
+fn mutate(bytes: &[u8], ops: &[ByteOp]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    for op in ops {
+        let n = b.len().max(1);
+        match *op {
+            ByteOp::Set(i, x) if !b.is_empty() => b[i % n] = x,
+            ByteOp::Insert(i, x) => b.insert(i % (b.len() + 1), x),
+            ByteOp::Delete(i) if !b.is_empty() => {
+                b.remove(i % n);
+            }
+            ByteOp::Truncate(i) => b.truncate(i % n),
+            ByteOp::Repeat(i, len) if !b.is_empty() => {
+                let start = i % n;
+                let piece: Vec<u8> = b[start..(start + len).min(b.len())].to_vec();
+                b.splice(start..start, piece);
+            }
+            _ => {}
+        }
+    }
+    b
+}
+
+fn valid_settlement() -> Vec<u8> {
+    let t = time::macros::datetime!(2026-11-27 03:00:00 UTC);
+    settlement::write_csv(&[
+        ("FG0123456789".into(), "14226112".into(), SettlementKind::Pay, 135_000, 0, "00".into(), t),
+        ("FG0123456788".into(), "14226113".into(), SettlementKind::Pay, 50_000, 1_100, "02".into(), t),
+    ])
+}
+
+fn check_settlement(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(lines) = connector().parse_settlement(bytes) {
+        for l in &lines {
+            prop_assert!(l.amount > 0 && l.fee >= 0 && !l.reference.is_empty() && l.line >= 2, "{l:?}");
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    #[test]
+    fn random_queries_and_bodies_never_verify_and_never_panic(
+        query in ".{0,300}",
+        pairs in prop::collection::vec(("vnp_[A-Za-z]{1,16}", hostile_text()), 0..14),
+        body in prop::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let c = connector();
+        let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+        for q in [query, encoded.clone(), format!("{encoded}&vnp_SecureHash=00")] {
+            prop_assert!(c.verify_callback(&get(&q)).is_err());
+            prop_assert!(c.verify_return(&get(&q)).is_err());
+        }
+        let post = InboundRequest { method: "POST".into(), body, ..Default::default() };
+        prop_assert!(c.verify_callback(&post).is_err());
+    }
+
+    #[test]
+    fn a_mutated_ipn_verifies_only_as_what_was_signed(edits in prop::collection::vec(edit(), 0..4), how in signing()) {
+        let (fields, extra) = apply(&edits);
+        let data = sign::hash_data(&fields);
+        let (hash, right) = match &how {
+            Signing::Resigned => (Some(sign::hmac(SECRET.as_bytes(), &data)), true),
+            Signing::Original => (Some(sign::hmac(SECRET.as_bytes(), &sign::hash_data(&ipn_fields()))), false),
+            Signing::WrongKey => (Some(sign::hmac(b"not-the-secret", &data)), false),
+            Signing::Garbage(g) => (Some(g.clone()), false),
+            Signing::Missing => (None, false),
+        };
+        let mut query = data;
+        if let Some(h) = hash {
+            query = format!("{query}&vnp_SecureHash={h}");
+        }
+        for (k, v) in &extra {
+            query = format!("{query}&{}={}", sign::encode(k), sign::encode(v));
+        }
+        match connector().verify_callback(&get(&query)) {
+            Ok(v) if right => {
+                let n = v.into_inner();
+                prop_assert!(extra.is_empty(), "a field given twice verified: {query}");
+                prop_assert_eq!(Some(&n.reference), fields.get("vnp_TxnRef"));
+                let hundredths: Option<i64> = fields.get("vnp_Amount").and_then(|a| a.parse().ok());
+                prop_assert_eq!(Some(n.amount * 100), hundredths);
+            }
+            // Without the key only the very message that was signed gets through.
+            Ok(v) => prop_assert_eq!(v.into_inner(), original(), "{}", query),
+            Err(_) => {}
+        }
+    }
+
+    #[test]
+    fn a_byte_flipped_ipn_never_verifies_as_another_payment(ops in prop::collection::vec(byte_op(), 1..4)) {
+        let signed = sign::signed_query(SECRET.as_bytes(), &ipn_fields());
+        let query = String::from_utf8_lossy(&mutate(signed.as_bytes(), &ops)).into_owned();
+        if let Ok(v) = connector().verify_callback(&get(&query)) {
+            prop_assert_eq!(v.into_inner(), original(), "{}", query);
+        }
+        if let Ok(info) = connector().verify_return(&get(&query)) {
+            prop_assert_eq!(info.reference, "FG0123456789");
+        }
+    }
+
+    #[test]
+    fn settlement_files_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..400),
+        ops in prop::collection::vec(byte_op(), 0..6),
+    ) {
+        check_settlement(&bytes)?;
+        check_settlement(&mutate(&valid_settlement(), &ops))?;
+    }
+}
+
+#[test]
+fn the_valid_seeds_verify_and_parse_so_the_mutations_start_from_good_input() {
+    let n = original();
+    assert_eq!((n.reference.as_str(), n.amount), ("FG0123456789", 135_000));
+    assert_eq!(connector().parse_settlement(&valid_settlement()).unwrap().len(), 2);
+}
+
+#[test]
+fn the_ipn_corpus_verifies_only_its_ok_seeds() {
+    for (name, bytes) in corpus("vnpay-ipn") {
+        let query = String::from_utf8_lossy(&bytes).trim_end().to_owned();
+        let r = connector().verify_callback(&get(&query));
+        assert_eq!(r.is_ok(), name.starts_with("ok"), "{name}: {r:?}");
+        let form = InboundRequest { method: "POST".into(), body: bytes.clone(), ..Default::default() };
+        assert_eq!(connector().verify_callback(&form).is_ok(), name.starts_with("ok"), "{name} as a form");
+    }
+}
+
+#[test]
+fn the_settlement_corpus_parses_only_its_ok_seeds() {
+    for (name, bytes) in corpus("settlement") {
+        let r = connector().parse_settlement(&bytes);
+        assert_eq!(r.is_ok(), name.starts_with("ok"), "{name}: {r:?}");
+    }
+}

@@ -1,0 +1,707 @@
+//! Reports (DESIGN §8): the settlement report (per agency account and GMT+7 day: what
+//! feegate expects, what each gateway settled, what the statement credited, the
+//! differences and the open cases) and the monthly summary (per agency, fee kind,
+//! procedure and gateway). Both render as JSON, as CSV a spreadsheet opens (UTF-8 with a
+//! BOM, CRLF) and as an aligned terminal table for `feegate reconcile report`.
+//!
+//! A refund of a multi-line payment is split across the payment's lines in proportion to
+//! their amounts (largest remainder, ties to the earlier line), cumulatively: refund k
+//! takes `split(r1 + ... + rk) - split(r1 + ... + r(k-1))`, so the refunds of a payment
+//! never take more from a line than it carried, and a full refund gives every line back
+//! exactly. A settlement line whose amount is not the payment's is split the same way.
+
+use crate::api::auth::{Principal, Role};
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::service::recon::{day_bounds, parse_date};
+use crate::store::cases::{CaseFilter, CaseStatus};
+use crate::store::reports::{LineInfo, RefundInfo};
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+const STAFF: &[Role] = &[Role::Finance, Role::Admin];
+
+/// Splits `total` across `weights` in proportion, in whole units: largest remainder,
+/// ties to the earlier weight. The parts add up to `total`.
+pub fn split(total: i64, weights: &[i64]) -> Vec<i64> {
+    let sum: i128 = weights.iter().map(|w| *w as i128).sum();
+    if sum <= 0 {
+        return vec![0; weights.len()];
+    }
+    let mut parts: Vec<i64> = Vec::with_capacity(weights.len());
+    let mut rems: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
+    for (i, w) in weights.iter().enumerate() {
+        let exact = total as i128 * *w as i128;
+        parts.push((exact.div_euclid(sum)) as i64);
+        rems.push((exact.rem_euclid(sum), i));
+    }
+    let mut left = total - parts.iter().sum::<i64>();
+    rems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in rems {
+        if left <= 0 {
+            break;
+        }
+        parts[i] += 1;
+        left -= 1;
+    }
+    parts
+}
+
+/// Each refund's share of its payment's lines (same order as the lines), by the
+/// cumulative rule of this module's doc.
+pub fn refund_shares(lines: &[LineInfo], refunds: &[RefundInfo]) -> HashMap<String, Vec<i64>> {
+    let mut by_payment: HashMap<&str, Vec<&RefundInfo>> = HashMap::new();
+    for r in refunds {
+        by_payment.entry(r.payment_id.as_str()).or_default().push(r);
+    }
+    let mut lines_of: HashMap<&str, Vec<i64>> = HashMap::new();
+    for l in lines {
+        lines_of.entry(l.payment_id.as_str()).or_default().push(l.amount);
+    }
+    let mut out = HashMap::new();
+    for (pid, mut rs) in by_payment {
+        let Some(weights) = lines_of.get(pid) else { continue };
+        rs.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
+        let mut cum = 0i64;
+        let mut before = vec![0i64; weights.len()];
+        for r in rs {
+            cum += r.amount;
+            let after = split(cum, weights);
+            out.insert(r.id.clone(), after.iter().zip(&before).map(|(a, b)| a - b).collect());
+            before = after;
+        }
+    }
+    out
+}
+
+/// A report as rows of text, for CSV and the terminal.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub header: Vec<String>,
+    /// Which columns hold numbers (right-aligned in the terminal).
+    pub numeric: Vec<bool>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// UTF-8 with a byte order mark and CRLF line ends, so that a spreadsheet opens it with
+    /// its Vietnamese intact.
+    pub fn to_csv(&self) -> Result<Vec<u8>, ApiError> {
+        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+        w.write_record(&self.header).map_err(ApiError::internal)?;
+        for row in &self.rows {
+            w.write_record(row).map_err(ApiError::internal)?;
+        }
+        let mut out = "\u{feff}".as_bytes().to_vec();
+        out.extend(w.into_inner().map_err(ApiError::internal)?);
+        Ok(out)
+    }
+
+    /// Aligned columns for a terminal.
+    pub fn to_text(&self) -> String {
+        let width = |s: &str| s.chars().count();
+        let mut widths: Vec<usize> = self.header.iter().map(|h| width(h)).collect();
+        for row in &self.rows {
+            for (i, c) in row.iter().enumerate() {
+                widths[i] = widths[i].max(width(c));
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let pad = " ".repeat(widths[i] - width(c));
+                if i > 0 {
+                    s.push_str("  ");
+                }
+                if self.numeric[i] {
+                    s.push_str(&pad);
+                    s.push_str(c);
+                } else {
+                    s.push_str(c);
+                    s.push_str(&pad);
+                }
+            }
+            s.trim_end().to_owned()
+        };
+        let mut out = line(&self.header);
+        out.push('\n');
+        out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+        out.push('\n');
+        for row in &self.rows {
+            out.push_str(&line(row));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// One agency account on one day.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountDay {
+    pub agency_code: String,
+    pub agency_name: String,
+    pub account_id: String,
+    pub bank_name: String,
+    pub account_number: String,
+    pub account_name: String,
+    /// Lines routed to this account of the payments that succeeded this day.
+    pub paid: String,
+    /// This account's share of the refunds that succeeded this day.
+    pub refunded: String,
+    /// `paid - refunded`.
+    pub expected: String,
+    /// Net settled by all gateways (their pays minus their refunds) per the latest
+    /// settlement runs of the day.
+    pub settled: String,
+    /// The same per gateway (every gateway with a settlement run that day).
+    pub settled_by_gateway: BTreeMap<String, String>,
+    /// Credits minus debits on the account's latest statement of the day; null when no
+    /// statement of it was imported for the day.
+    pub credited: Option<String>,
+    /// `settled - expected`.
+    pub difference_settled: String,
+    /// `credited - expected`; null without a statement.
+    pub difference_credited: Option<String>,
+    /// Open cases of the day that concern this account.
+    pub open_cases: i64,
+}
+
+/// `GET /v1/reports/settlement`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SettlementReport {
+    pub date: String,
+    pub agency_code: Option<String>,
+    /// Gateways with a settlement run this day.
+    pub gateways: Vec<String>,
+    pub accounts: Vec<AccountDay>,
+    /// Open cases of the day that no account can be named for (a file line feegate does
+    /// not know, a statement without an account).
+    pub unattributed_open_cases: i64,
+}
+
+#[derive(Default)]
+struct Sums {
+    paid: i64,
+    refunded: i64,
+    settled: BTreeMap<String, i64>,
+    credited: Option<i64>,
+    open: i64,
+}
+
+/// Lines per payment, in line order.
+async fn lines_by_payment(store: &Store, ids: &BTreeSet<String>) -> Result<HashMap<String, Vec<LineInfo>>, ApiError> {
+    let ids: Vec<String> = ids.iter().cloned().collect();
+    let mut out: HashMap<String, Vec<LineInfo>> = HashMap::new();
+    for l in store.lines_of(&ids).await? {
+        out.entry(l.payment_id.clone()).or_default().push(l);
+    }
+    Ok(out)
+}
+
+/// The refunds of a window with their shares, and the lines of their payments.
+async fn refunds_with_shares(
+    store: &Store,
+    start: i64,
+    end: i64,
+) -> Result<(Vec<RefundInfo>, HashMap<String, Vec<i64>>, HashMap<String, Vec<LineInfo>>), ApiError> {
+    let refunds = store.refunds_succeeded(start, end).await?;
+    let pids: BTreeSet<String> = refunds.iter().map(|r| r.payment_id.clone()).collect();
+    let lines = lines_by_payment(store, &pids).await?;
+    let all = store.refunds_of(&pids.iter().cloned().collect::<Vec<_>>()).await?;
+    let flat: Vec<LineInfo> = lines.values().flatten().cloned().collect();
+    Ok((refunds, refund_shares(&flat, &all), lines))
+}
+
+/// Builds the settlement report of a GMT+7 day.
+pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>) -> Result<SettlementReport, ApiError> {
+    let (start, end) = day_bounds(parse_date(date)?);
+    let store = &state.store;
+    let accounts = store.report_accounts(agency_code).await?;
+    let mut sums: HashMap<String, Sums> = HashMap::new();
+    for (account, amount) in store.paid_by_account(start, end).await? {
+        sums.entry(account).or_default().paid += amount;
+    }
+    let (refunds, shares, lines) = refunds_with_shares(store, start, end).await?;
+    for r in &refunds {
+        if let (Some(share), Some(ls)) = (shares.get(&r.id), lines.get(&r.payment_id)) {
+            for (l, part) in ls.iter().zip(share) {
+                sums.entry(l.account_id.clone()).or_default().refunded += part;
+            }
+        }
+    }
+    let gateways = store.settlement_sources(date).await?;
+    for (source, account, amount) in store.settled_whole(date).await? {
+        *sums.entry(account).or_default().settled.entry(source).or_default() += amount;
+    }
+    let parts = store.settled_parts(date).await?;
+    if !parts.is_empty() {
+        let pids: BTreeSet<String> = parts.iter().map(|p| p.payment_id.clone()).collect();
+        let lines = lines_by_payment(store, &pids).await?;
+        let all = store.refunds_of(&pids.iter().cloned().collect::<Vec<_>>()).await?;
+        let flat: Vec<LineInfo> = lines.values().flatten().cloned().collect();
+        let shares = refund_shares(&flat, &all);
+        let amount_of: HashMap<&str, i64> = all.iter().map(|r| (r.id.as_str(), r.amount)).collect();
+        for p in &parts {
+            let Some(ls) = lines.get(&p.payment_id) else { continue };
+            let ours = p.refund_id.as_deref().filter(|id| amount_of.get(id) == Some(&p.amount));
+            let split_parts = match ours.and_then(|id| shares.get(id)) {
+                Some(share) => share.clone(),
+                None => split(p.amount, &ls.iter().map(|l| l.amount).collect::<Vec<_>>()),
+            };
+            let sign = if p.kind == "refund" { -1 } else { 1 };
+            for (l, part) in ls.iter().zip(split_parts) {
+                *sums.entry(l.account_id.clone()).or_default().settled.entry(p.source.clone()).or_default() +=
+                    sign * part;
+            }
+        }
+    }
+    for (account, kind, amount) in store.statement_sums(date).await? {
+        let c = sums.entry(account).or_default().credited.get_or_insert(0);
+        *c += if kind == "debit" { -amount } else { amount };
+    }
+    let unattributed = count_open_cases(state, date, (start, end), &mut sums).await?;
+    let mut rows = Vec::new();
+    for a in accounts {
+        let s = sums.remove(&a.id).unwrap_or_default();
+        let settled: i64 = s.settled.values().sum();
+        let active = s.paid != 0 || s.refunded != 0 || settled != 0 || s.credited.is_some() || s.open != 0;
+        if agency_code.is_none() && !active {
+            continue;
+        }
+        let expected = s.paid - s.refunded;
+        rows.push(AccountDay {
+            agency_code: a.agency_code,
+            agency_name: a.agency_name,
+            account_id: a.id,
+            bank_name: a.bank_name,
+            account_number: a.account_number,
+            account_name: a.account_name,
+            paid: s.paid.to_string(),
+            refunded: s.refunded.to_string(),
+            expected: expected.to_string(),
+            settled: settled.to_string(),
+            settled_by_gateway: gateways
+                .iter()
+                .map(|g| (g.clone(), s.settled.get(g).copied().unwrap_or(0).to_string()))
+                .collect(),
+            credited: s.credited.map(|c| c.to_string()),
+            difference_settled: (settled - expected).to_string(),
+            difference_credited: s.credited.map(|c| (c - expected).to_string()),
+            open_cases: s.open,
+        });
+    }
+    Ok(SettlementReport {
+        date: date.to_owned(),
+        agency_code: agency_code.map(str::to_owned),
+        gateways,
+        accounts: rows,
+        unattributed_open_cases: unattributed,
+    })
+}
+
+/// Counts the day's open cases into the accounts they concern; answers how many concern
+/// none.
+async fn count_open_cases(
+    state: &AppState,
+    date: &str,
+    day: (i64, i64),
+    sums: &mut HashMap<String, Sums>,
+) -> Result<i64, ApiError> {
+    let store = &state.store;
+    let f = CaseFilter {
+        status: CaseStatus::Open,
+        source: None,
+        date: Some(date.to_owned()),
+        day: Some(day),
+        limit: i64::MAX,
+    };
+    let items = store.item_cases(&f).await?;
+    let reviews = store.review_cases(&f).await?;
+    let pids: BTreeSet<String> =
+        items.iter().filter_map(|i| i.payment_id.clone()).chain(reviews.iter().map(|r| r.id.clone())).collect();
+    let lines = lines_by_payment(store, &pids).await?;
+    let mut unattributed = 0;
+    let mut count = |accounts: BTreeSet<&String>| {
+        if accounts.is_empty() {
+            unattributed += 1;
+        }
+        for a in accounts {
+            sums.entry(a.clone()).or_default().open += 1;
+        }
+    };
+    let accounts_of = |pid: &str| -> BTreeSet<&String> {
+        lines.get(pid).map(|ls| ls.iter().map(|l| &l.account_id).collect()).unwrap_or_default()
+    };
+    for i in &items {
+        match (&i.payment_id, &i.account_id) {
+            (Some(pid), _) => count(accounts_of(pid)),
+            (None, Some(acc)) => count(BTreeSet::from([acc])),
+            (None, None) => count(BTreeSet::new()),
+        }
+    }
+    for r in &reviews {
+        count(accounts_of(&r.id));
+    }
+    Ok(unattributed)
+}
+
+impl SettlementReport {
+    /// The report as a table: one row per account, a settled column per gateway.
+    pub fn table(&self) -> Table {
+        let mut header: Vec<String> =
+            ["date", "agency_code", "agency_name", "account_id", "bank_name", "account_number", "account_name"]
+                .map(str::to_owned)
+                .to_vec();
+        let mut numeric = vec![false; header.len()];
+        let mut money = vec!["paid".to_owned(), "refunded".into(), "expected".into(), "settled".into()];
+        money.extend(self.gateways.iter().map(|g| format!("settled_{g}")));
+        money.extend(["credited", "difference_settled", "difference_credited", "open_cases"].map(str::to_owned));
+        numeric.extend(money.iter().map(|_| true));
+        header.extend(money);
+        let rows = self
+            .accounts
+            .iter()
+            .map(|a| {
+                let mut r = vec![
+                    self.date.clone(),
+                    a.agency_code.clone(),
+                    a.agency_name.clone(),
+                    a.account_id.clone(),
+                    a.bank_name.clone(),
+                    a.account_number.clone(),
+                    a.account_name.clone(),
+                    a.paid.clone(),
+                    a.refunded.clone(),
+                    a.expected.clone(),
+                    a.settled.clone(),
+                ];
+                r.extend(self.gateways.iter().map(|g| a.settled_by_gateway.get(g).cloned().unwrap_or_default()));
+                r.push(a.credited.clone().unwrap_or_default());
+                r.push(a.difference_settled.clone());
+                r.push(a.difference_credited.clone().unwrap_or_default());
+                r.push(a.open_cases.to_string());
+                r
+            })
+            .collect();
+        Table { header, numeric, rows }
+    }
+}
+
+/// One group of the monthly summary.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MonthRow {
+    pub agency_code: String,
+    pub agency_name: String,
+    /// `fee` (phí) or `charge` (lệ phí).
+    pub kind: String,
+    /// `Phí` or `Lệ phí`.
+    pub kind_name: String,
+    pub procedure_code: String,
+    /// The connector account that took the payments.
+    pub gateway: String,
+    /// Payments paid this month with a line of this kind.
+    pub count: i64,
+    /// Their lines of this kind.
+    pub amount: String,
+    /// This group's share of the refunds that succeeded this month.
+    pub refunded: String,
+}
+
+/// Totals of an agency and fee kind.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MonthTotal {
+    pub agency_code: String,
+    pub agency_name: String,
+    pub kind: String,
+    pub kind_name: String,
+    pub count: i64,
+    pub amount: String,
+    pub refunded: String,
+}
+
+/// `GET /v1/reports/monthly`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MonthlyReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub agency_code: Option<String>,
+    pub rows: Vec<MonthRow>,
+    pub totals: Vec<MonthTotal>,
+}
+
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "fee" => "Phí",
+        "charge" => "Lệ phí",
+        _ => "",
+    }
+}
+
+/// `[start, end)` in unix ms of a GMT+7 calendar month `YYYY-MM`.
+pub fn month_bounds(month: &str) -> Result<(i64, i64), ApiError> {
+    let bad = || ApiError::unprocessable("invalid_month", "month must be YYYY-MM").with_field("month");
+    let (y, m) = month.split_once('-').filter(|(y, m)| y.len() == 4 && m.len() == 2).ok_or_else(bad)?;
+    let year: i32 = y.parse().map_err(|_| bad())?;
+    let m: u8 = m.parse().map_err(|_| bad())?;
+    let m = time::Month::try_from(m).map_err(|_| bad())?;
+    let first = time::Date::from_calendar_date(year, m, 1).map_err(|_| bad())?;
+    let next_year = if m == time::Month::December { year + 1 } else { year };
+    let next = time::Date::from_calendar_date(next_year, m.next(), 1).map_err(|_| bad())?;
+    Ok((day_bounds(first).0, day_bounds(next).0))
+}
+
+/// Builds the monthly summary of a GMT+7 month.
+pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -> Result<MonthlyReport, ApiError> {
+    let (start, end) = month_bounds(month)?;
+    let store = &state.store;
+    let names: HashMap<String, String> = store.agency_names().await?.into_iter().collect();
+    type Key = (String, String, String, String);
+    let mut groups: BTreeMap<Key, (i64, i64, i64)> = BTreeMap::new();
+    for g in store.paid_groups(start, end).await? {
+        let e = groups.entry((g.agency_code, g.kind, g.procedure_code, g.connector)).or_default();
+        e.0 += g.payments;
+        e.1 += g.amount;
+    }
+    let (refunds, shares, lines) = refunds_with_shares(store, start, end).await?;
+    for r in &refunds {
+        if let (Some(share), Some(ls)) = (shares.get(&r.id), lines.get(&r.payment_id)) {
+            for (l, part) in ls.iter().zip(share) {
+                let key = (l.agency_code.clone(), l.kind.clone(), l.procedure_code.clone(), r.connector_id.clone());
+                groups.entry(key).or_default().2 += part;
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let mut totals: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
+    for ((agency, kind, procedure, gateway), (count, amount, refunded)) in groups {
+        if agency_code.is_some_and(|a| a != agency) || (amount == 0 && refunded == 0) {
+            continue;
+        }
+        let t = totals.entry((agency.clone(), kind.clone())).or_default();
+        t.0 += count;
+        t.1 += amount;
+        t.2 += refunded;
+        rows.push(MonthRow {
+            agency_name: names.get(&agency).cloned().unwrap_or_default(),
+            agency_code: agency,
+            kind_name: kind_name(&kind).to_owned(),
+            kind,
+            procedure_code: procedure,
+            gateway,
+            count,
+            amount: amount.to_string(),
+            refunded: refunded.to_string(),
+        });
+    }
+    let totals = totals
+        .into_iter()
+        .map(|((agency, kind), (count, amount, refunded))| MonthTotal {
+            agency_name: names.get(&agency).cloned().unwrap_or_default(),
+            agency_code: agency,
+            kind_name: kind_name(&kind).to_owned(),
+            kind,
+            count,
+            amount: amount.to_string(),
+            refunded: refunded.to_string(),
+        })
+        .collect();
+    Ok(MonthlyReport { month: month.to_owned(), agency_code: agency_code.map(str::to_owned), rows, totals })
+}
+
+impl MonthlyReport {
+    /// The report as a table: one row per agency, fee kind, procedure and gateway.
+    pub fn table(&self) -> Table {
+        let header: Vec<String> = [
+            "month",
+            "agency_code",
+            "agency_name",
+            "kind",
+            "kind_name",
+            "procedure_code",
+            "gateway",
+            "count",
+            "amount",
+            "refunded",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let numeric = header.iter().map(|h| ["count", "amount", "refunded"].contains(&h.as_str())).collect();
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    self.month.clone(),
+                    r.agency_code.clone(),
+                    r.agency_name.clone(),
+                    r.kind.clone(),
+                    r.kind_name.clone(),
+                    r.procedure_code.clone(),
+                    r.gateway.clone(),
+                    r.count.to_string(),
+                    r.amount.clone(),
+                    r.refunded.clone(),
+                ]
+            })
+            .collect();
+        Table { header, numeric, rows }
+    }
+}
+
+/// Checks the caller may read reports (finance, admin).
+pub fn may_read(who: &Principal) -> Result<(), ApiError> {
+    who.require(STAFF)
+}
+
+/// Which rendering a report request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// `json` (the default) or `csv`.
+pub fn format(f: Option<&str>) -> Result<Format, ApiError> {
+    match f.unwrap_or("json") {
+        "json" => Ok(Format::Json),
+        "csv" => Ok(Format::Csv),
+        other => Err(ApiError::unprocessable("invalid_format", format!("format `{other}` is not json or csv"))
+            .with_field("format")),
+    }
+}
+
+/// `feegate reconcile import`: imports a file as the API would (`--format`, if given,
+/// must be the source's) and describes the run in a sentence and its counts.
+pub async fn import_command(
+    state: &AppState,
+    source: &str,
+    format: Option<&str>,
+    date: Option<&str>,
+    rerun: bool,
+    bytes: Vec<u8>,
+) -> Result<String, ApiError> {
+    if let (Some(want), Some(have)) = (format, crate::service::recon::source_format(state, source)) {
+        if want != have {
+            return Err(ApiError::unprocessable(
+                "format_mismatch",
+                format!("source {source} takes {have} files, not {want}"),
+            )
+            .with_field("format"));
+        }
+    }
+    let (created, run) = crate::service::recon::import_file(state, "cli", source, date, bytes, rerun).await?;
+    let c = &run.counts;
+    Ok(format!(
+        "{} run {} of {} for {} (version {}): {} lines\nmatched {}, missing_in_file {}, missing_in_feegate {}, \
+         amount_mismatch {}, status_mismatch {}, duplicate {}\n",
+        if created { "new" } else { "this file was already reconciled:" },
+        run.id,
+        run.source,
+        run.date,
+        run.version,
+        run.lines,
+        c.matched,
+        c.missing_in_file,
+        c.missing_in_feegate,
+        c.amount_mismatch,
+        c.status_mismatch,
+        c.duplicate
+    ))
+}
+
+/// `feegate reconcile report`: the settlement report of `date` or the monthly summary of
+/// `month`, as an aligned table or as CSV (with its BOM).
+pub async fn report_command(
+    state: &AppState,
+    date: Option<&str>,
+    month: Option<&str>,
+    agency: Option<&str>,
+    csv: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let (table, note) = match (date, month) {
+        (Some(d), None) => {
+            let r = settlement(state, d, agency).await?;
+            let note = (r.unattributed_open_cases > 0)
+                .then(|| format!("open cases no account can be named for: {}\n", r.unattributed_open_cases));
+            (r.table(), note)
+        }
+        (None, Some(m)) => (monthly(state, m, agency).await?.table(), None),
+        _ => return Err(ApiError::unprocessable("missing_field", "give --date D or --month M").with_field("date")),
+    };
+    if csv {
+        return table.to_csv();
+    }
+    let mut out = table.to_text();
+    if let Some(n) = note {
+        out.push_str(&n);
+    }
+    Ok(out.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(pid: &str, idx: i64, amount: i64, account: &str) -> LineInfo {
+        LineInfo {
+            payment_id: pid.into(),
+            idx,
+            kind: "fee".into(),
+            amount,
+            account_id: account.into(),
+            agency_code: "A".into(),
+            procedure_code: "P".into(),
+        }
+    }
+
+    fn refund(id: &str, pid: &str, amount: i64, at: i64) -> RefundInfo {
+        RefundInfo { id: id.into(), payment_id: pid.into(), connector_id: "sandbox".into(), amount, updated_at: at }
+    }
+
+    #[test]
+    fn split_is_proportional_and_adds_up() {
+        assert_eq!(split(35_000, &[135_000, 50_000]), vec![25_541, 9_459]);
+        assert_eq!(split(185_000, &[135_000, 50_000]), vec![135_000, 50_000]);
+        assert_eq!(split(1, &[1, 1]), vec![1, 0], "ties go to the earlier line");
+        assert_eq!(split(10, &[]), Vec::<i64>::new());
+        for total in [0, 1, 7, 99_999, 1_000_001] {
+            assert_eq!(split(total, &[3, 5, 7, 11]).iter().sum::<i64>(), total);
+        }
+    }
+
+    #[test]
+    fn refunds_of_a_payment_are_split_cumulatively_and_never_exceed_a_line() {
+        let lines = [line("p", 0, 1, "a"), line("p", 1, 2, "b")];
+        // Three refunds of 1 each: split alone each would go 0/1 every time and take 3 from b.
+        let refunds = [refund("r1", "p", 1, 1), refund("r2", "p", 1, 2), refund("r3", "p", 1, 3)];
+        let s = refund_shares(&lines, &refunds);
+        assert_eq!((s["r1"].clone(), s["r2"].clone(), s["r3"].clone()), (vec![0, 1], vec![1, 0], vec![0, 1]));
+        let a: i64 = ["r1", "r2", "r3"].iter().map(|r| s[*r][0]).sum();
+        let b: i64 = ["r1", "r2", "r3"].iter().map(|r| s[*r][1]).sum();
+        assert_eq!((a, b), (1, 2), "a full refund gives each line back exactly");
+    }
+
+    #[test]
+    fn months_are_gmt7_and_december_rolls_over() {
+        let (s, e) = month_bounds("2026-12").unwrap();
+        assert_eq!(e - s, 31 * 86_400_000);
+        assert_eq!(s, 1_796_058_000_000, "2026-12-01T00:00+07:00");
+        for bad in ["2026-13", "2026-1", "26-01", "2026/01", ""] {
+            assert_eq!(month_bounds(bad).unwrap_err().code, "invalid_month", "{bad}");
+        }
+    }
+
+    #[test]
+    fn csv_starts_with_a_bom_and_ends_lines_with_crlf() {
+        let t = Table {
+            header: vec!["agency_name".into(), "amount".into()],
+            numeric: vec![false, true],
+            rows: vec![vec!["Sở Giao thông vận tải, Hà Nam".into(), "135000".into()]],
+        };
+        let csv = String::from_utf8(t.to_csv().unwrap()).unwrap();
+        assert_eq!(csv, "\u{feff}agency_name,amount\r\n\"Sở Giao thông vận tải, Hà Nam\",135000\r\n");
+        let text = t.to_text();
+        assert!(text.lines().nth(2).unwrap().ends_with(" 135000"), "{text}");
+    }
+}

@@ -1,0 +1,362 @@
+//! Agency bank statement runs: import one statement file (camt.053, MT940 or CSV) of a
+//! configured source's account, match its entries against feegate's records (direct
+//! transfers by reference, gateway settlement batches by amount and day, manual refund
+//! payouts), correct payments a credit proves through their connector, and store the run.
+//! Same file twice is the same run; `rerun` makes a new version. See docs/reconciliation.md.
+
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::config::{Config, ReconSource};
+use crate::connectors::Connectors;
+use crate::domain::ids::new_id;
+use crate::domain::recon::Outcome;
+use crate::domain::statement::{self, Direction, Statement, StatementError};
+use crate::domain::stmt_match::{self, batch_amount, Batch, BatchLine, Book, Entry, Item};
+use crate::service::corrections::{self, Correction};
+use crate::service::recon::{day_bounds, parse_date, RunView};
+use crate::store::recon::RunRow;
+use crate::store::statements::StatementAccount;
+use crate::store::{now_ms, Store, StoreError};
+use anyhow::bail;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use time::Date;
+
+/// Source formats that are bank statements of an agency account.
+pub const STATEMENT_FORMATS: [&str; 3] = ["camt053", "mt940", "csv"];
+
+/// How far back a debit may pay out a refund recorded earlier.
+const REFUND_LOOKBACK_MS: i64 = 31 * 86_400_000;
+
+/// Checks `reconciliation.sources` at startup: known formats, a column map for CSV, a
+/// connector behind every `settlement` source, and one active agency account behind every
+/// statement source. The error names the source and the reason.
+pub async fn validate_sources(config: &Config, connectors: &Connectors, store: &Store) -> anyhow::Result<()> {
+    let r = &config.reconciliation;
+    if r.tolerance < 0 {
+        bail!("reconciliation.tolerance must not be negative (it is {})", r.tolerance);
+    }
+    let mut ids = std::collections::HashSet::new();
+    for s in &r.sources {
+        let id = &s.id;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            bail!("reconciliation source id {id:?}: use letters, digits, '-' and '_'");
+        }
+        if !ids.insert(id.as_str()) {
+            bail!("reconciliation source {id} is configured twice");
+        }
+        let is_connector = connectors.get(id).is_some();
+        match s.format.as_str() {
+            "settlement" => {
+                if !is_connector {
+                    bail!("reconciliation source {id}: a settlement source must be a connector account id");
+                }
+                if s.account_number.is_some() || s.csv.is_some() {
+                    bail!("reconciliation source {id}: a settlement source takes no account_number or csv map");
+                }
+                continue;
+            }
+            f if STATEMENT_FORMATS.contains(&f) => {}
+            other => bail!(
+                "reconciliation source {id}: unknown format {other:?} (known: settlement, {})",
+                STATEMENT_FORMATS.join(", ")
+            ),
+        }
+        if is_connector {
+            bail!("reconciliation source {id}: a statement source cannot share its id with a connector account");
+        }
+        match (s.format.as_str(), &s.csv) {
+            ("csv", None) => bail!("reconciliation source {id}: a csv source needs a [csv] column map"),
+            ("csv", Some(map)) if map.amount.is_none() && (map.credit.is_none() || map.debit.is_none()) => {
+                bail!("reconciliation source {id}: the csv map needs `amount`, or both `credit` and `debit`")
+            }
+            (f, Some(_)) if f != "csv" => bail!("reconciliation source {id}: a csv map is only for csv sources"),
+            _ => {}
+        }
+        let Some(number) = s.account_number.as_deref() else {
+            bail!("reconciliation source {id}: a statement source needs the agency account_number");
+        };
+        // An account may be added through the API after start (and the demo's sources stay in
+        // a config that seeds no demo): warn, and let an import answer `unknown_account`.
+        match store.accounts_by_number(number).await?.len() {
+            1 => {}
+            0 => {
+                tracing::warn!(source = %id, "account number {number} is not an active agency account (yet); imports will be refused until it is")
+            }
+            n => {
+                tracing::warn!(source = %id, "account number {number} belongs to {n} active accounts; imports will be refused until one remains")
+            }
+        }
+    }
+    Ok(())
+}
+
+fn statement_error(e: StatementError) -> ApiError {
+    ApiError::unprocessable(e.code(), format!("the statement is unusable: {e}")).with_field("content")
+}
+
+fn folded(s: &str) -> String {
+    s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// Whether a statement's account (as the file writes it) is `ours`: the same letters and
+/// digits, or an IBAN that ends with our domestic number.
+fn same_account(file: &str, ours: &str) -> bool {
+    let (file, ours) = (folded(file), folded(ours));
+    let iban = file.len() > 4
+        && file[..2].bytes().all(|b| b.is_ascii_alphabetic())
+        && file[2..4].bytes().all(|b| b.is_ascii_digit());
+    !ours.is_empty() && (file == ours || (iban && file.len() > ours.len() && file.ends_with(&ours)))
+}
+
+fn parse(source: &ReconSource, bytes: &[u8], account: &StatementAccount) -> Result<Vec<Statement>, ApiError> {
+    let all = match source.format.as_str() {
+        "camt053" => statement::camt053::parse(bytes).map_err(statement_error)?,
+        "mt940" => statement::mt940::parse(bytes).map_err(statement_error)?,
+        "csv" => {
+            let map = source.csv.as_ref().ok_or_else(|| ApiError::internal("csv source without a column map"))?;
+            // CSV exports do not name the account or the currency: the source says which.
+            vec![statement::csv::parse(bytes, map, &account.account_number, "VND", None).map_err(statement_error)?]
+        }
+        other => return Err(ApiError::internal(format!("format {other} is not a statement"))),
+    };
+    let (ours, others): (Vec<Statement>, Vec<Statement>) =
+        all.into_iter().partition(|s| same_account(&s.account, &account.account_number));
+    if ours.is_empty() {
+        let mut named: Vec<String> = others.iter().map(|s| s.account.clone()).collect();
+        named.dedup();
+        return Err(ApiError::unprocessable(
+            "statement_wrong_account",
+            format!(
+                "the file is a statement of {}, not of account {} (source {})",
+                named.join(", "),
+                account.account_number,
+                source.id
+            ),
+        )
+        .with_field("content"));
+    }
+    Ok(ours)
+}
+
+/// The days a statement covers: `[first, last]`, `last` being its business day.
+fn period(statements: &[Statement], date: Option<Date>) -> (Date, Date) {
+    if let Some(d) = date {
+        return (d, d);
+    }
+    let closings = statements.iter().map(|s| s.closing.date);
+    let last = closings.clone().max().unwrap_or(Date::MIN);
+    let first = statements.iter().flat_map(|s| s.entries.iter().map(|e| e.booking_date)).chain(closings).min();
+    (first.unwrap_or(last).min(last), last)
+}
+
+/// Imports one statement file of a statement `source`: `(true, run)` for a new run,
+/// `(false, run)` when this file was already reconciled for that day (and no `rerun`).
+pub async fn import(
+    state: &AppState,
+    actor: &str,
+    source: &ReconSource,
+    date: Option<&str>,
+    bytes: Vec<u8>,
+    rerun: bool,
+) -> Result<(bool, RunView), ApiError> {
+    let store = &state.store;
+    let number = source.account_number.as_deref().unwrap_or_default();
+    let account = match store.accounts_by_number(number).await?.as_slice() {
+        [one] => one.clone(),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "unknown_account",
+                format!("account {number} of source {} is not one active agency account", source.id),
+            )
+            .with_field("source"))
+        }
+    };
+    let day = date.map(parse_date).transpose()?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let statements = parse(source, &bytes, &account)?;
+    let (first, last) = period(&statements, day);
+    let business_date = last.to_string();
+    if date.is_none() {
+        crate::service::cases::refuse_closed_day(state, &source.id, &business_date).await?;
+    }
+    if !rerun {
+        if let Some(run) = store.latest_recon_run(&source.id, &business_date, &sha).await? {
+            return Ok((false, RunView::from(&run)));
+        }
+    }
+    let entries: Vec<Entry> = statements
+        .iter()
+        .flat_map(|s| s.entries.iter())
+        .map(|e| Entry {
+            line: e.line as i64,
+            booking_date: e.booking_date,
+            amount: e.amount,
+            direction: e.direction,
+            bank_ref: e.reference.clone(),
+            content: e.content.clone(),
+        })
+        .collect();
+    let book = book(state, &account, &statements, first, last, &entries).await?;
+    let mut items = stmt_match::match_statement(&entries, &book);
+    let ignored_debits = entries.iter().filter(|e| e.direction == Direction::Debit).count()
+        - items.iter().filter(|i| i.line.is_some() && i.direction == Direction::Debit).count();
+    let corrected = correct(state, actor, source, &sha, &mut items).await?;
+    let n = counts(&items);
+    let run = RunRow {
+        id: new_id("rcn"),
+        source: source.id.clone(),
+        business_date: business_date.clone(),
+        file_sha256: sha.clone(),
+        version: 1,
+        status: "completed".into(),
+        lines: entries.len() as i64,
+        matched: n[0],
+        missing_in_file: n[1],
+        missing_in_feegate: n[2],
+        amount_mismatch: n[3],
+        status_mismatch: n[4],
+        duplicate: n[5],
+        created_by: actor.to_owned(),
+        created_at: now_ms(),
+        kind: "statement".into(),
+        account_id: Some(account.id.clone()),
+    };
+    let detail = serde_json::json!({"ignored_debits": ignored_debits, "corrections": corrected,
+        "period": [first.to_string(), last.to_string()]});
+    store_run(state, run, &items, rerun, detail).await
+}
+
+/// Everything the statement is matched against.
+async fn book(
+    state: &AppState,
+    account: &StatementAccount,
+    statements: &[Statement],
+    first: Date,
+    last: Date,
+    entries: &[Entry],
+) -> Result<Book, ApiError> {
+    let store = &state.store;
+    let direct: Vec<String> = state
+        .connectors
+        .all()
+        .filter(|a| a.connector.needs_beneficiary())
+        .map(|a| a.connector.id().to_owned())
+        .collect();
+    let (start, _) = day_bounds(first);
+    let (_, end) = day_bounds(last);
+    let (whole, cut) = stmt_match::wanted(entries);
+    let payments = store.statement_payments(&account.id, &direct, start, end, &whole, &cut).await?;
+    // Batches of the day before the period (paid T+1) to its last day (paid T+0).
+    let mut days = Vec::new();
+    let mut d = first.previous_day().unwrap_or(first);
+    while d <= last {
+        days.push(d);
+        match d.next_day() {
+            Some(n) => d = n,
+            None => break,
+        }
+    }
+    let day_names: Vec<String> = days.iter().map(Date::to_string).collect();
+    let mut grouped: BTreeMap<(String, String), Vec<BatchLine>> = BTreeMap::new();
+    for (source, day, line) in store.settlement_batch_lines(&account.id, &day_names, &direct).await? {
+        grouped.entry((source, day)).or_default().push(line);
+    }
+    let credited = store.credited_batches(&account.id, &last.to_string()).await?;
+    let mut batches = Vec::new();
+    for ((source, day), lines) in grouped {
+        let date = parse_date(&day)?;
+        let mut b = Batch { source, date, amount: batch_amount(&lines), expected: false };
+        // Due on this statement when paid T+1 within the period, unless credited elsewhere.
+        b.expected = date < last && !credited.contains(&b.key());
+        if b.amount != 0 {
+            batches.push(b);
+        }
+    }
+    let refunds = store.statement_refunds(&account.id, &direct, start - REFUND_LOOKBACK_MS).await?;
+    Ok(Book {
+        payments,
+        batches,
+        refunds,
+        currency: statements.first().map(|s| s.currency.clone()).unwrap_or_else(|| "VND".into()),
+        tolerance: state.config.reconciliation.tolerance,
+    })
+}
+
+/// Asks the connector about every attempt a credit proves, and says in the item what came
+/// of it. Gives how many were applied.
+async fn correct(
+    state: &AppState,
+    actor: &str,
+    source: &ReconSource,
+    sha: &str,
+    items: &mut [Item],
+) -> Result<usize, ApiError> {
+    let mut applied = 0;
+    for item in items.iter_mut().filter(|i| i.correct) {
+        let Some(attempt_id) = item.attempt_id.clone() else { continue };
+        let evidence = serde_json::json!({"source": source.id, "file_sha256": sha, "line": item.line,
+            "amount": item.amount_file, "booking_date": item.booking_date.map(|d| d.to_string())});
+        let c = corrections::confirm(state, &attempt_id, actor, &evidence).await?;
+        if matches!(c, Correction::Applied { .. }) {
+            applied += 1;
+        }
+        item.reason = format!("{}; {}", item.reason, c.describe());
+    }
+    Ok(applied)
+}
+
+fn counts(items: &[Item]) -> [i64; 6] {
+    let mut n = [0i64; 6];
+    for i in items {
+        if let Some(k) = Outcome::ALL.iter().position(|o| *o == i.outcome) {
+            n[k] += 1;
+        }
+    }
+    n
+}
+
+/// Writes the run, its items and its audit entry; two imports of one file race on the
+/// unique version, the loser answers with the winner's run (or, re-running, takes the next).
+async fn store_run(
+    state: &AppState,
+    mut run: RunRow,
+    items: &[Item],
+    rerun: bool,
+    detail: serde_json::Value,
+) -> Result<(bool, RunView), ApiError> {
+    let store = &state.store;
+    for _ in 0..3 {
+        let mut tx = store.begin().await?;
+        run.version = store.next_recon_version(&mut tx, &run.source, &run.business_date, &run.file_sha256).await?;
+        if !rerun && run.version > 1 {
+            tx.rollback().await?;
+            return existing(state, &run).await;
+        }
+        match store.insert_statement_run(&mut tx, &run, items).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                tx.rollback().await?;
+                if rerun {
+                    continue;
+                }
+                return existing(state, &run).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let data = serde_json::json!({"run_id": run.id, "kind": "statement", "source": run.source,
+            "account_id": run.account_id, "date": run.business_date, "file_sha256": run.file_sha256,
+            "version": run.version, "lines": run.lines, "counts": RunView::from(&run).counts, "detail": detail});
+        store.audit(&mut tx, "admin", "reconciliation.run", &run.created_by, &data).await?;
+        tx.commit().await?;
+        tracing::info!(run_id = %run.id, source = %run.source, date = %run.business_date, version = run.version, "statement run");
+        return Ok((true, RunView::from(&run)));
+    }
+    Err(ApiError::conflict("conflict", "concurrent re-runs of this file; retry"))
+}
+
+async fn existing(state: &AppState, run: &RunRow) -> Result<(bool, RunView), ApiError> {
+    let found = state.store.latest_recon_run(&run.source, &run.business_date, &run.file_sha256).await?;
+    let found = found.ok_or_else(|| ApiError::not_found("run"))?;
+    Ok((false, RunView::from(&found)))
+}

@@ -1,0 +1,280 @@
+//! Reconciliation cases and closed days. A case is derived from what is already stored:
+//! every non-`matched` item of the latest run of a (source, business day), and every
+//! payment with a review; only its resolution is written here (`case_resolutions`), once.
+
+use super::{Result, Store, Tx};
+use sqlx::{AnyConnection, FromRow};
+
+/// Whether a listing wants open cases, resolved ones, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseStatus {
+    Open,
+    Resolved,
+    All,
+}
+
+impl CaseStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::Resolved => "resolved",
+            CaseStatus::All => "all",
+        }
+    }
+}
+
+/// Which cases to read: empty strings and `None` mean "any".
+#[derive(Debug, Clone)]
+pub struct CaseFilter {
+    pub status: CaseStatus,
+    pub source: Option<String>,
+    pub date: Option<String>,
+    /// `[start, end)` in unix ms of `date` as a GMT+7 day (for review cases).
+    pub day: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+/// A non-matched run item, with its run and its resolution if any.
+#[derive(Debug, Clone, FromRow)]
+pub struct ItemCaseRow {
+    pub id: String,
+    pub run_id: String,
+    pub source: String,
+    pub business_date: String,
+    /// The run's kind: `settlement` or `statement`.
+    pub run_kind: String,
+    /// For a statement run, the agency account it is of.
+    pub account_id: Option<String>,
+    pub item_kind: String,
+    pub reference: String,
+    pub gateway_txn: Option<String>,
+    pub amount_file: Option<i64>,
+    pub amount_feegate: Option<i64>,
+    pub outcome: String,
+    pub reason: String,
+    pub payment_id: Option<String>,
+    pub opened_at: i64,
+    pub resolution_code: Option<String>,
+    pub note: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+/// A payment with a review, with its resolution if any.
+#[derive(Debug, Clone, FromRow)]
+pub struct ReviewCaseRow {
+    pub id: String,
+    pub review_reason: String,
+    pub review_opened_at: i64,
+    pub amount: i64,
+    pub status: String,
+    /// The connector of the payment's latest attempt.
+    pub source: Option<String>,
+    pub resolution_code: Option<String>,
+    pub note: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+/// A closed day.
+#[derive(Debug, Clone, FromRow)]
+pub struct DayRow {
+    pub source: String,
+    pub business_date: String,
+    pub closed_by: String,
+    pub closed_at: i64,
+}
+
+/// A resolution to write.
+#[derive(Debug, Clone)]
+pub struct Resolution<'a> {
+    pub case_id: &'a str,
+    pub code: &'a str,
+    pub note: &'a str,
+    pub resolved_by: &'a str,
+    pub resolved_at: i64,
+}
+
+/// `r` is the latest run of its (source, business day): no run of that day is newer.
+pub(crate) const LATEST_RUN: &str = "NOT EXISTS (SELECT 1 FROM recon_runs n WHERE n.source = r.source \
+    AND n.business_date = r.business_date AND (n.created_at > r.created_at \
+    OR (n.created_at = r.created_at AND (n.version > r.version OR (n.version = r.version AND n.id > r.id)))))";
+
+const ITEM_SELECT: &str = "SELECT i.id, i.run_id, r.source, r.business_date, r.kind AS run_kind, r.account_id, \
+    i.kind AS item_kind, i.reference, i.gateway_txn, i.amount_file, i.amount_feegate, i.outcome, i.reason, \
+    i.payment_id, r.created_at AS opened_at, c.resolution_code, c.note, c.resolved_by, c.resolved_at \
+    FROM recon_items i JOIN recon_runs r ON r.id = i.run_id LEFT JOIN case_resolutions c ON c.case_id = i.id";
+
+/// Items that are cases of the wanted status: `$1` status, `$2` source, `$3` date.
+fn item_where() -> String {
+    format!(
+        "i.outcome <> 'matched' AND ($2 = '' OR r.source = $2) AND ($3 = '' OR r.business_date = $3) AND \
+         (($1 = 'open' AND c.case_id IS NULL AND {LATEST_RUN}) OR ($1 = 'resolved' AND c.case_id IS NOT NULL) \
+         OR ($1 = 'all' AND (c.case_id IS NOT NULL OR {LATEST_RUN})))"
+    )
+}
+
+/// Payments under review with the connector of their latest attempt as `source`.
+const REVIEW_INNER: &str = "SELECT p.id, p.review_reason, p.review_opened_at, p.amount, p.status, \
+    (SELECT a.connector_id FROM attempts a WHERE a.payment_id = p.id ORDER BY a.created_at DESC, a.id DESC LIMIT 1) \
+    AS source, c.resolution_code, c.note, c.resolved_by, c.resolved_at \
+    FROM payments p LEFT JOIN case_resolutions c ON c.case_id = p.id \
+    WHERE p.review_reason IS NOT NULL AND p.review_opened_at IS NOT NULL";
+
+/// Reviews of the wanted status: `$1` status, `$2` source, `$3`/`$4` the day's bounds
+/// (`$3 < 0` for any day).
+const REVIEW_WHERE: &str = "($2 = '' OR x.source = $2) \
+    AND ($3 < 0 OR (x.review_opened_at >= $3 AND x.review_opened_at < $4)) \
+    AND (($1 = 'open' AND x.resolved_at IS NULL) OR ($1 = 'resolved' AND x.resolved_at IS NOT NULL) OR $1 = 'all')";
+
+impl Store {
+    /// Run items that are cases, by business day, source and file order.
+    pub async fn item_cases(&self, f: &CaseFilter) -> Result<Vec<ItemCaseRow>> {
+        Ok(sqlx::query_as(&format!(
+            "{ITEM_SELECT} WHERE {} ORDER BY r.business_date, r.source, i.run_id, i.idx LIMIT $4",
+            item_where()
+        ))
+        .bind(f.status.as_str())
+        .bind(f.source.as_deref().unwrap_or(""))
+        .bind(f.date.as_deref().unwrap_or(""))
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Payments under review that are cases, oldest review first.
+    pub async fn review_cases(&self, f: &CaseFilter) -> Result<Vec<ReviewCaseRow>> {
+        let (start, end) = f.day.unwrap_or((-1, -1));
+        Ok(sqlx::query_as(&format!(
+            "SELECT x.* FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE} ORDER BY x.review_opened_at, x.id LIMIT $5"
+        ))
+        .bind(f.status.as_str())
+        .bind(f.source.as_deref().unwrap_or(""))
+        .bind(start)
+        .bind(end)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many cases of `source` on `date` (GMT+7 bounds `day`) are open, read in `tx`.
+    pub async fn open_case_count(&self, tx: &mut Tx, source: &str, date: &str, day: (i64, i64)) -> Result<i64> {
+        count_open(&mut tx.tx, source, date, day).await
+    }
+
+    /// The same count outside a transaction (for listings).
+    pub async fn open_case_count_now(&self, source: &str, date: &str, day: (i64, i64)) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        count_open(&mut conn, source, date, day).await
+    }
+
+    /// The run item with this id if it is a case (not matched), whatever its run.
+    pub async fn item_case(&self, tx: &mut Tx, id: &str) -> Result<Option<ItemCaseRow>> {
+        Ok(sqlx::query_as(&format!("{ITEM_SELECT} WHERE i.id = $1 AND i.outcome <> 'matched'"))
+            .bind(id)
+            .fetch_optional(&mut *tx.tx)
+            .await?)
+    }
+
+    /// The payment with this id if it has a review.
+    pub async fn review_case(&self, tx: &mut Tx, id: &str) -> Result<Option<ReviewCaseRow>> {
+        Ok(sqlx::query_as(&format!("SELECT x.* FROM ({REVIEW_INNER}) x WHERE x.id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx.tx)
+            .await?)
+    }
+
+    /// Writes a resolution; `false` if the case already has one (the first one stands).
+    pub async fn insert_resolution(&self, tx: &mut Tx, r: &Resolution<'_>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO case_resolutions (case_id, resolution_code, note, resolved_by, resolved_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO NOTHING",
+        )
+        .bind(r.case_id)
+        .bind(r.code)
+        .bind(r.note)
+        .bind(r.resolved_by)
+        .bind(r.resolved_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether any file was imported for `source` on `date`, read in `tx`.
+    pub async fn has_run(&self, tx: &mut Tx, source: &str, date: &str) -> Result<bool> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM recon_runs WHERE source = $1 AND business_date = $2 LIMIT 1")
+                .bind(source)
+                .bind(date)
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// Marks a day closed; `false` if it already was.
+    pub async fn insert_closed_day(&self, tx: &mut Tx, d: &DayRow) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO recon_days (source, business_date, closed_by, closed_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (source, business_date) DO NOTHING",
+        )
+        .bind(&d.source)
+        .bind(&d.business_date)
+        .bind(&d.closed_by)
+        .bind(d.closed_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The closed record of a day, if it is closed.
+    pub async fn closed_day(&self, source: &str, date: &str) -> Result<Option<DayRow>> {
+        Ok(sqlx::query_as(
+            "SELECT source, business_date, closed_by, closed_at FROM recon_days WHERE source = $1 AND business_date = $2",
+        )
+        .bind(source)
+        .bind(date)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Days that have a run, newest first: (source, business date).
+    pub async fn recon_day_list(
+        &self,
+        source: Option<&str>,
+        date: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT source, business_date FROM recon_runs WHERE ($1 = '' OR source = $1) \
+             AND ($2 = '' OR business_date = $2) GROUP BY source, business_date \
+             ORDER BY business_date DESC, source LIMIT $3",
+        )
+        .bind(source.unwrap_or(""))
+        .bind(date.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+async fn count_open(conn: &mut AnyConnection, source: &str, date: &str, day: (i64, i64)) -> Result<i64> {
+    let (items,): (i64,) = sqlx::query_as(&format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM recon_items i JOIN recon_runs r ON r.id = i.run_id \
+         LEFT JOIN case_resolutions c ON c.case_id = i.id WHERE {}",
+        item_where()
+    ))
+    .bind("open")
+    .bind(source)
+    .bind(date)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (reviews,): (i64,) =
+        sqlx::query_as(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE}"))
+            .bind("open")
+            .bind(source)
+            .bind(day.0)
+            .bind(day.1)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(items + reviews)
+}

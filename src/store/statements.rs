@@ -1,0 +1,317 @@
+//! What a bank statement of an agency account is matched against (its payments, the
+//! gateways' settlement batches, manual refunds), and the write of a statement run.
+
+use super::recon::{RunRow, ITEM_COLS, ITEM_EXTRA, RUN_COLS, RUN_EXTRA};
+use super::{Result, Store, Tx};
+use crate::domain::ids::new_id;
+use crate::domain::statement::Direction;
+use crate::domain::stmt_match::{BatchLine, Item, Payment, Refund};
+use std::collections::HashSet;
+
+/// An active agency account a statement source names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementAccount {
+    pub id: String,
+    pub agency_code: String,
+    pub account_number: String,
+}
+
+/// How many parameters one `IN (...)` list holds.
+const CHUNK: usize = 500;
+
+/// `$from, $from+1, ...` for `n` parameters.
+fn marks(from: usize, n: usize) -> String {
+    (0..n).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(",")
+}
+
+/// The lines of a payment routed to account `$1`.
+const ROUTED: &str = "CAST(COALESCE((SELECT SUM(l.amount) FROM payment_lines l \
+    WHERE l.payment_id = p.id AND l.account_id = $1), 0) AS BIGINT)";
+
+type PaymentRaw = (String, String, String, String, String, String, String, i64);
+/// A settlement item as a batch is summed from: (kind, amount, fee, outcome, our status,
+/// payment amount, routed here).
+type BatchRaw = (String, Option<i64>, i64, String, Option<String>, i64, i64);
+
+impl Store {
+    /// The active accounts with this account number (one, when the configuration is sound).
+    pub async fn accounts_by_number(&self, number: &str) -> Result<Vec<StatementAccount>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active = 1 ORDER BY id",
+        )
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, agency_code, account_number)| StatementAccount { id, agency_code, account_number })
+            .collect())
+    }
+
+    /// Attempts a statement of `account_id` may prove: the direct transfers (`direct`
+    /// connectors) that succeeded in `[start, end)` with lines routed here (`expected`), and
+    /// any attempt whose reference the statement names whole or as a cut-short prefix.
+    pub async fn statement_payments(
+        &self,
+        account_id: &str,
+        direct: &[String],
+        start: i64,
+        end: i64,
+        whole: &[String],
+        prefixes: &[String],
+    ) -> Result<Vec<Payment>> {
+        let cols = format!(
+            "SELECT a.reference, a.payment_id, a.id, a.connector_id, a.status, p.status, p.currency, {ROUTED} \
+             FROM attempts a JOIN payments p ON p.id = a.payment_id"
+        );
+        let mut out: Vec<Payment> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut push = |rows: Vec<PaymentRaw>, expected: bool, out: &mut Vec<Payment>| {
+            for (reference, payment_id, attempt_id, connector_id, attempt_status, payment_status, currency, routed) in
+                rows
+            {
+                if seen.insert(attempt_id.clone()) {
+                    out.push(Payment {
+                        reference,
+                        payment_id,
+                        attempt_id,
+                        connector_id,
+                        attempt_status,
+                        payment_status,
+                        currency,
+                        routed,
+                        expected,
+                    });
+                }
+            }
+        };
+        if !direct.is_empty() {
+            let sql = format!(
+                "{cols} WHERE a.status = 'succeeded' AND a.updated_at >= $2 AND a.updated_at < $3 \
+                 AND a.connector_id IN ({}) AND EXISTS (SELECT 1 FROM payment_lines l \
+                 WHERE l.payment_id = p.id AND l.account_id = $1) ORDER BY a.reference",
+                marks(4, direct.len())
+            );
+            let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(start).bind(end);
+            for d in direct {
+                q = q.bind(d);
+            }
+            push(q.fetch_all(&self.pool).await?, true, &mut out);
+        }
+        for chunk in whole.chunks(CHUNK) {
+            let sql = format!("{cols} WHERE a.reference IN ({})", marks(2, chunk.len()));
+            let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id);
+            for r in chunk {
+                q = q.bind(r);
+            }
+            push(q.fetch_all(&self.pool).await?, false, &mut out);
+        }
+        for prefix in prefixes {
+            // A prefix is `FG` + Crockford base32: no LIKE wildcard can be in it.
+            let sql = format!("{cols} WHERE a.reference LIKE $2 ORDER BY a.reference LIMIT 20");
+            let rows = sqlx::query_as::<_, PaymentRaw>(&sql)
+                .bind(account_id)
+                .bind(format!("{prefix}%"))
+                .fetch_all(&self.pool)
+                .await?;
+            push(rows, false, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// The file lines of the latest settlement run of each (connector, day) for `days`
+    /// (connectors in `skip` left out), as batches to this account are summed from:
+    /// (connector, day, line).
+    pub async fn settlement_batch_lines(
+        &self,
+        account_id: &str,
+        days: &[String],
+        skip: &[String],
+    ) -> Result<Vec<(String, String, BatchLine)>> {
+        if days.is_empty() {
+            return Ok(Vec::new());
+        }
+        let runs: Vec<(String, String, String)> = {
+            let sql = format!(
+                "SELECT r.id, r.source, r.business_date FROM recon_runs r WHERE r.kind = 'settlement' \
+                 AND r.business_date IN ({}) AND NOT EXISTS (SELECT 1 FROM recon_runs n WHERE n.kind = 'settlement' \
+                 AND n.source = r.source AND n.business_date = r.business_date \
+                 AND (n.created_at > r.created_at OR (n.created_at = r.created_at AND n.version > r.version))) \
+                 ORDER BY r.source, r.business_date",
+                marks(1, days.len())
+            );
+            let mut q = sqlx::query_as(&sql);
+            for d in days {
+                q = q.bind(d);
+            }
+            q.fetch_all(&self.pool).await?
+        };
+        let mut out = Vec::new();
+        for (run_id, source, day) in runs.into_iter().filter(|(_, s, _)| !skip.contains(s)) {
+            let rows: Vec<BatchRaw> = sqlx::query_as(&format!(
+                "SELECT i.kind, i.amount_file, COALESCE(i.fee, 0), i.outcome, i.status_feegate, p.amount, {ROUTED} \
+                 FROM recon_items i JOIN payments p ON p.id = i.payment_id \
+                 WHERE i.run_id = $2 AND i.line IS NOT NULL"
+            ))
+            .bind(account_id)
+            .bind(&run_id)
+            .fetch_all(&self.pool)
+            .await?;
+            for (kind, amount, fee, outcome, status_feegate, payment_amount, routed) in rows {
+                if routed == 0 {
+                    continue;
+                }
+                // The item keeps our status; a status mismatch means the file said the opposite.
+                let ours = status_feegate.as_deref() == Some("succeeded");
+                let succeeded = if outcome == "status_mismatch" { !ours } else { ours };
+                let line = BatchLine {
+                    refund: kind == "refund",
+                    amount: amount.unwrap_or(0),
+                    fee,
+                    succeeded,
+                    payment_amount,
+                    routed,
+                };
+                out.push((source.clone(), day.clone(), line));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Batch keys (`source@day`) already credited on this account's statements of other days.
+    pub async fn credited_batches(&self, account_id: &str, business_date: &str) -> Result<HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT i.reference FROM recon_items i JOIN recon_runs r ON r.id = i.run_id \
+             WHERE r.kind = 'statement' AND r.account_id = $1 AND r.business_date <> $2 \
+             AND i.batch_source IS NOT NULL AND i.line IS NOT NULL AND i.outcome IN ('matched', 'amount_mismatch')",
+        )
+        .bind(account_id)
+        .bind(business_date)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    /// Refunds of direct transfers to this account, paid out by hand or waiting to be, that
+    /// changed since `since` (unix ms): what a debit may be the payout of. The amount is the
+    /// refund's share routed to this account.
+    pub async fn statement_refunds(&self, account_id: &str, direct: &[String], since: i64) -> Result<Vec<Refund>> {
+        if direct.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT f.id, f.payment_id, f.reference, f.bank_reference, f.amount, f.status, p.amount, {ROUTED} \
+             FROM refunds f JOIN payments p ON p.id = f.payment_id \
+             WHERE f.status IN ('succeeded', 'pending_manual') AND f.updated_at >= $2 AND f.connector_id IN ({}) \
+             ORDER BY f.created_at",
+            marks(3, direct.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, i64, String, i64, i64)>(&sql)
+            .bind(account_id)
+            .bind(since);
+        for d in direct {
+            q = q.bind(d);
+        }
+        Ok(q.fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .filter(|r| r.7 > 0 && r.6 > 0)
+            .map(|(refund_id, payment_id, reference, bank_reference, amount, status, paid, routed)| Refund {
+                refund_id,
+                payment_id,
+                reference,
+                bank_reference,
+                amount: (i128::from(amount) * i128::from(routed) / i128::from(paid)) as i64,
+                status,
+            })
+            .collect())
+    }
+
+    /// The pay items of a settlement run whose file line succeeded while feegate's attempt
+    /// did not: (item id, attempt id, line, amount in the file).
+    pub async fn settlement_corrections(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<(String, String, Option<i64>, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, attempt_id, line, amount_file FROM recon_items WHERE run_id = $1 AND kind = 'pay' \
+             AND outcome = 'status_mismatch' AND attempt_id IS NOT NULL \
+             AND (status_feegate IS NULL OR status_feegate <> 'succeeded') ORDER BY idx",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Adds what a correction did to an item's reason.
+    pub async fn append_item_reason(&self, item_id: &str, text: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE recon_items SET reason = reason || '; ' || $1 WHERE id = $2")
+            .bind(text)
+            .bind(item_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Writes a statement run and its items. `Conflict` if that version of the file exists.
+    pub async fn insert_statement_run(&self, tx: &mut Tx, run: &RunRow, items: &[Item]) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO recon_runs ({RUN_COLS}, {RUN_EXTRA}) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
+        ))
+        .bind(&run.id)
+        .bind(&run.source)
+        .bind(&run.business_date)
+        .bind(&run.file_sha256)
+        .bind(run.version)
+        .bind(&run.status)
+        .bind(run.lines)
+        .bind(run.matched)
+        .bind(run.missing_in_file)
+        .bind(run.missing_in_feegate)
+        .bind(run.amount_mismatch)
+        .bind(run.status_mismatch)
+        .bind(run.duplicate)
+        .bind(&run.created_by)
+        .bind(run.created_at)
+        .bind(&run.kind)
+        .bind(&run.account_id)
+        .execute(&mut *tx.tx)
+        .await?;
+        let sql = format!(
+            "INSERT INTO recon_items ({ITEM_COLS}, {ITEM_EXTRA}) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
+        );
+        for (idx, i) in items.iter().enumerate() {
+            let kind = match i.direction {
+                Direction::Credit => "credit",
+                Direction::Debit => "debit",
+            };
+            sqlx::query(&sql)
+                .bind(new_id("rci"))
+                .bind(&run.id)
+                .bind(idx as i64)
+                .bind(i.line)
+                .bind(&i.reference)
+                .bind(&i.bank_ref)
+                .bind(kind)
+                .bind(i.amount_file)
+                .bind(i.amount_feegate)
+                .bind(i.line.map(|_| "booked"))
+                .bind(&i.status_feegate)
+                .bind(i.outcome.as_str())
+                .bind(&i.reason)
+                .bind(&i.payment_id)
+                .bind(&i.attempt_id)
+                .bind(&i.refund_id)
+                .bind(&i.content)
+                .bind(i.booking_date.map(|d| d.to_string()))
+                .bind(&i.batch_source)
+                .bind(None::<i64>)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,493 @@
+//! Agency bank statement runs: a day's VietQR transfers and a gateway's settlement batch
+//! against the account's statement, every planted difference with its outcome and reason;
+//! statements that do not add up refused; the same file twice one run; the public sample
+//! statements import; a credit that proves a payment whose callback was lost corrects it
+//! through the connector's query.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+/// Today as a GMT+7 business day.
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date()
+}
+
+fn iso(d: time::Date) -> String {
+    d.format(time::macros::format_description!("[year]-[month]-[day]")).unwrap()
+}
+
+/// A payment of H12.20 with one line of `kind`: fees go to the Vietcombank account
+/// 0351000765432, charges to the VietinBank treasury account 113000012345.
+async fn payment(app: &TestApp, kind: &str, amount: i64) -> String {
+    let mut body = payment_body();
+    body["lines"] =
+        json!([{"kind": kind, "code": "P-01", "description": "Phí thẩm định", "amount": amount.to_string()}]);
+    app.create_payment(&body).await["id"].as_str().unwrap().to_owned()
+}
+
+/// Pays `id` by VietQR as the payer's bank app would; gives the attempt reference.
+async fn pay_vietqr(app: &TestApp, id: &str) -> String {
+    app.choose(id, "vietqr").await;
+    let attempt = app.payment(id).await["attempts"][0].clone();
+    let (action,): (String,) = sqlx::query_as("SELECT action FROM attempts WHERE id = $1")
+        .bind(attempt["id"].as_str().unwrap())
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    let action: Value = serde_json::from_str(&action).unwrap();
+    let payload: String =
+        url::form_urlencoded::byte_serialize(action["payload"].as_str().unwrap().as_bytes()).collect();
+    let bank_app = format!("{}/sim/vietqr/app?payload={payload}", app.url);
+    assert_eq!(app.client.get(&bank_app).send().await.unwrap().status(), 200);
+    let r = app.client.post(&bank_app).form(&[("outcome", "success")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    attempt["reference"].as_str().unwrap().to_owned()
+}
+
+async fn import(app: &TestApp, query: &str, body: Value) -> (u16, Value) {
+    let r = app.post(&format!("/v1/reconciliation/runs{query}"), &app.finance_key).json(&body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn items(app: &TestApp, run: &Value) -> Vec<Value> {
+    let id = run["id"].as_str().unwrap_or_else(|| panic!("{run}"));
+    let v: Value = app
+        .get(&format!("/v1/reconciliation/runs/{id}/items"), &app.finance_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array().unwrap_or_else(|| panic!("{v}")).clone()
+}
+
+/// `1350000` as a Vietcombank export writes it: `1,350,000`.
+fn grouped(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A Vietcombank-like CSV statement (the column map of the demo source
+/// `vcb-0351000765432`): signed amounts (credit > 0), contents, a running balance.
+fn vcb_csv(day: time::Date, rows: &[(i64, &str)]) -> String {
+    let d = format!("{:02}/{:02}/{}", day.day(), u8::from(day.month()), day.year());
+    let mut out = String::from(
+        "NGÂN HÀNG TMCP NGOẠI THƯƠNG VIỆT NAM,,,,,,\nSAO KÊ TÀI KHOẢN / ACCOUNT STATEMENT,,,,,,\n\
+         Số tài khoản: 0351000765432 - SO GIAO THONG VAN TAI TINH HA NAM,,,,,,\nLoại tiền: VND,,,,,,\n\
+         STT,Ngày giao dịch,Số tham chiếu,Số tiền ghi nợ,Số tiền ghi có,Số dư,Nội dung chi tiết\n",
+    );
+    let mut balance = 10_000_000;
+    for (n, (amount, content)) in rows.iter().enumerate() {
+        balance += amount;
+        let (debit, credit) =
+            if *amount < 0 { (grouped(-amount), String::new()) } else { (String::new(), grouped(*amount)) };
+        out.push_str(&format!(
+            "{},{d},5073IBT{:07},\"{debit}\",\"{credit}\",\"{}\",\"{content}\"\n",
+            n + 1,
+            n + 1,
+            grouped(balance)
+        ));
+    }
+    out
+}
+
+fn outcome_of<'a>(items: &'a [Value], reference: &str) -> &'a Value {
+    items.iter().find(|i| i["reference"] == reference).unwrap_or_else(|| panic!("{reference} in {items:#?}"))
+}
+
+#[tokio::test]
+async fn a_days_statement_matches_transfers_and_a_settlement_batch_and_names_every_difference() {
+    let app = TestApp::spawn().await;
+    let day = today();
+    // Direct VietQR transfers to the Vietcombank fee account.
+    let p1 = payment(&app, "fee", 135000).await;
+    let r1 = pay_vietqr(&app, &p1).await;
+    let p2 = payment(&app, "fee", 200000).await;
+    let r2 = pay_vietqr(&app, &p2).await;
+    let p3 = payment(&app, "fee", 50000).await;
+    let r3 = pay_vietqr(&app, &p3).await;
+    let p4 = payment(&app, "fee", 153000).await;
+    let r4 = pay_vietqr(&app, &p4).await;
+    let p5 = payment(&app, "fee", 90000).await;
+    let r5 = pay_vietqr(&app, &p5).await;
+    for p in [&p1, &p2, &p3, &p4, &p5] {
+        assert_eq!(app.payment(p).await["status"], "succeeded");
+    }
+    // Two card payments through the sandbox gateway, settled to the same account in one batch.
+    let s1 = payment(&app, "fee", 300000).await;
+    assert!(app.pay_sandbox(&s1, "success").await.contains("status=succeeded"));
+    let s2 = payment(&app, "fee", 120000).await;
+    assert!(app.pay_sandbox(&s2, "success").await.contains("status=succeeded"));
+    let settlement = app
+        .client
+        .get(format!("{}/sim/sandbox/_control/settlement?date={}", app.url, iso(day)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (status, srun) = import(&app, "", json!({"source": "sandbox", "date": iso(day), "content": settlement})).await;
+    assert_eq!((status, srun["counts"]["matched"].as_i64()), (201, Some(2)), "{srun}");
+
+    // The bank rewrites contents: its own text around the reference, cut short, lower case,
+    // a decomposed diacritic inside it.
+    let cut = &r2[..10];
+    let mangled = format!("{}\u{301}{}", &r3[..5].to_lowercase(), &r3[5..].to_lowercase());
+    let csv = vcb_csv(
+        day,
+        &[
+            (135000, &format!("MBVCB.8812345.{r1}.CT tu 0011004 NGUYEN VAN A toi 0351000765432")),
+            (200000, &format!("IBFT {cut}")),
+            (50000, &format!("Nộp phí hộ tịch {mangled} người nộp Lê Thị Hoa")),
+            (135000, &format!("{r4} nop phi")),
+            (70000, "chuyen tien hoc phi con"),
+            (420000, "SANDBOX TT GD NGAY FEEGATE SO GTVT HA NAM 2 GD"),
+            (-5500, "Phi quan ly tai khoan"),
+        ],
+    );
+    let (status, run) = import(&app, "", json!({"source": "vcb-0351000765432", "content": csv})).await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(
+        (run["kind"].as_str(), run["date"].as_str(), run["lines"].as_i64()),
+        (Some("statement"), Some(iso(day).as_str()), Some(7))
+    );
+    assert_eq!(
+        run["counts"],
+        json!({"matched": 4, "missing_in_file": 1, "missing_in_feegate": 1, "amount_mismatch": 1, "status_mismatch": 0, "duplicate": 0}),
+        "{:#?}",
+        items(&app, &run).await
+    );
+    let all = items(&app, &run).await;
+    assert_eq!(all.len(), 7, "the bank's fee debit is no item: {all:#?}");
+    for (r, p) in [(&r1, &p1), (&r2, &p2), (&r3, &p3)] {
+        let i = outcome_of(&all, r);
+        assert_eq!(
+            (i["outcome"].as_str(), i["payment_id"].as_str(), i["kind"].as_str()),
+            (Some("matched"), Some(p.as_str()), Some("credit"))
+        );
+    }
+    assert_eq!(outcome_of(&all, &r1)["booking_date"], iso(day));
+    let amount = outcome_of(&all, &r4);
+    assert_eq!(
+        (amount["outcome"].as_str(), amount["reason"].as_str()),
+        (Some("amount_mismatch"), Some("amount 135000 on the statement, 153000 in feegate"))
+    );
+    let missing = outcome_of(&all, &r5);
+    assert_eq!((missing["outcome"].as_str(), missing["line"].as_i64()), (Some("missing_in_file"), None));
+    assert!(missing["reason"].as_str().unwrap().contains("not credited on the statement"), "{missing}");
+    let unknown = all.iter().find(|i| i["outcome"] == "missing_in_feegate").unwrap();
+    assert_eq!(unknown["content"], "chuyen tien hoc phi con");
+    assert!(unknown["reason"].as_str().unwrap().contains("names no feegate reference"), "{unknown}");
+    let batch = outcome_of(&all, &format!("sandbox@{}", iso(day)));
+    assert_eq!(
+        (batch["outcome"].as_str(), batch["batch_source"].as_str(), batch["amount_feegate"].as_str()),
+        (Some("matched"), Some("sandbox"), Some("420000"))
+    );
+
+    // The same file again is the same run; a re-run is a new version beside it.
+    let (status, again) = import(&app, "", json!({"source": "vcb-0351000765432", "content": csv})).await;
+    assert_eq!((status, again["id"].as_str()), (200, run["id"].as_str()));
+    let (status, v2) = import(&app, "?rerun=true", json!({"source": "vcb-0351000765432", "content": csv})).await;
+    assert_eq!((status, v2["version"].as_i64(), v2["counts"]["matched"].as_i64()), (201, Some(2), Some(4)), "{v2}");
+    assert_eq!(app.count("recon_runs").await, 3);
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = 'reconciliation.run'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "one audit entry per run");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_statement_that_does_not_add_up_is_refused_with_its_reason_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let fixture = |name: &str| std::fs::read(format!("tests/fixtures/statements/{name}")).unwrap();
+    use base64::Engine;
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    for (source, file, code) in [
+        ("vcb-0351000765432", "vcb_statement_unbalanced.csv", "statement_running_balance"),
+        ("ctg-113000012345", "camt053_unbalanced.xml", "statement_unbalanced"),
+        ("bidv-48010000123456", "mt940_unbalanced.txt", "statement_unbalanced"),
+        ("ctg-113000012345", "mt940_vcb.txt", "statement_parse"),
+    ] {
+        let r = app
+            .post("/v1/reconciliation/runs", &app.finance_key)
+            .json(&json!({"source": source, "content_base64": b64(fixture(file))}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!((status, v["error"]["code"].as_str()), (422, Some(code)), "{file}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("line "), "the reason names the line: {v}");
+    }
+    // A balanced statement of another account is refused too.
+    let r = app
+        .post("/v1/reconciliation/runs", &app.finance_key)
+        .json(&json!({"source": "bidv-48010000123456", "content_base64": b64(fixture("mt940_vcb.txt"))}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (422, "statement_wrong_account".into(), Some("content".into())));
+    assert_eq!((app.count("recon_runs").await, app.count("recon_items").await), (0, 0));
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = 'reconciliation.run'")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let r = app
+        .post("/v1/reconciliation/runs", &app.portal_key)
+        .json(&json!({"source": "vcb-0351000765432", "content": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "portals do not reconcile");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sample_statements_import_including_the_public_camt053_and_mt940_files() {
+    let dir =
+        std::env::temp_dir().join(format!("feegate-stmt-cfg-{}-{}", std::process::id(), feegate::store::now_ms()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("samples.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[[demo.agencies]]
+code = "H12.20"
+name = "Sở Tư pháp (mẫu)"
+  [[demo.agencies.accounts]]
+  bank_bin = "970415"
+  bank_name = "VietinBank"
+  account_number = "113000012345"
+  account_name = "SO TU PHAP"
+  kind = "treasury"
+  receives = ["charge"]
+  [[demo.agencies.accounts]]
+  bank_bin = "970436"
+  bank_name = "Vietcombank"
+  account_number = "0071001234567"
+  account_name = "SO TU PHAP TINH BINH DUONG"
+  kind = "bank"
+  receives = ["fee"]
+
+[[demo.agencies]]
+code = "NL.SAMPLE"
+name = "Public sample accounts"
+  [[demo.agencies.accounts]]
+  bank_bin = "999001"
+  bank_name = "genkgo/camt sample bank"
+  account_number = "NL26VAYB8060476890"
+  account_name = "genkgo sample"
+  kind = "bank"
+  receives = ["fee"]
+  [[demo.agencies.accounts]]
+  bank_bin = "999002"
+  bank_name = "WoLpH/mt940 sample bank"
+  account_number = "EXAMPLEACCOUNT"
+  account_name = "mt940 sample"
+  kind = "bank"
+  receives = ["charge"]
+
+[[reconciliation.sources]]
+id = "genkgo"
+format = "camt053"
+account_number = "NL26VAYB8060476890"
+
+[[reconciliation.sources]]
+id = "wolph"
+format = "mt940"
+account_number = "EXAMPLEACCOUNT"
+
+[[reconciliation.sources]]
+id = "ctg"
+format = "camt053"
+account_number = "113000012345"
+
+[[reconciliation.sources]]
+id = "vcb-mt940"
+format = "mt940"
+account_number = "0071001234567"
+
+[[reconciliation.sources]]
+id = "vcb-csv"
+format = "csv"
+account_number = "0071001234567"
+  [reconciliation.sources.csv]
+  date = "Ngày giao dịch"
+  date_format = "[day]/[month]/[year]"
+  credit = "Số tiền ghi có"
+  debit = "Số tiền ghi nợ"
+  reference = "Số tham chiếu"
+  content = "Nội dung chi tiết"
+  balance = "Số dư"
+  thousands = ","
+  skip_rows = 4
+"#,
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(&[("FEEGATE_CONFIG", cfg.to_str().unwrap())]).await;
+    use base64::Engine;
+    // (source, file, business day, entries, credits that are items, debits that are items)
+    for (source, file, date, lines) in [
+        ("genkgo", "genkgo-camt053.v2.multi.statement.xml", None, None),
+        ("wolph", "wolph-mt940-statements.sta", Some("2026-01-03"), Some(2)),
+        ("ctg", "camt053_vietinbank.xml", Some("2025-03-15"), None),
+        ("vcb-mt940", "mt940_vcb.txt", Some("2025-03-15"), Some(5)),
+        ("vcb-csv", "vcb_statement.csv", Some("2025-03-16"), Some(5)),
+    ] {
+        let bytes = std::fs::read(format!("tests/fixtures/statements/{file}")).unwrap();
+        let content_base64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let (status, run) = import(&app, "", json!({"source": source, "content_base64": content_base64})).await;
+        assert_eq!(status, 201, "{file}: {run}");
+        assert_eq!(run["kind"], "statement");
+        if let Some(d) = date {
+            assert_eq!(run["date"], d, "{file}: the business day is the closing balance's");
+        }
+        if let Some(n) = lines {
+            assert_eq!(run["lines"], n, "{file}: {run}");
+        }
+        let all = items(&app, &run).await;
+        // Nothing in these files is feegate's: every credit is unknown, no debit pays a refund.
+        assert!(all.iter().all(|i| i["kind"] == "credit" && i["outcome"] == "missing_in_feegate"), "{file}: {all:#?}");
+        assert!(all.iter().all(|i| !i["reason"].as_str().unwrap().is_empty()));
+        let credits = run["counts"]["missing_in_feegate"].as_i64().unwrap();
+        assert!(credits >= 1 && credits as usize == all.len(), "{file}: {run}");
+    }
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A camt.053 statement of the VietinBank treasury account with booked credits.
+fn camt053(day: time::Date, credits: &[(i64, &str)]) -> String {
+    let opening = 52_400_000;
+    let closing = opening + credits.iter().map(|c| c.0).sum::<i64>();
+    let d = iso(day);
+    let entries: String = credits
+        .iter()
+        .enumerate()
+        .map(|(n, (amount, content))| {
+            format!(
+                "<Ntry><Amt Ccy=\"VND\">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>\
+                 <BookgDt><Dt>{d}</Dt></BookgDt><ValDt><Dt>{d}</Dt></ValDt><AcctSvcrRef>FT{n:011}</AcctSvcrRef>\
+                 <NtryDtls><TxDtls><RmtInf><Ustrd>{content}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"><BkToCstmrStmt>\
+         <GrpHdr><MsgId>CTG{d}</MsgId><CreDtTm>{d}T23:59:00+07:00</CreDtTm></GrpHdr>\
+         <Stmt><Id>CTG-STMT-{d}</Id><CreDtTm>{d}T23:59:00+07:00</CreDtTm>\
+         <Acct><Id><Othr><Id>113000012345</Id></Othr></Id><Ccy>VND</Ccy></Acct>\
+         <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">{opening}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{d}</Dt></Dt></Bal>\
+         <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"VND\">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{d}</Dt></Dt></Bal>\
+         {entries}</Stmt></BkToCstmrStmt></Document>"
+    )
+}
+
+#[tokio::test]
+async fn a_credit_proving_a_payment_whose_callback_was_lost_corrects_it_through_the_connector() {
+    let app = TestApp::spawn().await;
+    let day = today();
+    // The bank's credit notification never reaches feegate: the payment stays pending.
+    app.faults("vietqr", json!({"no_callback": true})).await;
+    let lost = payment(&app, "charge", 135000).await;
+    let reference = pay_vietqr(&app, &lost).await;
+    assert_eq!(app.payment(&lost).await["status"], "pending");
+    app.faults("vietqr", json!({})).await;
+    let paid = payment(&app, "charge", 40000).await;
+    let paid_ref = pay_vietqr(&app, &paid).await;
+
+    let xml = camt053(
+        day,
+        &[
+            (135000, &format!("MBVCB.99.{reference}.CT tu 0011004 TRAN THI B toi 113000012345")),
+            (40000, &format!("{paid_ref} le phi")),
+        ],
+    );
+    let (status, run) = import(&app, "", json!({"source": "ctg-113000012345", "content": xml})).await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["counts"]["status_mismatch"], 1, "{run}");
+    assert_eq!(run["counts"]["matched"], 1, "{run}");
+    let all = items(&app, &run).await;
+    let case = outcome_of(&all, &reference);
+    assert_eq!(case["outcome"], "status_mismatch", "the difference stays a case for finance: {case}");
+    let reason = case["reason"].as_str().unwrap();
+    assert!(reason.contains("which feegate has as pending") && reason.contains("corrected"), "{reason}");
+
+    // Corrected through the guarded transition: status, event, webhook and audit entries.
+    let p = app.payment(&lost).await;
+    assert_eq!((p["status"].as_str(), p["review"].is_null()), (Some("succeeded"), true), "{p}");
+    let events: Value =
+        app.get(&format!("/v1/payments/{lost}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
+    assert!(events.to_string().contains("payment.succeeded"), "{events}");
+    let kinds: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, actor FROM audit_log WHERE scope = $1 ORDER BY seq")
+            .bind(&lost)
+            .fetch_all(app.state.store.pool())
+            .await
+            .unwrap();
+    let actor_of = |kind: &str| {
+        kinds.iter().find(|(k, _)| k == kind).map(|(_, a)| a.clone()).unwrap_or_else(|| panic!("{kind}: {kinds:?}"))
+    };
+    let actor = actor_of("payment.correction");
+    assert!(actor.starts_with("key:"), "the finance staff member who imported the file: {actor}");
+    assert_eq!(actor_of("payment.succeeded"), actor);
+
+    // Re-run after the correction: the same credit now simply matches.
+    let (status, v2) = import(&app, "?rerun=true", json!({"source": "ctg-113000012345", "content": xml})).await;
+    assert_eq!(
+        (status, v2["counts"]["matched"].as_i64(), v2["counts"]["status_mismatch"].as_i64()),
+        (201, Some(2), Some(0))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_settlement_line_proving_a_pending_payment_corrects_it_through_the_connector() {
+    let app = TestApp::spawn().await;
+    app.faults("sandbox", json!({"no_callback": true})).await;
+    let id = payment(&app, "fee", 135000).await;
+    // The payer approves at the gateway but never comes back, and the callback is lost.
+    let gateway = app.choose(&id, "sandbox").await;
+    let r = app.client.post(&gateway).form(&[("outcome", "success")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.payment(&id).await["status"], "pending");
+    app.faults("sandbox", json!({})).await;
+    let date = iso(today());
+    let file = app
+        .client
+        .get(format!("{}/sim/sandbox/_control/settlement?date={date}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (status, run) = import(&app, "", json!({"source": "sandbox", "date": date, "content": file})).await;
+    assert_eq!((status, run["counts"]["status_mismatch"].as_i64()), (201, Some(1)), "{run}");
+    let item = &items(&app, &run).await[0];
+    assert_eq!(item["outcome"], "status_mismatch");
+    assert!(item["reason"].as_str().unwrap().contains("corrected"), "{item}");
+    assert_eq!(app.payment(&id).await["status"], "succeeded");
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE scope = $1 AND kind = 'payment.correction'")
+            .bind(&id)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(n, 1);
+    app.stop().await;
+}
