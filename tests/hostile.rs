@@ -11,6 +11,7 @@ mod common;
 use common::*;
 use feegate_connector::crypto::hmac_sha256_hex;
 use feegate_connector::{Disposition, InboundRequest};
+use feegate_testkit::hostile::{corpus_files, mutate, nth_key, with_duplicates, ByteOp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
@@ -28,20 +29,6 @@ fn runner(cases: u32) -> TestRunner {
         source_file: Some(file!()),
         ..Config::default()
     })
-}
-
-/// The files of `tests/corpus/{target}`, sorted by name.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(target);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// Values that break parsers: wrong types, huge and negative numbers, fractions, exponents,
@@ -136,10 +123,6 @@ fn object_at<'a>(body: &'a mut Map<String, Value>, spot: &Spot) -> Option<(&'a m
     }
 }
 
-fn nth_key(m: &Map<String, Value>, i: usize) -> Option<String> {
-    (!m.is_empty()).then(|| m.keys().nth(i % m.len()).cloned()).flatten()
-}
-
 /// A create body after `edits`, as text.
 fn create_body(edits: &[Edit]) -> Vec<u8> {
     let mut body = payment_body().as_object().unwrap().clone();
@@ -174,12 +157,7 @@ fn create_body(edits: &[Edit]) -> Vec<u8> {
             }
         }
     }
-    let text = Value::Object(body).to_string();
-    if text == "{}" {
-        format!("{{{}}}", dups.trim_end_matches(',')).into_bytes()
-    } else {
-        format!("{{{dups}{}", &text[1..]).into_bytes()
-    }
+    with_duplicates(body, &dups)
 }
 
 #[derive(Debug, Clone)]
@@ -256,7 +234,7 @@ fn hostile_create_bodies_never_answer_5xx_and_refused_ones_create_nothing() {
             Ok(())
         })
     };
-    for (name, body) in corpus("http-create") {
+    for (name, body) in corpus_files("http-create") {
         run(body, None, None).unwrap_or_else(|e| panic!("corpus {name}: {e}"));
     }
     let valid = serde_json::to_vec(&payment_body()).unwrap();
@@ -360,15 +338,7 @@ fn valid_callback(connector: &str, reference: &str, amount: i64) -> Message {
     }
 }
 
-/// One byte-level change (positions taken modulo the length).
-#[derive(Debug, Clone)]
-enum ByteOp {
-    Set(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Truncate(usize),
-}
-
+/// One byte-level change, never a repeat.
 fn byte_op() -> impl Strategy<Value = ByteOp> {
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteOp::Set(i, b)),
@@ -376,21 +346,6 @@ fn byte_op() -> impl Strategy<Value = ByteOp> {
         any::<usize>().prop_map(ByteOp::Delete),
         any::<usize>().prop_map(ByteOp::Truncate),
     ]
-}
-
-fn mutate(bytes: &[u8], op: &ByteOp) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    let n = b.len().max(1);
-    match *op {
-        ByteOp::Set(i, x) if !b.is_empty() => b[i % n] = x,
-        ByteOp::Insert(i, x) => b.insert(i % (b.len() + 1), x),
-        ByteOp::Delete(i) if !b.is_empty() => {
-            b.remove(i % n);
-        }
-        ByteOp::Truncate(i) => b.truncate(i % n),
-        _ => {}
-    }
-    b
 }
 
 /// One change to a gateway message.
@@ -437,8 +392,10 @@ fn apply(msg: &Message, changes: &[Change]) -> Message {
     let mut m = msg.clone();
     for c in changes {
         match c {
-            Change::Body(op) => m.body = mutate(&m.body, op),
-            Change::Query(op) => m.query = String::from_utf8_lossy(&mutate(m.query.as_bytes(), op)).into_owned(),
+            Change::Body(op) => m.body = mutate(&m.body, std::slice::from_ref(op)),
+            Change::Query(op) => {
+                m.query = String::from_utf8_lossy(&mutate(m.query.as_bytes(), std::slice::from_ref(op))).into_owned()
+            }
             Change::Field(i, v) => {
                 if let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&m.body) {
                     // ZaloPay's signed content is the JSON text inside `data`.
@@ -577,7 +534,7 @@ fn hostile_callbacks_never_answer_5xx_and_change_no_payment() {
             Ok(())
         })
     };
-    for (name, bytes) in corpus("http-callback") {
+    for (name, bytes) in corpus_files("http-callback") {
         let (c, _) = name.split_once('-').expect("corpus files are named {connector}-...");
         let t = CONNECTORS.iter().position(|x| *x == c).expect("a connector");
         let msg = Message { method: "POST".into(), query: String::new(), headers: Vec::new(), body: bytes };

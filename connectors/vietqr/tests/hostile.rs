@@ -7,6 +7,7 @@
 //! `tests/corpus/vietqr-*` at the workspace root.
 
 use feegate_connector::{settlement, Connector, ConnectorConfig, InboundRequest, SettlementKind, VerifyError};
+use feegate_testkit::hostile::{byte_op, corpus, edit, mutate, render};
 use feegate_vietqr::content::find_reference;
 use feegate_vietqr::emv::{crc_hex, encode, Initiation, QrData, Service};
 use feegate_vietqr::wire::sign;
@@ -29,21 +30,6 @@ fn connector() -> &'static dyn Connector {
     .as_ref()
 }
 
-/// The files of `tests/corpus/{target}` at the workspace root, sorted by name.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus").join(target);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "{} is empty", dir.display());
-    out
-}
-
 fn callback(body: &[u8], signature: Option<&str>) -> InboundRequest {
     let headers = signature.map(|s| vec![("x-bank-signature".to_owned(), s.to_owned())]).unwrap_or_default();
     InboundRequest { method: "POST".into(), headers, body: body.to_vec(), ..Default::default() }
@@ -54,151 +40,6 @@ fn valid_credit() -> Map<String, Value> {
         "amount": 135000, "content": "MBVCB.3278614911.FG0123456789.CT tu 0011004123456 NGUYEN VAN A",
         "bank_txn_id": "FT25331000001", "credited_at": "2026-11-27T10:00:00+07:00"});
     v.as_object().unwrap().clone()
-}
-
-/// Values that break parsers: wrong types, huge and negative numbers, fractions, exponents,
-/// non-ASCII digits, control characters, deep nesting, long strings.
-fn hostile_value() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        (-1.0e20f64..1.0e20).prop_map(|f| json!(f)),
-        prop::sample::select(vec![
-            "",
-            "-135000",
-            "135000.5",
-            "1e5",
-            "１３５０００",
-            "99999999999999999999999",
-            "0x1F",
-            " 135000 ",
-            "NaN",
-            "\u{0}",
-            "FG0123456789\u{0}",
-            "Lệ phí cấp đổi",
-            "succeeded ",
-            "SUCCEEDED",
-            "failed",
-            "pending",
-            "2026-13-45T99:00:00Z",
-            "FG0123456788",
-        ])
-        .prop_map(Value::from),
-        "\\PC{0,40}".prop_map(Value::from),
-        ".{0,12}".prop_map(Value::from),
-        (1usize..3000).prop_map(|n| Value::from("9".repeat(n))),
-        Just(json!([1, "2", null])),
-        Just(json!({"a": {"b": [{"c": null}]}})),
-    ]
-}
-
-/// One change to a JSON object's fields (indices are taken modulo the field count).
-#[derive(Debug, Clone)]
-enum Edit {
-    Drop(usize),
-    Set(usize, Value),
-    Add(String, Value),
-    /// The key appears twice in the text, the extra one first.
-    Dup(usize, Value),
-    /// One character of a string value replaced.
-    Char(usize, usize, char),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        any::<usize>().prop_map(Edit::Drop),
-        (any::<usize>(), hostile_value()).prop_map(|(i, v)| Edit::Set(i, v)),
-        ("[a-z_]{1,12}", hostile_value()).prop_map(|(k, v)| Edit::Add(k, v)),
-        (any::<usize>(), hostile_value()).prop_map(|(i, v)| Edit::Dup(i, v)),
-        (any::<usize>(), any::<usize>(), any::<char>()).prop_map(|(i, at, c)| Edit::Char(i, at, c)),
-    ]
-}
-
-/// Applies `edits` to `fields` and writes the JSON text (duplicate keys spliced in as text).
-fn render(fields: &Map<String, Value>, edits: &[Edit]) -> Vec<u8> {
-    let mut m = fields.clone();
-    let mut dups = Vec::new();
-    for e in edits {
-        let keys: Vec<String> = m.keys().cloned().collect();
-        let key = |i: &usize| (!keys.is_empty()).then(|| keys[i % keys.len()].clone());
-        match e {
-            Edit::Drop(i) => {
-                if let Some(k) = key(i) {
-                    m.remove(&k);
-                }
-            }
-            Edit::Set(i, v) => {
-                if let Some(k) = key(i) {
-                    m.insert(k, v.clone());
-                }
-            }
-            Edit::Add(k, v) => {
-                m.insert(k.clone(), v.clone());
-            }
-            Edit::Dup(i, v) => dups.extend(key(i).map(|k| format!("{}:{v},", Value::from(k)))),
-            Edit::Char(i, at, c) => {
-                if let Some(Value::String(s)) = key(i).and_then(|k| m.get_mut(&k)) {
-                    let mut chars: Vec<char> = s.chars().collect();
-                    if !chars.is_empty() {
-                        let n = chars.len();
-                        chars[at % n] = *c;
-                        *s = chars.into_iter().collect();
-                    }
-                }
-            }
-        }
-    }
-    let text = Value::Object(m).to_string();
-    let extra = dups.concat();
-    if text == "{}" {
-        format!("{{{}}}", extra.trim_end_matches(',')).into_bytes()
-    } else {
-        format!("{{{extra}{}", &text[1..]).into_bytes()
-    }
-}
-
-/// One byte-level change (positions taken modulo the length).
-#[derive(Debug, Clone)]
-enum ByteOp {
-    Set(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Truncate(usize),
-    Repeat(usize, usize),
-}
-
-fn byte_op() -> impl Strategy<Value = ByteOp> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteOp::Set(i, b)),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteOp::Insert(i, b)),
-        any::<usize>().prop_map(ByteOp::Delete),
-        any::<usize>().prop_map(ByteOp::Truncate),
-        (any::<usize>(), 1usize..64).prop_map(|(i, n)| ByteOp::Repeat(i, n)),
-    ]
-}
-
-fn mutate(bytes: &[u8], ops: &[ByteOp]) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    for op in ops {
-        let n = b.len().max(1);
-        match *op {
-            ByteOp::Set(i, x) if !b.is_empty() => b[i % n] = x,
-            ByteOp::Insert(i, x) => b.insert(i % (b.len() + 1), x),
-            ByteOp::Delete(i) if !b.is_empty() => {
-                b.remove(i % n);
-            }
-            ByteOp::Truncate(i) => b.truncate(i % n),
-            ByteOp::Repeat(i, len) if !b.is_empty() => {
-                let start = i % n;
-                let piece: Vec<u8> = b[start..(start + len).min(b.len())].to_vec();
-                b.splice(start..start, piece);
-            }
-            _ => {}
-        }
-    }
-    b
 }
 
 /// A mutated payload with its CRC recomputed, so that the decoder reads past the CRC check.

@@ -5,6 +5,7 @@
 //! finds live in `tests/corpus/vnpay-*` at the workspace root.
 
 use feegate_connector::{settlement, Connector, ConnectorConfig, InboundRequest, Notification, SettlementKind};
+use feegate_testkit::hostile::{apply_edits, byte_op, corpus, edit_with, mutate, Edit};
 use feegate_vnpay::sign;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -22,21 +23,6 @@ fn connector() -> &'static dyn Connector {
         feegate_vnpay::factory(cfg, reqwest::Client::new()).expect("config is complete")
     })
     .as_ref()
-}
-
-/// The files of `tests/corpus/{target}` at the workspace root, sorted by name.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus").join(target);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "{} is empty", dir.display());
-    out
 }
 
 fn ipn_fields() -> BTreeMap<String, String> {
@@ -66,7 +52,7 @@ fn original() -> Notification {
     connector().verify_callback(&get(&sign::signed_query(SECRET.as_bytes(), &ipn_fields()))).unwrap().into_inner()
 }
 
-fn hostile_text() -> impl Strategy<Value = String> {
+fn hostile_text() -> impl Strategy<Value = String> + Clone {
     prop_oneof![
         prop::sample::select(vec![
             "",
@@ -100,61 +86,15 @@ fn hostile_text() -> impl Strategy<Value = String> {
     ]
 }
 
-/// One change to the IPN's fields (indices are taken modulo the field count).
-#[derive(Debug, Clone)]
-enum Edit {
-    Drop(usize),
-    Set(usize, String),
-    Add(String, String),
-    /// The field given a second time, appended after signing.
-    Dup(usize, String),
-    Char(usize, usize, char),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        any::<usize>().prop_map(Edit::Drop),
-        (any::<usize>(), hostile_text()).prop_map(|(i, v)| Edit::Set(i, v)),
-        ("vnp_[A-Za-z]{1,12}", hostile_text()).prop_map(|(k, v)| Edit::Add(k, v)),
-        (any::<usize>(), hostile_text()).prop_map(|(i, v)| Edit::Dup(i, v)),
-        (any::<usize>(), any::<usize>(), any::<char>()).prop_map(|(i, at, c)| Edit::Char(i, at, c)),
-    ]
+/// One change to the IPN's fields: new keys `vnp_…`, values from [`hostile_text`].
+fn edit() -> impl Strategy<Value = Edit<String>> {
+    edit_with("vnp_[A-Za-z]{1,12}", hostile_text())
 }
 
 /// The edited fields, and the pairs appended after the signature.
-fn apply(edits: &[Edit]) -> (BTreeMap<String, String>, Vec<(String, String)>) {
+fn apply(edits: &[Edit<String>]) -> (BTreeMap<String, String>, Vec<(String, String)>) {
     let mut m = ipn_fields();
-    let mut extra = Vec::new();
-    for e in edits {
-        let keys: Vec<String> = m.keys().cloned().collect();
-        let key = |i: &usize| (!keys.is_empty()).then(|| keys[i % keys.len()].clone());
-        match e {
-            Edit::Drop(i) => {
-                if let Some(k) = key(i) {
-                    m.remove(&k);
-                }
-            }
-            Edit::Set(i, v) => {
-                if let Some(k) = key(i) {
-                    m.insert(k, v.clone());
-                }
-            }
-            Edit::Add(k, v) => {
-                m.insert(k.clone(), v.clone());
-            }
-            Edit::Dup(i, v) => extra.extend(key(i).map(|k| (k, v.clone()))),
-            Edit::Char(i, at, c) => {
-                if let Some(s) = key(i).and_then(|k| m.get_mut(&k)) {
-                    let mut chars: Vec<char> = s.chars().collect();
-                    if !chars.is_empty() {
-                        let n = chars.len();
-                        chars[at % n] = *c;
-                        *s = chars.into_iter().collect();
-                    }
-                }
-            }
-        }
-    }
+    let extra = apply_edits(&mut m, edits);
     (m, extra)
 }
 
@@ -175,48 +115,6 @@ fn signing() -> impl Strategy<Value = Signing> {
         "[0-9a-fA-F%]{0,140}".prop_map(Signing::Garbage),
         Just(Signing::Missing),
     ]
-}
-
-/// One byte-level change (positions taken modulo the length).
-#[derive(Debug, Clone)]
-enum ByteOp {
-    Set(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-    Truncate(usize),
-    Repeat(usize, usize),
-}
-
-fn byte_op() -> impl Strategy<Value = ByteOp> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteOp::Set(i, b)),
-        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| ByteOp::Insert(i, b)),
-        any::<usize>().prop_map(ByteOp::Delete),
-        any::<usize>().prop_map(ByteOp::Truncate),
-        (any::<usize>(), 1usize..64).prop_map(|(i, n)| ByteOp::Repeat(i, n)),
-    ]
-}
-
-fn mutate(bytes: &[u8], ops: &[ByteOp]) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    for op in ops {
-        let n = b.len().max(1);
-        match *op {
-            ByteOp::Set(i, x) if !b.is_empty() => b[i % n] = x,
-            ByteOp::Insert(i, x) => b.insert(i % (b.len() + 1), x),
-            ByteOp::Delete(i) if !b.is_empty() => {
-                b.remove(i % n);
-            }
-            ByteOp::Truncate(i) => b.truncate(i % n),
-            ByteOp::Repeat(i, len) if !b.is_empty() => {
-                let start = i % n;
-                let piece: Vec<u8> = b[start..(start + len).min(b.len())].to_vec();
-                b.splice(start..start, piece);
-            }
-            _ => {}
-        }
-    }
-    b
 }
 
 fn valid_settlement() -> Vec<u8> {
