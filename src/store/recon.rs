@@ -193,18 +193,8 @@ impl Store {
         Ok(v + 1)
     }
 
-    /// Writes a run and its items (each item a line of `lines` and/or a record of
-    /// `records`). `Conflict` if that version of the file exists. Items go in multi-row
-    /// inserts as wide as the backend's parameter limit allows (SQLite 32766, PostgreSQL
-    /// 65535); an item's id is the run's with its position, so ids arrive in key order.
-    pub async fn insert_recon_run(
-        &self,
-        tx: &mut Tx,
-        run: &RunRow,
-        items: &[Item],
-        lines: &Lines,
-        records: &Records,
-    ) -> Result<()> {
+    /// Writes a run's row (settlement or statement). `Conflict` if that version exists.
+    pub(crate) async fn insert_run_row(&self, tx: &mut Tx, run: &RunRow) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO recon_runs ({RUN_COLS}, {RUN_EXTRA}) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
@@ -228,6 +218,22 @@ impl Store {
         .bind(&run.account_id)
         .execute(&mut *tx.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Writes a run and its items (each item a line of `lines` and/or a record of
+    /// `records`). `Conflict` if that version of the file exists. Items go in multi-row
+    /// inserts as wide as the backend's parameter limit allows (SQLite 32766, PostgreSQL
+    /// 65535); an item's id is the run's with its position, so ids arrive in key order.
+    pub async fn insert_recon_run(
+        &self,
+        tx: &mut Tx,
+        run: &RunRow,
+        items: &[Item],
+        lines: &Lines,
+        records: &Records,
+    ) -> Result<()> {
+        self.insert_run_row(tx, run).await?;
         let limit = match self.backend {
             Backend::Sqlite => 32766,
             Backend::Postgres => 65535,

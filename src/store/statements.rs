@@ -1,7 +1,7 @@
 //! What a bank statement of an agency account is matched against (its payments, the
 //! gateways' settlement batches, manual refunds), and the write of a statement run.
 
-use super::recon::{RunRow, ITEM_COLS, ITEM_EXTRA, RUN_COLS, RUN_EXTRA};
+use super::recon::{RunRow, ITEM_COLS, ITEM_EXTRA};
 use super::{Result, Store, Tx};
 use crate::domain::ids::new_id;
 use crate::domain::statement::Direction;
@@ -256,29 +256,7 @@ impl Store {
 
     /// Writes a statement run and its items. `Conflict` if that version of the file exists.
     pub async fn insert_statement_run(&self, tx: &mut Tx, run: &RunRow, items: &[Item]) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO recon_runs ({RUN_COLS}, {RUN_EXTRA}) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
-        ))
-        .bind(&run.id)
-        .bind(&run.source)
-        .bind(&run.business_date)
-        .bind(&run.file_sha256)
-        .bind(run.version)
-        .bind(&run.status)
-        .bind(run.lines)
-        .bind(run.matched)
-        .bind(run.missing_in_file)
-        .bind(run.missing_in_feegate)
-        .bind(run.amount_mismatch)
-        .bind(run.status_mismatch)
-        .bind(run.duplicate)
-        .bind(&run.created_by)
-        .bind(run.created_at)
-        .bind(&run.kind)
-        .bind(&run.account_id)
-        .execute(&mut *tx.tx)
-        .await?;
+        self.insert_run_row(tx, run).await?;
         let sql = format!(
             "INSERT INTO recon_items ({ITEM_COLS}, {ITEM_EXTRA}) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
