@@ -32,10 +32,11 @@ pub fn strip_date_prefix(id: &str) -> Option<&str> {
     (date.len() == 6 && date.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()).then_some(rest)
 }
 
-/// Our refund reference from an `m_refund_id` of app `app_id`.
+/// Our refund reference from an `m_refund_id` (`yymmdd_appid_uid`) of app `app_id`; a uid
+/// with a further `_` is not one of ours (a mangled or doubled prefix).
 pub fn strip_refund_prefix<'a>(id: &'a str, app_id: &str) -> Option<&'a str> {
     let rest = strip_date_prefix(id)?;
-    rest.strip_prefix(app_id)?.strip_prefix('_').filter(|r| !r.is_empty())
+    rest.strip_prefix(app_id)?.strip_prefix('_').filter(|r| !r.is_empty() && !r.contains('_'))
 }
 
 /// Unix time in milliseconds, as ZaloPay's `app_time` and `timestamp` carry it.
