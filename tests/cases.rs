@@ -291,3 +291,25 @@ async fn a_late_success_is_a_review_case_of_its_connectors_day_and_resolves() {
     assert_eq!(close(&app, "sandbox", &date).await.0, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_close_racing_an_import_of_its_day_never_lets_both_through() {
+    let app = TestApp::spawn().await;
+    let header = "reference,gateway_txn,type,amount,fee,status,time\n";
+    for d in 1..=8 {
+        let date = format!("2026-01-{d:02}");
+        // The day has a run and no open case, so it could close...
+        let (status, v) = import(&app, "", json!({"source": "sandbox", "date": date, "content": header})).await;
+        assert_eq!(status, 201, "{v}");
+        // ...while a file with an unknown payment (an open case) arrives for it.
+        let file = format!("{header}FGUNKNOWN{d:03},T{d},pay,135000,0,succeeded,{date}T10:00:00+07:00\n");
+        let body = json!({"source": "sandbox", "date": date, "content": file});
+        let ((imported, iv), (closed, cv)) = tokio::join!(import(&app, "", body), close(&app, "sandbox", &date));
+        match (imported, closed) {
+            (201, 409) => assert_eq!(cv["error"]["code"], "open_cases", "{date}: {cv}"),
+            (409, 200) => assert_eq!(iv["error"]["code"], "day_closed", "{date}: {iv}"),
+            other => panic!("{date}: import and close both answered {other:?}: {iv} {cv}"),
+        }
+    }
+    app.stop().await;
+}

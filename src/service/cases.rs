@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::service::rfc3339;
 use crate::store::cases::{CaseFilter, CaseStatus, DayRow, ItemCaseRow, Resolution, ReviewCaseRow};
-use crate::store::now_ms;
+use crate::store::{now_ms, Tx};
 use serde::{Deserialize, Serialize};
 
 const STAFF: &[Role] = &[Role::Finance, Role::Admin];
@@ -289,10 +289,13 @@ pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &s
     known_source(state, source)?;
     let day = day_bounds(parse_date(date)?);
     let store = &state.store;
-    if let Some(d) = store.closed_day(source, date).await? {
+    let mut tx = store.begin().await?;
+    // Imports of this day wait for the close (and it for them): an import either lands
+    // before the count below or sees the day closed.
+    if let Some(d) = store.lock_day(&mut tx, source, date).await? {
+        tx.rollback().await?;
         return Ok(day_view(source, date, 0, Some(&d)));
     }
-    let mut tx = store.begin().await?;
     if !store.has_run(&mut tx, source, date).await? {
         tx.rollback().await?;
         return Err(ApiError::conflict("no_run", format!("nothing was imported for {source} on {date}")));
@@ -347,17 +350,27 @@ pub async fn list_days(
     Ok(out)
 }
 
-/// Refuses an import into a closed day with 409 `day_closed` (before anything is written).
+fn day_closed(source: &str, date: &str, d: &DayRow) -> ApiError {
+    ApiError::conflict(
+        "day_closed",
+        format!("{source} on {date} was closed by {} at {}; nothing was imported", d.closed_by, rfc3339(d.closed_at)),
+    )
+}
+
+/// Refuses an import into a closed day with 409 `day_closed` before its file is parsed (a
+/// cheap early answer; [`lock_open_day`] inside the import's transaction is the guard).
 pub async fn refuse_closed_day(state: &AppState, source: &str, date: &str) -> Result<(), ApiError> {
     match state.store.closed_day(source, date).await? {
-        Some(d) => Err(ApiError::conflict(
-            "day_closed",
-            format!(
-                "{source} on {date} was closed by {} at {}; nothing was imported",
-                d.closed_by,
-                rfc3339(d.closed_at)
-            ),
-        )),
+        Some(d) => Err(day_closed(source, date, &d)),
+        None => Ok(()),
+    }
+}
+
+/// In an import's transaction, before its run is written: locks the day against a
+/// concurrent close and refuses with 409 `day_closed` if it is closed.
+pub async fn lock_open_day(state: &AppState, tx: &mut Tx, source: &str, date: &str) -> Result<(), ApiError> {
+    match state.store.lock_day(tx, source, date).await? {
+        Some(d) => Err(day_closed(source, date, &d)),
         None => Ok(()),
     }
 }

@@ -362,6 +362,7 @@ async fn import_settlement(
     // loser answers with the winner's run (or, re-running, takes the next version).
     for _ in 0..3 {
         let mut tx = store.begin().await?;
+        crate::service::cases::lock_open_day(state, &mut tx, &run.source, date).await?;
         run.version = store.next_recon_version(&mut tx, &run.source, date, &sha).await?;
         if !rerun && run.version > 1 {
             tx.rollback().await?;

@@ -177,9 +177,6 @@ pub async fn import(
     let statements = parse(source, &bytes, &account)?;
     let (first, last) = period(&statements, day);
     let business_date = last.to_string();
-    if date.is_none() {
-        crate::service::cases::refuse_closed_day(state, &source.id, &business_date).await?;
-    }
     if !rerun {
         if let Some(run) = store.latest_recon_run(&source.id, &business_date, &sha).await? {
             return Ok((false, RunView::from(&run)));
@@ -328,6 +325,7 @@ async fn store_run(
     let store = &state.store;
     for _ in 0..3 {
         let mut tx = store.begin().await?;
+        crate::service::cases::lock_open_day(state, &mut tx, &run.source, &run.business_date).await?;
         run.version = store.next_recon_version(&mut tx, &run.source, &run.business_date, &run.file_sha256).await?;
         if !rerun && run.version > 1 {
             tx.rollback().await?;

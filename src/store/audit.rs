@@ -63,10 +63,8 @@ impl Store {
         actor: &str,
         payload: &serde_json::Value,
     ) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            // Serialises appends to one chain until commit; other chains are not blocked.
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))::text").bind(scope).execute(&mut *tx.tx).await?;
-        }
+        // Serialises appends to one chain until commit; other chains are not blocked.
+        self.xact_lock(tx, scope).await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_log WHERE scope = $1 ORDER BY seq DESC LIMIT 1")
                 .bind(scope)
@@ -146,5 +144,17 @@ impl Store {
             n += 1;
         }
         Ok(Ok(n))
+    }
+}
+
+impl Store {
+    /// Holds `key` until the transaction ends, so that transactions taking the same key run
+    /// their checks and writes one after another. PostgreSQL only: SQLite writers already
+    /// run one at a time ([`Store::begin`]).
+    pub(crate) async fn xact_lock(&self, tx: &mut Tx, key: &str) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))::text").bind(key).execute(&mut *tx.tx).await?;
+        }
+        Ok(())
     }
 }

@@ -226,6 +226,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Locks a source's day until the transaction ends (its close against its imports)
+    /// and answers its closed record, if it is closed.
+    pub async fn lock_day(&self, tx: &mut Tx, source: &str, date: &str) -> Result<Option<DayRow>> {
+        self.xact_lock(tx, &format!("recon-day:{source}:{date}")).await?;
+        Ok(sqlx::query_as(
+            "SELECT source, business_date, closed_by, closed_at FROM recon_days WHERE source = $1 AND business_date = $2",
+        )
+        .bind(source)
+        .bind(date)
+        .fetch_optional(&mut *tx.tx)
+        .await?)
+    }
+
     /// The closed record of a day, if it is closed.
     pub async fn closed_day(&self, source: &str, date: &str) -> Result<Option<DayRow>> {
         Ok(sqlx::query_as(
