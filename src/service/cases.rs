@@ -314,12 +314,8 @@ pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &s
         closed_by: who.actor(),
         closed_at: now_ms(),
     };
-    if !store.insert_closed_day(&mut tx, &row).await? {
-        // Another request closed it meanwhile: that close stands.
-        tx.rollback().await?;
-        let d = store.closed_day(source, date).await?.ok_or_else(|| ApiError::not_found("day"))?;
-        return Ok(day_view(source, date, 0, Some(&d)));
-    }
+    // Under the day's lock no other close can be between the check above and this insert.
+    store.insert_closed_day(&mut tx, &row).await?;
     let data = serde_json::json!({"source": source, "date": date});
     store.audit(&mut tx, "admin", "reconciliation.day_closed", &row.closed_by, &data).await?;
     tx.commit().await?;

@@ -211,19 +211,16 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Marks a day closed; `false` if it already was.
-    pub async fn insert_closed_day(&self, tx: &mut Tx, d: &DayRow) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO recon_days (source, business_date, closed_by, closed_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (source, business_date) DO NOTHING",
-        )
-        .bind(&d.source)
-        .bind(&d.business_date)
-        .bind(&d.closed_by)
-        .bind(d.closed_at)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    /// Marks a day closed (the caller holds the day's lock and found it open).
+    pub async fn insert_closed_day(&self, tx: &mut Tx, d: &DayRow) -> Result<()> {
+        sqlx::query("INSERT INTO recon_days (source, business_date, closed_by, closed_at) VALUES ($1, $2, $3, $4)")
+            .bind(&d.source)
+            .bind(&d.business_date)
+            .bind(&d.closed_by)
+            .bind(d.closed_at)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
     }
 
     /// Locks a source's day until the transaction ends (its close against its imports)
