@@ -55,6 +55,10 @@ impl AppState {
             crate::service::admin::seed_demo(&store, &config).await.context("seeding demo data")?;
         }
         let http = reqwest::Client::builder()
+            // A gateway API answers itself: a redirect could send a signed request (or
+            // take its answer) from elsewhere. Answers are read with a size cap
+            // (`feegate_connector::http::read_capped`).
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_millis(config.gateway_timeout_ms))
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -86,6 +90,22 @@ pub async fn launch(
     let outbox = crate::service::outbox::spawn(state.clone(), stop_rx.clone())?;
     let inbox = crate::service::inbox::spawn(state.clone(), stop_rx.clone());
     let app = crate::api::router(state.clone());
+    let metrics_server = match &state.config.metrics_listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr).await.with_context(|| format!("binding metrics_listen {addr}"))?;
+            tracing::info!(addr = %l.local_addr()?, "metrics listening");
+            let mut stop = stop_rx.clone();
+            let router = crate::api::ops::metrics_only(state.metrics.clone());
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(l, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }))
+        }
+        None => None,
+    };
     tracing::info!(addr = %listener.local_addr()?, public_url = %state.config.public_url, database = %state.config.database_url_redacted(), "feegate listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
@@ -99,6 +119,9 @@ pub async fn launch(
     let _ = resolver.await;
     let _ = outbox.await;
     let _ = inbox.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     state.store.close().await;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Layered configuration: built-in defaults (`config/default.toml`, compiled in) <
-//! `--config FILE` < `FEEGATE_*` environment variables.
+//! in demo mode only, the demo (`config/demo.toml`, compiled in) < `--config FILE` <
+//! `FEEGATE_*` environment variables. Outside demo mode [`Config::check_production`]
+//! refuses anything of the demo.
 
 use anyhow::{bail, Context};
 use secrecy::SecretString;
@@ -9,6 +11,13 @@ use std::path::Path;
 
 /// The defaults, compiled into the binary so that it runs anywhere.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// The demo (agencies, portal, every gateway pointed at its simulator, published secrets),
+/// layered over the defaults only in demo mode.
+pub const DEMO_TOML: &str = include_str!("../config/demo.toml");
+
+/// The environment variable that turns demo mode on (as `--demo` does).
+pub const DEMO_ENV: &str = "FEEGATE_DEMO";
 
 /// Environment variables that always work, and the config key each sets.
 const ENV_KEYS: &[(&str, &str)] = &[
@@ -22,6 +31,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("FEEGATE_OUTBOX_LEASE_MS", "outbox_lease_ms"),
     ("FEEGATE_RESOLVER_DELAY_MS", "resolver_delay_ms"),
     ("FEEGATE_RATE_LIMITS_ENABLED", "rate_limits.enabled"),
+    ("FEEGATE_METRICS_LISTEN", "metrics_listen"),
 ];
 
 /// The whole configuration.
@@ -80,6 +90,15 @@ pub struct Config {
     pub reconciliation: Reconciliation,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// An address of its own for `/metrics` (e.g. `127.0.0.1:9464`), served there without a
+    /// key. Unset (the default), `/metrics` answers only on the main address and only to an
+    /// admin or finance key: never public.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+    /// Demo mode (`--demo` or `FEEGATE_DEMO=true`): the demo layer is loaded and its doors
+    /// (simulators, inline and published secrets) are allowed. Not a file key.
+    #[serde(skip)]
+    pub demo_mode: bool,
 }
 
 /// Request rate limits (`api::ratelimit`): token buckets answering 429 with `Retry-After`.
@@ -292,9 +311,14 @@ impl Config {
         Self::load_with(file, &env)
     }
 
-    /// As [`Config::load`], with the environment given (for tests).
+    /// As [`Config::load`], with the environment given (for tests). Demo mode is on when
+    /// the environment has `FEEGATE_DEMO=true` (`--demo` puts it there).
     pub fn load_with(file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Config> {
+        let demo_mode = env.iter().rev().find(|(k, _)| k == DEMO_ENV).is_some_and(|(_, v)| is_true(v));
         let mut merged: toml::Table = DEFAULT_TOML.parse().context("built-in config/default.toml")?;
+        if demo_mode {
+            merge(&mut merged, DEMO_TOML.parse().context("built-in config/demo.toml")?);
+        }
         let file = file
             .map(Path::to_path_buf)
             .or_else(|| env.iter().find(|(k, _)| k == "FEEGATE_CONFIG").map(|(_, v)| std::path::PathBuf::from(v)));
@@ -306,9 +330,7 @@ impl Config {
         for (k, v) in env {
             if let Some((_, key)) = ENV_KEYS.iter().find(|(name, _)| name == k) {
                 let value = match *key {
-                    "seed_demo" | "rate_limits.enabled" => {
-                        toml::Value::Boolean(matches!(v.as_str(), "1" | "true" | "yes"))
-                    }
+                    "seed_demo" | "rate_limits.enabled" => toml::Value::Boolean(is_true(v)),
                     key if key.ends_with("_ms") => {
                         toml::Value::Integer(v.parse().with_context(|| format!("{k} must be a number"))?)
                     }
@@ -327,6 +349,7 @@ impl Config {
                 }
             } else if k.starts_with("FEEGATE_")
                 && k != "FEEGATE_CONFIG"
+                && k != DEMO_ENV
                 && !k.ends_with("_SECRET")
                 && !k.contains("_KEY")
             {
@@ -334,6 +357,7 @@ impl Config {
             }
         }
         let mut cfg: Config = merged.try_into().context("invalid configuration")?;
+        cfg.demo_mode = demo_mode;
         if cfg.public_url.is_empty() {
             cfg.public_url = format!("http://{}", cfg.listen);
         }
@@ -347,20 +371,109 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Outside demo mode, the first thing of the demo this configuration holds, named by
+    /// its key: a simulator, the sandbox gateway, an inline secret, a secret published in
+    /// `config/demo.toml`, or demo seeding. `serve` refuses to start on it. In demo mode
+    /// everything is allowed (and `serve` warns that it is a demo).
+    pub fn check_production(&self) -> Result<(), String> {
+        if self.demo_mode {
+            return Ok(());
+        }
+        const HINT: &str = "allowed only in demo mode (feegate --demo)";
+        if self.seed_demo {
+            return Err(format!("seed_demo = true: demo data is {HINT}"));
+        }
+        let published = demo_secrets();
+        for c in &self.connectors {
+            let key = format!("connectors[id = \"{}\"]", c.id);
+            if c.simulate {
+                return Err(format!("{key}.simulate = true: a gateway simulator is {HINT}"));
+            }
+            if c.kind == "sandbox" {
+                return Err(format!("{key}.kind = \"sandbox\": the test gateway is {HINT}"));
+            }
+            for (name, source) in &c.secrets {
+                if source.value.is_some() {
+                    return Err(format!(
+                        "{key}.secrets.{name} is an inline {{ value = ... }}: read secrets from \
+                         {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+                    ));
+                }
+                // A secret that cannot be read is reported when the connector is built.
+                if let Ok(v) = source.resolve() {
+                    use secrecy::ExposeSecret;
+                    if published.iter().any(|p| p == v.expose_secret()) {
+                        return Err(format!("{key}.secrets.{name} is a published demo secret: use the gateway's own"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The database URL with any password replaced, for logs.
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url)
     }
 }
 
-/// Replaces the password of a URL with `***`.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+fn is_true(v: &str) -> bool {
+    matches!(v, "1" | "true" | "yes")
+}
+
+/// Every secret value published in `config/demo.toml` (connector secrets and portal
+/// webhook secrets): none may guard real money.
+pub fn demo_secrets() -> Vec<String> {
+    fn walk(v: &toml::Value, under_secret: bool, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    match (k.as_str(), v) {
+                        ("value", toml::Value::String(s)) if under_secret => out.push(s.clone()),
+                        ("webhook_secret", toml::Value::String(s)) => out.push(s.clone()),
+                        _ => walk(v, under_secret || k == "secrets", out),
+                    }
+                }
+            }
+            toml::Value::Array(a) => a.iter().for_each(|v| walk(v, under_secret, out)),
+            _ => {}
         }
-        _ => raw.to_owned(),
+    }
+    let mut out = Vec::new();
+    if let Ok(t) = DEMO_TOML.parse::<toml::Table>() {
+        walk(&toml::Value::Table(t), false, &mut out);
+    }
+    out
+}
+
+/// Replaces the password of a URL, and the value of any `password` (or `pass`, `pwd`,
+/// `secret`, `token`) query parameter, with `***`.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut u) = url::Url::parse(raw) else { return raw.to_owned() };
+    let mut changed = false;
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+        changed = true;
+    }
+    let secret_key = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        ["password", "pass", "pwd", "secret", "token", "sslpassword"].contains(&k.as_str())
+    };
+    if u.query_pairs().any(|(k, _)| secret_key(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret_key(&k) { "***".to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed {
+        u.to_string()
+    } else {
+        raw.to_owned()
     }
 }
 
@@ -395,7 +508,7 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        let cfg = Config::load_with(None, &[]).unwrap();
+        let cfg = Config::load_with(None, &demo()).unwrap();
         let dbg = format!("{cfg:?}");
         for secret in [
             "sandbox-demo-secret",
@@ -405,5 +518,87 @@ mod tests {
         ] {
             assert!(!dbg.contains(secret), "{secret} in {dbg}");
         }
+    }
+
+    fn demo() -> Vec<(String, String)> {
+        vec![(DEMO_ENV.to_string(), "true".to_string())]
+    }
+
+    fn production(toml: &str) -> Result<(), String> {
+        let dir = std::env::temp_dir().join(format!("feegate-prod-{}-{}", std::process::id(), crate::store::now_ms()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, toml).unwrap();
+        Config::load_with(Some(&file), &[]).unwrap().check_production()
+    }
+
+    /// A secret file holding a secret published in config/demo.toml.
+    fn published_file() -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("feegate-published-{}", std::process::id()));
+        std::fs::write(&path, "K951B6PE1waDMi640xX08PD3vg6EkVlz\n").unwrap();
+        path
+    }
+
+    const VNPAY: &str = "[[connectors]]\nid = \"vnpay-main\"\nkind = \"vnpay\"\ndisplay_name = \"VNPAY\"\n";
+
+    #[test]
+    fn the_defaults_hold_nothing_of_the_demo() {
+        let cfg = Config::load_with(None, &[]).unwrap();
+        assert!(!cfg.demo_mode && !cfg.seed_demo);
+        assert!(cfg.connectors.is_empty() && cfg.demo.portals.is_empty() && cfg.reconciliation.sources.is_empty());
+        assert_eq!(cfg.check_production(), Ok(()));
+    }
+
+    #[test]
+    fn demo_mode_layers_the_demo_and_allows_it() {
+        let cfg = Config::load_with(None, &demo()).unwrap();
+        assert!(cfg.demo_mode && cfg.seed_demo);
+        assert!(cfg.connectors.iter().any(|c| c.kind == "sandbox" && c.simulate));
+        assert_eq!(cfg.check_production(), Ok(()));
+    }
+
+    #[test]
+    fn outside_demo_mode_each_demo_door_is_refused_by_its_key() {
+        let ok = format!("{VNPAY}secrets = {{ hash_secret = {{ env = \"HOME\" }} }}\n");
+        assert_eq!(production(&ok), Ok(()));
+        let cases = [
+            ("seed_demo = true\n".to_string(), "seed_demo"),
+            (format!("{VNPAY}simulate = true\n"), "connectors[id = \"vnpay-main\"].simulate"),
+            (
+                "[[connectors]]\nid = \"t\"\nkind = \"sandbox\"\ndisplay_name = \"T\"\n".to_string(),
+                "connectors[id = \"t\"].kind",
+            ),
+            (
+                format!("{VNPAY}secrets = {{ hash_secret = {{ value = \"x\" }} }}\n"),
+                "connectors[id = \"vnpay-main\"].secrets.hash_secret is an inline",
+            ),
+            (
+                format!("{VNPAY}secrets = {{ hash_secret = {{ file = \"{}\" }} }}\n", published_file().display()),
+                "connectors[id = \"vnpay-main\"].secrets.hash_secret is a published demo secret",
+            ),
+        ];
+        for (toml, key) in cases {
+            let err = production(&toml).expect_err(&toml);
+            assert!(err.starts_with(key), "{err} should name {key}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn every_published_demo_secret_is_known() {
+        let secrets = demo_secrets();
+        for s in
+            ["sandbox-demo-secret", "whsec_demo_portal_secret", "VNPAYTESTSECRET0123456789ABCDEFG", "F8BBA842ECF85"]
+        {
+            assert!(secrets.iter().any(|x| x == s), "{s} missing from {secrets:?}");
+        }
+    }
+
+    #[test]
+    fn redact_url_hides_passwords_in_userinfo_and_query() {
+        let r = redact_url("postgres://u:pw1@h/db?sslmode=require&password=pw2&Token=t0k");
+        assert!(!r.contains("pw1") && !r.contains("pw2") && !r.contains("t0k"), "{r}");
+        assert!(r.contains("sslmode=require"), "{r}");
+        assert_eq!(redact_url("sqlite://data/feegate.db?mode=rwc"), "sqlite://data/feegate.db?mode=rwc");
     }
 }

@@ -10,6 +10,7 @@ fn cli(db: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_feegate"))
         .args(args)
         .env("FEEGATE_DATABASE_URL", db)
+        .env("FEEGATE_DEMO", "true")
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
@@ -41,6 +42,7 @@ async fn a_full_flow_logs_no_secret_key_or_account_number() {
         Command::new(env!("CARGO_BIN_EXE_feegate"))
             .args(["serve", "--log-format", "json"])
             .env("FEEGATE_DATABASE_URL", &db)
+            .env("FEEGATE_DEMO", "true")
             .env("FEEGATE_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "debug")
             .stdout(Stdio::null())
@@ -125,6 +127,7 @@ async fn the_database_password_never_appears_in_the_logs() {
         Command::new(env!("CARGO_BIN_EXE_feegate"))
             .args(["serve", "--log-format", "json"])
             .env("FEEGATE_DATABASE_URL", db.as_str())
+            .env("FEEGATE_DEMO", "true")
             .env("FEEGATE_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "debug")
             .stdout(Stdio::null())

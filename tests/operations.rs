@@ -12,7 +12,16 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(app.client.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
     assert_eq!(app.client.get(format!("{}/readyz", app.url)).send().await.unwrap().status(), 200);
     app.create_payment(&payment_body()).await;
-    let m = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    let m = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("feegate_http_requests_total{method=\"POST\",route=\"/v1/payments\",status=\"201\"}"), "{m}");
     assert!(m.contains("feegate_payment_transitions_total{to=\"created\"}"));
     app.stop().await;
@@ -65,6 +74,7 @@ fn cli(db_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_feegate"))
         .args(args)
         .env("FEEGATE_DATABASE_URL", db_url)
+        .env("FEEGATE_DEMO", "true")
         .env("RUST_LOG", "error")
         .output()
         .expect("run feegate")

@@ -56,6 +56,7 @@ fn cli(db_url: &str, args: &[&str]) -> (bool, Vec<u8>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_feegate"))
         .args(args)
         .env("FEEGATE_DATABASE_URL", db_url)
+        .env("FEEGATE_DEMO", "true")
         .env("RUST_LOG", "error")
         .output()
         .expect("run feegate");

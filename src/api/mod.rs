@@ -86,8 +86,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(|_| error::ApiError::internal("a handler panicked").into_response_owned()))
         .with_state(state.clone());
-    for (id, sim) in state.connectors.simulators(&state.config.public_url) {
-        app = app.nest(&format!("/sim/{id}"), sim);
+    // Simulators exist only in demo mode (outside it, `serve` refuses `simulate = true`).
+    if state.config.demo_mode {
+        for (id, sim) in state.connectors.simulators(&state.config.public_url) {
+            app = app.nest(&format!("/sim/{id}"), sim);
+        }
     }
     app
 }
@@ -98,16 +101,32 @@ impl error::ApiError {
     }
 }
 
+/// The metrics label of a method: one of a fixed set, so that made-up methods cannot
+/// create series without bound.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Counts requests by route and status and logs each one.
 async fn track(req: Request, next: Next) -> Response {
     let route =
         req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let start = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let elapsed = start.elapsed();
-    metrics::counter!("feegate_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+    metrics::counter!("feegate_http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
     metrics::histogram!("feegate_http_request_seconds", "route" => route.clone()).record(elapsed.as_secs_f64());
     tracing::info!(target: "feegate::http", %method, route, status, ms = elapsed.as_millis() as u64, "request");

@@ -1,4 +1,7 @@
 //! Operations: `/healthz`, `/readyz`, `/metrics` (Prometheus), `/openapi.json`.
+//! `/metrics` is never public: on the main address it answers an admin or finance key
+//! only; `metrics_listen` gives it an address of its own (for a scraper on a private
+//! network) where it needs no key.
 
 use crate::app::AppState;
 use axum::extract::State;
@@ -42,6 +45,20 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+async fn metrics(
+    principal: crate::api::auth::Principal,
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse, crate::api::error::ApiError> {
+    use crate::api::auth::Role;
+    principal.require(&[Role::Admin, Role::Finance])?;
+    Ok(render(&state.metrics))
+}
+
+fn render(handle: &metrics_exporter_prometheus::PrometheusHandle) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+}
+
+/// The router of the `metrics_listen` address: `/metrics` alone, without a key.
+pub fn metrics_only(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
+    Router::new().route("/metrics", get(move || std::future::ready(render(&handle))))
 }

@@ -301,6 +301,8 @@ async fn run_feegate(ctx: &Ctx, db_url: &str, scratch: &Path, tag: &str) -> Resu
         ("FEEGATE_PUBLIC_URL", base.clone()),
         // One key at full speed is what rate limits exist to stop; measure without them.
         ("FEEGATE_RATE_LIMITS_ENABLED", "false".to_owned()),
+        // The benchmark pays through the demo's simulated gateways.
+        ("FEEGATE_DEMO", "true".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
     let key = proc::create_portal_key(&ctx.feegate, &env).await?;

@@ -18,6 +18,10 @@ pub struct Cli {
     /// Log format: text or json (also FEEGATE_LOG_FORMAT).
     #[arg(long, global = true)]
     log_format: Option<String>,
+    /// Demo mode (also FEEGATE_DEMO=true): demo agencies and portal, and every gateway
+    /// pointed at its simulator under /sim/{id}. Never for real money.
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -123,7 +127,11 @@ pub fn main_from(args: impl IntoIterator<Item = String>) -> ExitCode {
 }
 
 fn run_cli(cli: Cli) -> ExitCode {
-    let config = match Config::load(cli.config.as_deref()) {
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    if cli.demo {
+        env.push((crate::config::DEMO_ENV.into(), "true".into()));
+    }
+    let config = match Config::load_with(cli.config.as_deref(), &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("feegate: {e:#}");
@@ -157,6 +165,16 @@ async fn store(config: &Config) -> anyhow::Result<Store> {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => {
+            if let Err(offending) = config.check_production() {
+                eprintln!("feegate: refusing to start: {offending}");
+                return Ok(ExitCode::from(2));
+            }
+            if config.demo_mode {
+                tracing::warn!(
+                    "DEMO MODE: gateway simulators under /sim, published demo secrets and demo data; \
+                     no payment here is real. Never use demo mode for real money"
+                );
+            }
             let listener = tokio::net::TcpListener::bind(&config.listen).await?;
             let state = AppState::build(config).await?;
             launch(state, listener, shutdown_signal()).await?;

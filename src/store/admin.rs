@@ -37,8 +37,9 @@ impl From<AccountRow> for Account {
     }
 }
 
-/// A portal row (its webhook secret included: keep it out of responses after creation).
-#[derive(Debug, Clone, FromRow)]
+/// A portal row (its webhook secret included: keep it out of responses after creation;
+/// its Debug output hides it).
+#[derive(Clone, FromRow)]
 pub struct PortalRow {
     pub id: String,
     pub name: String,
@@ -47,6 +48,18 @@ pub struct PortalRow {
     /// JSON array of agency codes, or `["*"]`.
     pub agencies: String,
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for PortalRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("webhook_url", &self.webhook_url.as_deref().map(crate::config::redact_url))
+            .field("webhook_secret", &"[REDACTED]")
+            .field("agencies", &self.agencies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PortalRow {

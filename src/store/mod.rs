@@ -117,9 +117,7 @@ impl Store {
         };
         if backend == Backend::Sqlite {
             if let Some(path) = sqlite_path(url) {
-                if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                }
+                ensure_parent_dir(&path)?;
             }
         }
         let opts = AnyConnectOptions::from_str(url).context("parsing database_url")?;
@@ -189,6 +187,9 @@ impl Store {
 pub fn lock_sqlite_for_serving(url: &str) -> anyhow::Result<Option<std::fs::File>> {
     let Some(path) = (url.starts_with("sqlite:")).then(|| sqlite_path(url)).flatten() else { return Ok(None) };
     let lock_path = format!("{path}.serve-lock");
+    // The lock is taken before the store opens (and creates) the database: on a fresh
+    // clone `data/` does not exist yet.
+    ensure_parent_dir(&path).context("the serve lock's folder")?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -203,6 +204,14 @@ pub fn lock_sqlite_for_serving(url: &str) -> anyhow::Result<Option<std::fs::File
         ),
         Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {lock_path}")),
     }
+}
+
+/// Creates the folder a SQLite file lives in, if it has one.
+fn ensure_parent_dir(path: &str) -> anyhow::Result<()> {
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 fn sqlite_path(url: &str) -> Option<String> {

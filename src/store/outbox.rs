@@ -23,12 +23,22 @@ pub struct DueEvent {
     pub created_at: i64,
 }
 
-/// Where a payment's portal wants its webhooks.
-#[derive(Debug, Clone, FromRow)]
+/// Where a payment's portal wants its webhooks. Its Debug output hides the secret.
+#[derive(Clone, FromRow)]
 pub struct WebhookTarget {
     pub portal_id: String,
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("portal_id", &self.portal_id)
+            .field("webhook_url", &self.webhook_url.as_deref().map(crate::config::redact_url))
+            .field("webhook_secret", &"[REDACTED]")
+            .finish()
+    }
 }
 
 /// An event as the outbox lists it, with the portal of its payment.
@@ -252,5 +262,33 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_webhook_target_never_shows_its_secret_in_debug_output() {
+        let t = super::WebhookTarget {
+            portal_id: "p".into(),
+            webhook_url: Some("https://portal.example.vn/hook?token=t0ken".into()),
+            webhook_secret: "whsec_s3cret".into(),
+        };
+        let dbg = format!("{t:?}");
+        assert!(!dbg.contains("whsec_s3cret") && !dbg.contains("t0ken") && dbg.contains("REDACTED"), "{dbg}");
+    }
+
+    #[test]
+    fn a_portal_row_never_shows_its_webhook_secret_in_debug_output() {
+        let p = crate::store::admin::PortalRow {
+            id: "p".into(),
+            name: "Portal".into(),
+            webhook_url: None,
+            webhook_secret: "whsec_s3cret".into(),
+            agencies: "[\"*\"]".into(),
+            created_at: 0,
+        };
+        let dbg = format!("{p:?}");
+        assert!(!dbg.contains("whsec_s3cret") && dbg.contains("REDACTED"), "{dbg}");
     }
 }

@@ -70,6 +70,9 @@ impl TestApp {
             ("FEEGATE_PUBLIC_URL".to_string(), url.clone()),
             ("FEEGATE_DATABASE_URL".to_string(), db_url.to_string()),
             ("FEEGATE_EXPIRY_INTERVAL_MS".to_string(), "200".to_string()),
+            // The demo's agencies, portal and simulated gateways (a test may pass
+            // FEEGATE_DEMO=false after it: the last value counts).
+            ("FEEGATE_DEMO".to_string(), "true".to_string()),
         ];
         for (k, v) in extra {
             env.push((k.to_string(), v.to_string()));

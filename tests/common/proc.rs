@@ -67,6 +67,8 @@ fn command(args: &[&str], env: &[(String, String)]) -> tokio::process::Command {
             cmd.env_remove(k);
         }
     }
+    // The demo's data and simulated gateways unless the test says otherwise.
+    cmd.env("FEEGATE_DEMO", "true");
     cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     cmd
 }

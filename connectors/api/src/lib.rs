@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod http;
 pub mod settlement;
 pub mod sim;
 pub mod text;

@@ -125,7 +125,7 @@ impl Momo {
         if status >= 500 || status == 408 || status == 429 {
             return Err(ConnectorError::Transport(format!("momo answered HTTP {status}")));
         }
-        let body = r.bytes().await?;
+        let body = feegate_connector::http::read_capped(r).await?;
         serde_json::from_slice(&body).map_err(|e| bad(format!("HTTP {status}, body is not a MoMo answer: {e}")))
     }
 

@@ -69,7 +69,7 @@ impl Sandbox {
             return Err(ConnectorError::Transport(format!("sandbox answered HTTP {status}")));
         }
         let sig = r.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let body = r.bytes().await?;
+        let body = feegate_connector::http::read_capped(r).await?;
         crypto::verify_hmac_sha256(self.key(), &body, &sig)
             .map_err(|_| ConnectorError::BadResponse("response signature does not verify".into()))?;
         let parsed = serde_json::from_slice(&body).map_err(|e| ConnectorError::BadResponse(e.to_string()))?;

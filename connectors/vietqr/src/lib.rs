@@ -188,7 +188,7 @@ impl Connector for VietQr {
             return Err(ConnectorError::Transport(format!("bank answered HTTP {status}")));
         }
         let sig = r.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let body = r.bytes().await?;
+        let body = feegate_connector::http::read_capped(r).await?;
         if status != 200 {
             let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
             return Err(rejected(&status.to_string(), text));

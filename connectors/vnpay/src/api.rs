@@ -35,7 +35,7 @@ async fn post(s: &Settings, http: &reqwest::Client, req: &Fields, order: &[&str]
     if status >= 500 {
         return Err(ConnectorError::Transport(format!("VNPay answered HTTP {status}")));
     }
-    let body = r.bytes().await?;
+    let body = feegate_connector::http::read_capped(r).await?;
     if status != 200 {
         return Err(bad(format!("VNPay answered HTTP {status}")));
     }

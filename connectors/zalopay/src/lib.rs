@@ -115,7 +115,7 @@ impl ZaloPay {
         if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
             return Err(ConnectorError::Transport(format!("ZaloPay {path} answered HTTP {}", status.as_u16())));
         }
-        let bytes = r.bytes().await?;
+        let bytes = feegate_connector::http::read_capped(r).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| ConnectorError::BadResponse(format!("ZaloPay {path} HTTP {}: {e}", status.as_u16())))
     }

@@ -182,7 +182,7 @@ async fn on_postgres(plan: Plan, admin_url: &str, duckdb: bool) -> Result<Option
 
 /// One database and size: setup, import, checks, DuckDB. `Ok(false)` when a count is wrong.
 async fn one(plan: Plan, url: &str, dir: &Path, duckdb: bool) -> Result<bool> {
-    let mut config = Config::load_with(None, &[])?;
+    let mut config = Config::load_with(None, &[(feegate::config::DEMO_ENV.into(), "true".into())])?;
     config.database_url = url.to_owned();
     let state = AppState::build(config).await?;
     let t = Instant::now();
