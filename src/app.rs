@@ -85,6 +85,7 @@ pub async fn launch(
     let resolver = crate::service::resolver::spawn(state.clone(), stop_rx.clone());
     let outbox = crate::service::outbox::spawn(state.clone(), stop_rx.clone())?;
     let inbox = crate::service::inbox::spawn(state.clone(), stop_rx.clone());
+    let corrections = crate::service::corrections::spawn(state.clone(), stop_rx.clone());
     let app = crate::api::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, public_url = %state.config.public_url, database = %state.config.database_url_redacted(), "feegate listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -99,6 +100,7 @@ pub async fn launch(
     let _ = resolver.await;
     let _ = outbox.await;
     let _ = inbox.await;
+    let _ = corrections.await;
     state.store.close().await;
     Ok(())
 }
