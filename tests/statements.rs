@@ -660,3 +660,57 @@ async fn a_credit_in_another_currency_is_not_matched_as_dong() {
     assert_eq!((status, run["counts"]["matched"].as_i64()), (201, Some(1)), "{run}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_csv_source_reads_its_configured_currency_and_a_bad_one_is_refused_at_start() {
+    let dir = std::env::temp_dir().join(format!("feegate-ccy-cfg-{}-{}", std::process::id(), feegate::store::now_ms()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = |id: &str, format: &str, currency: &str| {
+        let map = if format == "csv" {
+            "  [reconciliation.sources.csv]\n  date = \"Ngày giao dịch\"\n  date_format = \"[day]/[month]/[year]\"\n  \
+             credit = \"Số tiền ghi có\"\n  debit = \"Số tiền ghi nợ\"\n  reference = \"Số tham chiếu\"\n  \
+             content = \"Nội dung chi tiết\"\n  balance = \"Số dư\"\n  thousands = \",\"\n  skip_rows = 4\n"
+        } else {
+            ""
+        };
+        format!(
+            "[[reconciliation.sources]]\nid = \"{id}\"\nformat = \"{format}\"\naccount_number = \"0351000765432\"\n\
+             currency = \"{currency}\"\n{map}"
+        )
+    };
+    // A currency the parser does not know, or one on a format whose files name their own.
+    for (text, words) in [
+        (source("vcb-x", "csv", "XYZ"), "unknown currency \"XYZ\""),
+        (source("vcb-x", "mt940", "USD"), "only a csv source takes a currency"),
+    ] {
+        let cfg = dir.join("bad.toml");
+        std::fs::write(&cfg, &text).unwrap();
+        let env = vec![
+            ("FEEGATE_DATABASE_URL".to_string(), fresh_database().await),
+            ("FEEGATE_CONFIG".to_string(), cfg.to_str().unwrap().to_string()),
+        ];
+        let config = feegate::config::Config::load_with(None, &env).unwrap();
+        let err = feegate::app::AppState::build_unlocked(config).await.err().expect("refused at start");
+        assert!(format!("{err:#}").contains(words), "{err:#}");
+    }
+
+    let cfg = dir.join("usd.toml");
+    std::fs::write(&cfg, source("vcb-usd", "csv", "USD")).unwrap();
+    let app = TestApp::spawn_with(&[("FEEGATE_CONFIG", cfg.to_str().unwrap())]).await;
+    let day = today();
+    let paid = payment(&app, "fee", 135000).await;
+    let reference = pay_vietqr(&app, &paid).await;
+    // "1,350" of this export is 1,350.00 USD: 135000 cents.
+    let csv = vcb_csv(day, &[(1350, &format!("{reference} le phi"))]);
+    let (status, run) = import(&app, "", json!({"source": "vcb-usd", "content": csv})).await;
+    assert_eq!(status, 201, "{run}");
+    let all = items(&app, &run).await;
+    let credit = all.iter().find(|i| i["line"].is_number()).unwrap_or_else(|| panic!("{all:#?}"));
+    assert_eq!(
+        (credit["outcome"].as_str(), credit["currency"].as_str(), credit["amount_file"].as_str()),
+        (Some("missing_in_feegate"), Some("USD"), Some("135000"))
+    );
+    assert!(credit["reason"].as_str().unwrap().starts_with("credit of 1350.00 USD is not in VND"), "{credit}");
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
