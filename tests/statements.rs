@@ -508,7 +508,7 @@ async fn a_settlement_line_proving_a_pending_payment_corrects_it_through_the_con
 }
 
 #[tokio::test]
-async fn an_import_answers_without_waiting_for_the_gateway_and_the_correction_follows() {
+async fn an_upload_answers_without_waiting_for_the_gateway_and_the_correction_follows() {
     let app = TestApp::spawn().await;
     let day = today();
     app.faults("vietqr", json!({"no_callback": true})).await;
@@ -517,9 +517,14 @@ async fn an_import_answers_without_waiting_for_the_gateway_and_the_correction_fo
     // The gateway does not answer queries: the client waits for its timeout (3 s in tests).
     app.faults("vietqr", json!({"query_timeout": true})).await;
     let xml = camt053(day, &[(135000, &format!("MBVCB.99.{reference}.CT tu 0011004 TRAN THI B"))]);
+    let form = reqwest::multipart::Form::new()
+        .text("source", "ctg-113000012345")
+        .part("file", reqwest::multipart::Part::bytes(xml.into_bytes()).file_name("ctg.xml"));
     let started = std::time::Instant::now();
-    let (status, run) = import(&app, "", json!({"source": "ctg-113000012345", "content": xml})).await;
+    let r = app.post("/v1/reconciliation/runs", &app.finance_key).multipart(form).send().await.unwrap();
     let took = started.elapsed();
+    let status = r.status().as_u16();
+    let run: Value = r.json().await.unwrap();
     assert_eq!((status, run["counts"]["status_mismatch"].as_i64()), (201, Some(1)), "{run}");
     assert!(took < std::time::Duration::from_millis(2500), "the import waited for the gateway: {took:?}");
     let all = items(&app, &run).await;
