@@ -89,6 +89,7 @@ pub async fn launch(
     let resolver = crate::service::resolver::spawn(state.clone(), stop_rx.clone());
     let outbox = crate::service::outbox::spawn(state.clone(), stop_rx.clone())?;
     let inbox = crate::service::inbox::spawn(state.clone(), stop_rx.clone());
+    let corrections = crate::service::corrections::spawn(state.clone(), stop_rx.clone());
     let app = crate::api::router(state.clone());
     let metrics_server = match &state.config.metrics_listen {
         Some(addr) => {
@@ -122,6 +123,7 @@ pub async fn launch(
     if let Some(m) = metrics_server {
         let _ = m.await;
     }
+    let _ = corrections.await;
     state.store.close().await;
     Ok(())
 }

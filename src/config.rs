@@ -186,6 +186,10 @@ pub struct ReconSource {
     /// For `csv`: which column holds what.
     #[serde(default)]
     pub csv: Option<crate::domain::statement::CsvMap>,
+    /// For `csv`: the ISO 4217 currency of the amounts (an export does not say); `VND` when
+    /// not given. camt.053 and MT940 files name their own.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 fn default_log_format() -> String {

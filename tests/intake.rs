@@ -177,3 +177,30 @@ async fn the_inbox_imports_settled_files_and_rejects_bad_ones_with_a_reason() {
     assert_eq!(app.count("recon_runs").await, 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_inbox_file_larger_than_the_upload_limit_is_rejected_unread() {
+    let dir = inbox_dir();
+    let app = with_inbox(&dir).await;
+    // Sparse: one byte past the limit costs no disk and, read whole, 128 MiB of memory.
+    let name = format!("sandbox_{}.csv", today().replace('-', ""));
+    let path = dir.join(&name);
+    let f = std::fs::File::create(&path).unwrap();
+    let size = feegate::api::body::MAX_UPLOAD as u64 + 1;
+    f.set_len(size).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(60)).unwrap();
+    drop(f);
+
+    let outcomes = inbox::run_once(&app.state).await.unwrap();
+    assert!(
+        matches!(&outcomes[..], [Outcome::Rejected { reason, .. }] if reason.starts_with("file_too_large")),
+        "{outcomes:?}"
+    );
+    let rejected = dir.join("rejected").join(&name);
+    assert_eq!(std::fs::metadata(&rejected).unwrap().len(), size, "moved as it was");
+    let reason = std::fs::read_to_string(dir.join(format!("rejected/{name}.reason.txt"))).unwrap();
+    assert!(reason.starts_with("file_too_large") && reason.contains(&size.to_string()), "{reason}");
+    assert_eq!(std::fs::read_dir(dir.join("processing")).unwrap().count(), 0);
+    assert_eq!(app.count("recon_runs").await, 0);
+    app.stop().await;
+}

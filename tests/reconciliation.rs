@@ -115,6 +115,7 @@ async fn a_days_settlement_file_matches_and_planted_errors_each_get_their_outcom
         import(&app, &app.finance_key, "?rerun=true", json!({"source": "sandbox", "date": date, "content": planted}))
             .await;
     assert_eq!(status, 201, "{run2}");
+    assert_eq!(run2["version"], 2, "the day's second run, though its file is another: {run2}");
     let id2 = run2["id"].as_str().unwrap().to_owned();
     assert_ne!(id1, id2);
     assert_eq!(
@@ -148,7 +149,7 @@ async fn a_days_settlement_file_matches_and_planted_errors_each_get_their_outcom
     assert!(dup["reason"].as_str().unwrap().contains("more than once"), "{dup}");
     assert_eq!(one("matched").await["reference"], ref_c.as_str());
 
-    // The first run is untouched; re-running its file makes version 2, now the latest.
+    // The first run is untouched; re-running its file makes version 3, now the latest.
     assert_eq!(items(&app, &id1, "").await, first_items);
     let got: Value = app
         .get(&format!("/v1/reconciliation/runs/{id1}"), &app.finance_key)
@@ -168,7 +169,7 @@ async fn a_days_settlement_file_matches_and_planted_errors_each_get_their_outcom
         json!({"source": "sandbox", "date": date, "content_base64": b64}),
     )
     .await;
-    assert_eq!((status, v2["version"].as_i64(), v2["counts"]["matched"].as_i64()), (201, Some(2), Some(4)), "{v2}");
+    assert_eq!((status, v2["version"].as_i64(), v2["counts"]["matched"].as_i64()), (201, Some(3), Some(4)), "{v2}");
     let (status, latest) =
         import(&app, &app.finance_key, "", json!({"source": "sandbox", "date": date, "content": file})).await;
     assert_eq!((status, latest["id"].as_str()), (200, v2["id"].as_str()));
@@ -255,5 +256,64 @@ async fn ten_concurrent_imports_of_one_file_make_exactly_one_run() {
     assert_eq!(ids.len(), 1, "every answer is the one run: {answers:?}");
     assert_eq!(app.count("recon_runs").await, 1);
     assert_eq!(app.count("recon_items").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rerun_with_another_file_reports_the_days_next_version() {
+    let app = TestApp::spawn().await;
+    let (_, _) = paid(&app).await;
+    let (_, ref_b) = paid(&app).await;
+    let date = today();
+    let file = app
+        .client
+        .get(format!("{}/sim/sandbox/_control/settlement?date={date}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The gateway's first file lacks B; its corrected file has every line.
+    let first: String =
+        file.lines().filter(|l| !l.starts_with(&format!("{ref_b},"))).map(|l| format!("{l}\n")).collect();
+    assert_ne!(first, file);
+    let (status, v1) =
+        import(&app, &app.finance_key, "", json!({"source": "sandbox", "date": date, "content": first})).await;
+    assert_eq!((status, v1["version"].as_i64()), (201, Some(1)), "{v1}");
+    let (status, v2) =
+        import(&app, &app.finance_key, "?rerun=true", json!({"source": "sandbox", "date": date, "content": file}))
+            .await;
+    assert_eq!((status, v2["version"].as_i64()), (201, Some(2)), "the day's second run: {v2}");
+    assert_eq!(v2["counts"]["missing_in_file"], 0, "{v2}");
+    // From a terminal, `--rerun` of the first file again: the third.
+    let said = feegate::service::reports::import_command(
+        &app.state,
+        "sandbox",
+        Some("settlement"),
+        Some(&date),
+        true,
+        first.clone().into_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(said.starts_with("new run ") && said.contains("(version 3)"), "{said}");
+    // Without rerun, a file already reconciled answers with its latest run.
+    let (status, again) =
+        import(&app, &app.finance_key, "", json!({"source": "sandbox", "date": date, "content": first})).await;
+    assert_eq!((status, again["version"].as_i64()), (200, Some(3)), "{again}");
+    let (status, again) =
+        import(&app, &app.finance_key, "", json!({"source": "sandbox", "date": date, "content": file})).await;
+    assert_eq!((status, again["id"].as_str()), (200, v2["id"].as_str()), "{again}");
+    let list: Value = app
+        .get(&format!("/v1/reconciliation/runs?source=sandbox&date={date}"), &app.finance_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let versions: Vec<i64> = list.as_array().unwrap().iter().map(|r| r["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [3, 2, 1]);
     app.stop().await;
 }

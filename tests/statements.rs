@@ -100,6 +100,21 @@ fn vcb_csv(day: time::Date, rows: &[(i64, &str)]) -> String {
     out
 }
 
+/// The item of `reference` once the correction worker has written its result (at most 30 s).
+async fn corrected(app: &TestApp, run: &Value, reference: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let all = items(app, run).await;
+        let item = outcome_of(&all, reference).clone();
+        let reason = item["reason"].as_str().unwrap().to_owned();
+        if !reason.contains(feegate::store::recon::CORRECTION_PENDING) {
+            return item;
+        }
+        assert!(std::time::Instant::now() < deadline, "the correction was never worked off: {item}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 fn outcome_of<'a>(items: &'a [Value], reference: &str) -> &'a Value {
     items.iter().find(|i| i["reference"] == reference).unwrap_or_else(|| panic!("{reference} in {items:#?}"))
 }
@@ -421,8 +436,7 @@ async fn a_credit_proving_a_payment_whose_callback_was_lost_corrects_it_through_
     assert_eq!(status, 201, "{run}");
     assert_eq!(run["counts"]["status_mismatch"], 1, "{run}");
     assert_eq!(run["counts"]["matched"], 1, "{run}");
-    let all = items(&app, &run).await;
-    let case = outcome_of(&all, &reference);
+    let case = corrected(&app, &run, &reference).await;
     assert_eq!(case["outcome"], "status_mismatch", "the difference stays a case for finance: {case}");
     let reason = case["reason"].as_str().unwrap();
     assert!(reason.contains("which feegate has as pending") && reason.contains("corrected"), "{reason}");
@@ -478,7 +492,8 @@ async fn a_settlement_line_proving_a_pending_payment_corrects_it_through_the_con
         .unwrap();
     let (status, run) = import(&app, "", json!({"source": "sandbox", "date": date, "content": file})).await;
     assert_eq!((status, run["counts"]["status_mismatch"].as_i64()), (201, Some(1)), "{run}");
-    let item = &items(&app, &run).await[0];
+    let reference = items(&app, &run).await[0]["reference"].as_str().unwrap().to_owned();
+    let item = &corrected(&app, &run, &reference).await;
     assert_eq!(item["outcome"], "status_mismatch");
     assert!(item["reason"].as_str().unwrap().contains("corrected"), "{item}");
     assert_eq!(app.payment(&id).await["status"], "succeeded");
@@ -490,4 +505,217 @@ async fn a_settlement_line_proving_a_pending_payment_corrects_it_through_the_con
             .unwrap();
     assert_eq!(n, 1);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_answers_without_waiting_for_the_gateway_and_the_correction_follows() {
+    let app = TestApp::spawn().await;
+    let day = today();
+    app.faults("vietqr", json!({"no_callback": true})).await;
+    let lost = payment(&app, "charge", 135000).await;
+    let reference = pay_vietqr(&app, &lost).await;
+    // The gateway does not answer queries: the client waits for its timeout (3 s in tests).
+    app.faults("vietqr", json!({"query_timeout": true})).await;
+    let xml = camt053(day, &[(135000, &format!("MBVCB.99.{reference}.CT tu 0011004 TRAN THI B"))]);
+    let form = reqwest::multipart::Form::new()
+        .text("source", "ctg-113000012345")
+        .part("file", reqwest::multipart::Part::bytes(xml.into_bytes()).file_name("ctg.xml"));
+    let started = std::time::Instant::now();
+    let r = app.post("/v1/reconciliation/runs", &app.finance_key).multipart(form).send().await.unwrap();
+    let took = started.elapsed();
+    let status = r.status().as_u16();
+    let run: Value = r.json().await.unwrap();
+    assert_eq!((status, run["counts"]["status_mismatch"].as_i64()), (201, Some(1)), "{run}");
+    assert!(took < std::time::Duration::from_millis(2500), "the import waited for the gateway: {took:?}");
+    let all = items(&app, &run).await;
+    let queued = outcome_of(&all, &reference)["reason"].as_str().unwrap().to_owned();
+    assert!(queued.contains(feegate::store::recon::CORRECTION_PENDING), "{queued}");
+    assert_eq!(app.payment(&lost).await["status"], "pending");
+
+    // The worker's first try waits on the gateway in the background (claimed, then asking)...
+    let tries = || async {
+        let (t,): (i64,) = sqlx::query_as("SELECT tries FROM recon_corrections WHERE run_id = $1")
+            .bind(run["id"].as_str().unwrap())
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+        t
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tries().await < 1 {
+        assert!(std::time::Instant::now() < deadline, "the worker never claimed the correction");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    // ...then the gateway answers again: the next try confirms and applies the success.
+    app.faults("vietqr", json!({})).await;
+    let item = corrected(&app, &run, &reference).await;
+    let reason = item["reason"].as_str().unwrap();
+    assert!(reason.contains("corrected: the connector's query confirmed the success"), "{reason}");
+    assert_eq!(app.payment(&lost).await["status"], "succeeded");
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE scope = $1 AND kind = 'payment.correction'")
+            .bind(&lost)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(n, 1);
+    let (status, tries): (String, i64) =
+        sqlx::query_as("SELECT status, tries FROM recon_corrections WHERE run_id = $1")
+            .bind(run["id"].as_str().unwrap())
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "done");
+    assert!(tries >= 2, "the timed-out query was tried again: {tries}");
+    let shown: Value = app
+        .get(&format!("/v1/reconciliation/runs/{}", run["id"].as_str().unwrap()), &app.finance_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["corrections"], json!({"pending": 0, "done": 1}), "{shown}");
+    app.stop().await;
+}
+
+/// An MT940 file of the BIDV account 48010000123456 of the demo (source `bidv-48010000123456`).
+fn bidv_mt940(reference: &str, day: &str, opening: i64, credits: &[(i64, &str)], closing: i64, ccy: &str) -> String {
+    let mut out = format!(":20:{reference}\r\n:25:48010000123456\r\n:28C:1/1\r\n:60F:C{day}{ccy}{opening},\r\n");
+    for (n, (amount, content)) in credits.iter().enumerate() {
+        out.push_str(&format!(":61:{day}C{amount},NTRFNONREF//FT{n:09}\r\n:86:{content}\r\n"));
+    }
+    out.push_str(&format!(":62F:C{day}{ccy}{closing},\r\n"));
+    out
+}
+
+#[tokio::test]
+async fn an_mt940_in_its_envelope_imports_each_statement_and_reports_a_bad_one_with_its_reason() {
+    let app = TestApp::spawn().await;
+    let d = today();
+    let yymmdd = format!("{:02}{:02}{:02}", d.year() % 100, u8::from(d.month()), d.day());
+    let good = bidv_mt940("BIDV1", &yymmdd, 1_000_000, &[(70_000, "chuyen tien hoc phi")], 1_070_000, "VND");
+    // Opening + credits is not its closing balance.
+    let bad = bidv_mt940("BIDV2", &yymmdd, 1_070_000, &[(50_000, "nop tien")], 1_200_000, "VND");
+    let other = bidv_mt940("BIDV3", &yymmdd, 0, &[(1, "x")], 1, "VND").replace("48010000123456", "99990000");
+    let header = "{1:F01BIDVVNVXAXXX0000000000}{2:O9400800250102BIDVVNVXAXXX00000000002501020800N}{4:\r\n";
+    let file = format!(
+        "\u{1}{header}{bad}-}}\u{3}\r\n\u{1}{header}{good}-}}{{5:{{CHK:0A1B2C3D4E5F}}}}\u{3}\r\n:940:\r\nBIDVVNVX\r\n{other}"
+    );
+    let (status, run) = import(&app, "", json!({"source": "bidv-48010000123456", "content": file})).await;
+    assert_eq!(status, 201, "{run}");
+    let st = run["statements"].as_array().unwrap_or_else(|| panic!("{run}"));
+    let got: Vec<(&str, &str)> =
+        st.iter().map(|s| (s["statement_id"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
+    assert_eq!(got, [("BIDV2/1/1", "refused"), ("BIDV1/1/1", "imported"), ("BIDV3/1/1", "other_account")]);
+    assert_eq!(st[0]["code"], "statement_unbalanced");
+    assert!(st[0]["reason"].as_str().unwrap().contains("does not add up"), "{}", st[0]);
+    assert_eq!((st[1]["entries"].as_i64(), st[1]["currency"].as_str()), (Some(1), Some("VND")));
+    assert_eq!(run["lines"], 1, "the refused statement's entries are not the run's: {run}");
+    let all = items(&app, &run).await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!((all[0]["content"].as_str(), all[0]["currency"].as_str()), (Some("chuyen tien hoc phi"), Some("VND")));
+    // The run as read later says the same.
+    let again: Value = app
+        .get(&format!("/v1/reconciliation/runs/{}", run["id"].as_str().unwrap()), &app.finance_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["statements"], run["statements"]);
+    // A file whose only statement of this account is bad is refused whole, naming the line.
+    let (status, v) = import(&app, "", json!({"source": "bidv-48010000123456", "content": bad})).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("statement_unbalanced")), "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_credit_in_another_currency_is_not_matched_as_dong() {
+    let app = TestApp::spawn().await;
+    let day = today();
+    let paid = payment(&app, "charge", 135000).await;
+    let reference = pay_vietqr(&app, &paid).await;
+    // 1,350.00 USD is 135000 cents: the same digits as the payment's đồng.
+    let xml = camt053(day, &[(135000, &format!("{reference} le phi"))]);
+    let usd = xml.replace("Ccy=\"VND\">", "Ccy=\"USD\">").replace("<Ccy>VND</Ccy>", "<Ccy>USD</Ccy>");
+    let usd = usd.replace(">135000</Amt>", ">1350.00</Amt>").replace(">52535000</Amt>", ">52401350.00</Amt>");
+    let (status, run) = import(&app, "", json!({"source": "ctg-113000012345", "content": usd})).await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["counts"]["matched"], 0, "{run}");
+    let all = items(&app, &run).await;
+    let credit = all.iter().find(|i| i["line"].is_number()).unwrap_or_else(|| panic!("{all:#?}"));
+    assert_eq!(
+        (credit["outcome"].as_str(), credit["currency"].as_str(), credit["amount_file"].as_str()),
+        (Some("missing_in_feegate"), Some("USD"), Some("135000"))
+    );
+    assert_eq!(
+        credit["reason"],
+        "credit of 1350.00 USD is not in VND: feegate does not match an amount in another currency"
+    );
+    assert!(credit["payment_id"].is_null(), "{credit}");
+    // The đồng payment is still owed to the account: the statement lacks it.
+    let owed = outcome_of(&all, &reference);
+    assert_eq!((owed["outcome"].as_str(), owed["currency"].as_str()), (Some("missing_in_file"), Some("VND")));
+
+    // The same file in đồng matches.
+    let (status, run) = import(&app, "", json!({"source": "ctg-113000012345", "content": xml})).await;
+    assert_eq!((status, run["counts"]["matched"].as_i64()), (201, Some(1)), "{run}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_csv_source_reads_its_configured_currency_and_a_bad_one_is_refused_at_start() {
+    let dir = std::env::temp_dir().join(format!("feegate-ccy-cfg-{}-{}", std::process::id(), feegate::store::now_ms()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = |id: &str, format: &str, currency: &str| {
+        let map = if format == "csv" {
+            "  [reconciliation.sources.csv]\n  date = \"Ngày giao dịch\"\n  date_format = \"[day]/[month]/[year]\"\n  \
+             credit = \"Số tiền ghi có\"\n  debit = \"Số tiền ghi nợ\"\n  reference = \"Số tham chiếu\"\n  \
+             content = \"Nội dung chi tiết\"\n  balance = \"Số dư\"\n  thousands = \",\"\n  skip_rows = 4\n"
+        } else {
+            ""
+        };
+        format!(
+            "[[reconciliation.sources]]\nid = \"{id}\"\nformat = \"{format}\"\naccount_number = \"0351000765432\"\n\
+             currency = \"{currency}\"\n{map}"
+        )
+    };
+    // A currency the parser does not know, or one on a format whose files name their own.
+    for (text, words) in [
+        (source("vcb-x", "csv", "XYZ"), "unknown currency \"XYZ\""),
+        (source("vcb-x", "mt940", "USD"), "only a csv source takes a currency"),
+    ] {
+        let cfg = dir.join("bad.toml");
+        std::fs::write(&cfg, &text).unwrap();
+        let env = vec![
+            ("FEEGATE_DATABASE_URL".to_string(), fresh_database().await),
+            ("FEEGATE_CONFIG".to_string(), cfg.to_str().unwrap().to_string()),
+        ];
+        let config = feegate::config::Config::load_with(None, &env).unwrap();
+        let err = feegate::app::AppState::build_unlocked(config).await.err().expect("refused at start");
+        assert!(format!("{err:#}").contains(words), "{err:#}");
+    }
+
+    let cfg = dir.join("usd.toml");
+    std::fs::write(&cfg, source("vcb-usd", "csv", "USD")).unwrap();
+    let app = TestApp::spawn_with(&[("FEEGATE_CONFIG", cfg.to_str().unwrap())]).await;
+    let day = today();
+    let paid = payment(&app, "fee", 135000).await;
+    let reference = pay_vietqr(&app, &paid).await;
+    // "1,350" of this export is 1,350.00 USD: 135000 cents.
+    let csv = vcb_csv(day, &[(1350, &format!("{reference} le phi"))]);
+    let (status, run) = import(&app, "", json!({"source": "vcb-usd", "content": csv})).await;
+    assert_eq!(status, 201, "{run}");
+    let all = items(&app, &run).await;
+    let credit = all.iter().find(|i| i["line"].is_number()).unwrap_or_else(|| panic!("{all:#?}"));
+    assert_eq!(
+        (credit["outcome"].as_str(), credit["currency"].as_str(), credit["amount_file"].as_str()),
+        (Some("missing_in_feegate"), Some("USD"), Some("135000"))
+    );
+    assert!(credit["reason"].as_str().unwrap().starts_with("credit of 1350.00 USD is not in VND"), "{credit}");
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,7 +15,10 @@ use time::Date;
 pub struct Entry {
     pub line: i64,
     pub booking_date: Date,
+    /// Minor units of `currency`.
     pub amount: i64,
+    /// ISO 4217 code of the amount.
+    pub currency: String,
     pub direction: Direction,
     /// The bank's reference for the entry.
     pub bank_ref: String,
@@ -78,6 +81,9 @@ pub struct Item {
     pub bank_ref: Option<String>,
     pub direction: Direction,
     pub amount_file: Option<i64>,
+    /// The currency of the amounts: the entry's as booked, or feegate's for what the
+    /// statement lacks.
+    pub currency: Option<String>,
     pub amount_feegate: Option<i64>,
     pub status_feegate: Option<String>,
     pub outcome: Outcome,
@@ -98,7 +104,8 @@ pub struct Book {
     pub payments: Vec<Payment>,
     pub batches: Vec<Batch>,
     pub refunds: Vec<Refund>,
-    /// The statement's currency (payments in another currency never match it).
+    /// The currency feegate books the account's money in (VND): an entry in another
+    /// currency is never matched as that currency, nor a payment in another one.
     pub currency: String,
     /// Largest amount difference still matched, in minor units.
     pub tolerance: i64,
@@ -173,6 +180,7 @@ fn base(e: &Entry) -> Item {
         bank_ref: (!e.bank_ref.is_empty()).then(|| e.bank_ref.clone()),
         direction: e.direction,
         amount_file: Some(e.amount),
+        currency: Some(e.currency.clone()),
         amount_feegate: None,
         status_feegate: None,
         outcome: Outcome::MissingInFeegate,
@@ -192,8 +200,44 @@ fn paid_state(status: &str) -> bool {
     matches!(status, "succeeded" | "partially_refunded" | "refunded")
 }
 
+/// An amount as a person reads it: `100.50 USD`, `135000 VND`.
+pub fn shown(amount: i64, currency: &str) -> String {
+    match crate::domain::statement::exponent(currency) {
+        Some(exp) if exp > 0 => {
+            let unit = 10i64.pow(exp);
+            let sign = if amount < 0 { "-" } else { "" };
+            let a = amount.unsigned_abs();
+            let unit = unit.unsigned_abs();
+            format!("{sign}{}.{:0width$} {currency}", a / unit, a % unit, width = exp as usize)
+        }
+        _ => format!("{amount} {currency}"),
+    }
+}
+
 impl Matcher<'_> {
+    /// An entry in another currency than the book's: an item of its own, never matched.
+    fn foreign(&self, e: &Entry) -> Option<Item> {
+        if e.currency == self.book.currency {
+            return None;
+        }
+        let mut item = base(e);
+        let what = match e.direction {
+            Direction::Credit => "credit",
+            Direction::Debit => "debit",
+        };
+        item.reason = format!(
+            "{what} of {} is not in {}: feegate does not match an amount in another currency",
+            shown(e.amount, &e.currency),
+            self.book.currency
+        );
+        Some(item)
+    }
+
     fn credit(&mut self, e: &Entry) {
+        if let Some(item) = self.foreign(e) {
+            self.out.push(item);
+            return;
+        }
         let mut item = base(e);
         let payment = match reference_in(e) {
             Found::Whole(r) => match self.book.payments.iter().find(|p| p.reference == r) {
@@ -340,6 +384,10 @@ impl Matcher<'_> {
         // A debit that pays out none of our refunds is the bank's business (fees, transfers
         // to the treasury): it is not an item, so finance is not handed a case for it.
         let Some(r) = self.book.refunds.iter().find(proves) else { return };
+        if let Some(item) = self.foreign(e) {
+            self.out.push(item);
+            return;
+        }
         let mut item = base(e);
         item.reference = r.reference.clone();
         item.payment_id = Some(r.payment_id.clone());
@@ -381,6 +429,7 @@ impl Matcher<'_> {
                 bank_ref: None,
                 direction: Direction::Credit,
                 amount_file: None,
+                currency: Some(p.currency.clone()),
                 amount_feegate: Some(p.routed),
                 status_feegate: Some(p.payment_status.clone()),
                 outcome: Outcome::MissingInFile,
@@ -407,6 +456,7 @@ impl Matcher<'_> {
                 bank_ref: None,
                 direction: Direction::Credit,
                 amount_file: None,
+                currency: Some(self.book.currency.clone()),
                 amount_feegate: Some(b.amount),
                 status_feegate: None,
                 outcome: Outcome::MissingInFile,
@@ -475,6 +525,7 @@ mod tests {
             line,
             booking_date: date!(2026 - 11 - 27),
             amount,
+            currency: "VND".into(),
             direction: Direction::Credit,
             bank_ref: format!("FT{line}"),
             content: content.into(),
@@ -554,6 +605,44 @@ mod tests {
         let items = match_statement(&[credit(2, 135000, "FG0123456789")], &b);
         assert_eq!((items[0].outcome, items[0].correct), (Outcome::StatusMismatch, true));
         assert!(items[0].reason.contains("which feegate has as pending"), "{}", items[0].reason);
+    }
+
+    #[test]
+    fn an_entry_in_another_currency_is_never_matched_as_dong() {
+        let batch = Batch { source: "sandbox".into(), date: date!(2026 - 11 - 27), amount: 13500, expected: false };
+        let mut b = book(vec![pay("FG0123456789", 13500, "pending", false)], vec![batch]);
+        b.refunds = vec![Refund {
+            refund_id: "rfd_1".into(),
+            payment_id: "pay_1".into(),
+            reference: "FGR123".into(),
+            bank_reference: None,
+            amount: 13500,
+            status: "succeeded".into(),
+        }];
+        let mut usd = credit(2, 13500, "FG0123456789");
+        usd.currency = "USD".into();
+        let mut eur = credit(3, 13500, "QT");
+        eur.currency = "EUR".into();
+        let mut out = credit(4, 13500, "hoan FGR123");
+        (out.currency, out.direction) = ("USD".into(), Direction::Debit);
+        let items = match_statement(&[usd, eur, out], &b);
+        assert_eq!(
+            outcomes(&items),
+            vec![
+                ("FT2", Outcome::MissingInFeegate),
+                ("FT3", Outcome::MissingInFeegate),
+                ("FT4", Outcome::MissingInFeegate)
+            ]
+        );
+        assert!(items.iter().all(|i| !i.correct && i.payment_id.is_none() && i.batch_source.is_none()));
+        assert_eq!(items[0].currency.as_deref(), Some("USD"));
+        assert_eq!(
+            items[0].reason,
+            "credit of 135.00 USD is not in VND: feegate does not match an amount in another currency"
+        );
+        assert!(items[2].reason.starts_with("debit of 135.00 USD"), "{}", items[2].reason);
+        assert_eq!(shown(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(shown(135000, "VND"), "135000 VND");
     }
 
     #[test]

@@ -4,16 +4,38 @@
 //! confirmed success is applied — through the same guarded [`callbacks::apply`] that
 //! callbacks and the resolver use, so the payment gets its event, webhook and audit entry
 //! (or, when it can no longer take the success, a review), never a side door.
+//!
+//! An import does not wait for the gateways: it queues each correction its run proves in
+//! the run's own transaction (`recon_corrections`), and says so in the item's reason. The
+//! worker started by [`spawn`] claims due corrections under a lease (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, so two nodes never query the same one at once), asks the
+//! connector, and writes the result into the item's reason in place of the queued note. A
+//! query that fails (timeout, 5xx) is tried again with backoff, [`MAX_TRIES`] times in all.
+//! Should a lease run out mid-query, the next try finds the attempt succeeded and says so:
+//! the success is applied through the guarded transition once.
 
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::service::callbacks::{self, Fact};
 use crate::service::datetime;
+use crate::store::recon::{CorrectionRow, NewCorrection};
+use crate::store::{now_ms, Tx};
 use feegate_connector::{Disposition, Outcome, QueryRequest};
+use std::time::Duration;
+use tokio::sync::watch;
 
 /// A settlement file that proves more payments than this is a systemic fault (a wrong file,
 /// a gateway outage) for a person to look at, not for a flood of gateway queries.
 pub const MAX_PER_SETTLEMENT_RUN: usize = 50;
+
+/// Tries of a correction whose query fails before it is given up (and stays a case).
+pub const MAX_TRIES: i64 = 5;
+/// How often the worker looks for due corrections.
+const EVERY: Duration = Duration::from_millis(500);
+/// The delay before the second try; doubled for each further one.
+const FIRST_RETRY_MS: i64 = 2_000;
+/// How many corrections one pass claims.
+const BATCH: i64 = 20;
 
 /// What became of one correction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +47,8 @@ pub enum Correction {
     AlreadyDone { status: String },
     /// The connector did not confirm: what it said instead.
     NotConfirmed(String),
+    /// The connector's query failed (a timeout, an error): worth another try.
+    QueryFailed(String),
 }
 
 impl Correction {
@@ -39,6 +63,7 @@ impl Correction {
             ),
             Correction::AlreadyDone { status } => format!("the payment has meanwhile become {status}"),
             Correction::NotConfirmed(why) => format!("not corrected: {why}"),
+            Correction::QueryFailed(why) => format!("not corrected: the connector's query failed ({why})"),
         }
     }
 }
@@ -68,7 +93,7 @@ pub async fn confirm(
     };
     let answer = match account.connector.query(&q).await {
         Ok(r) => r,
-        Err(e) => return Ok(Correction::NotConfirmed(format!("the connector's query failed ({e})"))),
+        Err(e) => return Ok(Correction::QueryFailed(e.to_string())),
     };
     match &answer.outcome {
         Outcome::Succeeded => {}
@@ -103,18 +128,17 @@ async fn status_now(state: &AppState, pid: &str) -> Result<(String, Option<Strin
     Ok((p.status.clone(), p.review_reason.clone()))
 }
 
-/// After a settlement run is stored: every pay line the file reports successful for an
-/// attempt feegate has not seen succeed is confirmed with the connector like a statement
-/// credit, and its item's reason says what came of it. A failure here is logged, never
-/// undoes the run.
-pub async fn after_settlement(state: &AppState, actor: &str, run_id: &str, file_sha256: &str) {
-    let proven = match state.store.settlement_corrections(run_id).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(run_id, error = %e, "could not read the run's status mismatches");
-            return;
-        }
-    };
+/// Queues, inside a settlement run's `tx`, a correction for every pay line the file reports
+/// successful for an attempt feegate has not seen succeed (at most
+/// [`MAX_PER_SETTLEMENT_RUN`]); gives how many.
+pub async fn queue_settlement(
+    state: &AppState,
+    tx: &mut Tx,
+    actor: &str,
+    run_id: &str,
+    file_sha256: &str,
+) -> Result<usize, ApiError> {
+    let proven = state.store.settlement_corrections(tx, run_id).await?;
     if proven.len() > MAX_PER_SETTLEMENT_RUN {
         tracing::warn!(
             run_id,
@@ -122,15 +146,80 @@ pub async fn after_settlement(state: &AppState, actor: &str, run_id: &str, file_
             "more proven payments than one run corrects; the rest stay cases"
         );
     }
-    for (item_id, attempt_id, line, amount) in proven.into_iter().take(MAX_PER_SETTLEMENT_RUN) {
-        let evidence =
-            serde_json::json!({"run_id": run_id, "file_sha256": file_sha256, "line": line, "amount": amount});
-        let said = match confirm(state, &attempt_id, actor, &evidence).await {
-            Ok(c) => c.describe(),
-            Err(e) => format!("not corrected: {}", e.message),
-        };
-        if let Err(e) = state.store.append_item_reason(&item_id, &said).await {
-            tracing::error!(run_id, item_id, error = %e, "could not record a correction on its item");
+    let list: Vec<NewCorrection> = proven
+        .into_iter()
+        .take(MAX_PER_SETTLEMENT_RUN)
+        .map(|(item_id, attempt_id, line, amount)| {
+            let evidence =
+                serde_json::json!({"run_id": run_id, "file_sha256": file_sha256, "line": line, "amount": amount});
+            (item_id, attempt_id, evidence.to_string())
+        })
+        .collect();
+    state.store.queue_corrections(tx, run_id, actor, &list, now_ms()).await?;
+    Ok(list.len())
+}
+
+/// Runs the correction worker until `stop` turns true.
+pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let owner = crate::domain::ids::new_id("cw");
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(EVERY) => {}
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+            if let Err(e) = run_once(&state, &owner).await {
+                tracing::warn!(error = %e, "correction pass failed; will retry");
+            }
+        }
+    })
+}
+
+/// The lease of a claimed correction: long enough for a query that runs into the gateway
+/// timeout, and the write after it.
+fn lease_ms(state: &AppState) -> i64 {
+    (state.config.gateway_timeout_ms as i64).saturating_mul(2).saturating_add(30_000)
+}
+
+/// One pass: claims due corrections as `owner` and works them off; gives how many were
+/// finished (with whatever result).
+pub async fn run_once(state: &AppState, owner: &str) -> anyhow::Result<usize> {
+    let claimed = state.store.claim_corrections(now_ms(), lease_ms(state), owner, BATCH).await?;
+    let mut finished = 0;
+    for c in claimed {
+        if work(state, owner, &c).await? {
+            finished += 1;
         }
     }
+    Ok(finished)
+}
+
+/// Tries one claimed correction; `true` when it is finished.
+async fn work(state: &AppState, owner: &str, c: &CorrectionRow) -> anyhow::Result<bool> {
+    let evidence: serde_json::Value = serde_json::from_str(&c.evidence).unwrap_or(serde_json::Value::Null);
+    let result = confirm(state, &c.attempt_id, &c.actor, &evidence).await;
+    let retry = match &result {
+        Ok(Correction::QueryFailed(_)) => true,
+        Err(e) => e.status.is_server_error(),
+        Ok(_) => false,
+    };
+    let said = match &result {
+        Ok(corr) => corr.describe(),
+        Err(e) => format!("not corrected: {}", e.message),
+    };
+    if retry && c.tries < MAX_TRIES {
+        let next = now_ms() + FIRST_RETRY_MS.saturating_mul(1i64 << (c.tries - 1).clamp(0, 16));
+        tracing::info!(correction = %c.id, attempt_id = %c.attempt_id, tries = c.tries, "correction will be tried again: {said}");
+        state.store.retry_correction(c, owner, next, &said).await?;
+        return Ok(false);
+    }
+    let said = if retry { format!("{said}, {} tries", c.tries) } else { said };
+    let done = state.store.finish_correction(c, owner, &said, now_ms()).await?;
+    if done {
+        tracing::info!(correction = %c.id, run_id = %c.run_id, attempt_id = %c.attempt_id, "correction done: {said}");
+    }
+    Ok(done)
 }

@@ -4,7 +4,8 @@
 //! A file is claimed by renaming it into `processing/` (a rename is atomic, so of two
 //! nodes sharing the folder only one gets it), imported through
 //! [`crate::service::recon::import_file`], then moved to `done/`, or to `rejected/` with a
-//! `<name>.reason.txt` beside it that says why. Files whose name starts with `.` or ends in
+//! `<name>.reason.txt` beside it that says why (a file larger than the upload limit goes there
+//! unread, `file_too_large`). Files whose name starts with `.` or ends in
 //! `.part`, `.tmp` or `.filepart` are still being written and are left alone, as is any file
 //! modified in the last two seconds. A file left in `processing/` by a node that died is
 //! imported again after ten minutes: imports are idempotent by content hash, so this can
@@ -19,6 +20,8 @@ use tokio::sync::watch;
 
 const SETTLING: Duration = Duration::from_secs(2);
 const ABANDONED: Duration = Duration::from_secs(600);
+/// The largest file the inbox imports: the same limit as an upload through the API.
+const MAX_FILE: u64 = crate::api::body::MAX_UPLOAD as u64;
 
 /// What became of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +100,16 @@ async fn scan(state: &AppState, source: &ReconSource, dir: &Path) -> anyhow::Res
 
 async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &Path) -> anyhow::Result<Outcome> {
     let name = file_name(path);
+    // Sized before it is read: a file past the upload limit would be read whole into memory
+    // (a multi-gigabyte file took the node down, and again after each restart).
+    let size = tokio::fs::metadata(path).await?.len();
+    if size > MAX_FILE {
+        let e = ApiError::unprocessable(
+            "file_too_large",
+            format!("the file has {size} bytes; an import takes at most {MAX_FILE} (the upload limit)"),
+        );
+        return reject(source, dir, path, &name, e).await;
+    }
     let bytes = tokio::fs::read(path).await?;
     let date = if source.format == "settlement" { date_in_name(&name) } else { None };
     let result = if source.format == "settlement" && date.is_none() {
@@ -124,17 +137,20 @@ async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &P
         }
         // The database or something else of ours failed: leave the file to be retried.
         Err(e) if e.status.is_server_error() => anyhow::bail!("importing {name}: {} ({})", e.message, e.code),
-        Err(e) => {
-            let rejected = free_name(&dir.join("rejected"), &name).await;
-            tokio::fs::rename(path, &rejected).await?;
-            let reason = format!("{}: {}", e.code, e.message);
-            let mut note = rejected.clone().into_os_string();
-            note.push(".reason.txt");
-            tokio::fs::write(&note, format!("{reason}\n")).await?;
-            tracing::warn!(source = %source.id, file = %name, %reason, "inbox file rejected");
-            Ok(Outcome::Rejected { file: rejected, reason })
-        }
+        Err(e) => reject(source, dir, path, &name, e).await,
     }
+}
+
+/// Moves a file to `rejected/` with a `<name>.reason.txt` beside it.
+async fn reject(source: &ReconSource, dir: &Path, path: &Path, name: &str, e: ApiError) -> anyhow::Result<Outcome> {
+    let rejected = free_name(&dir.join("rejected"), name).await;
+    tokio::fs::rename(path, &rejected).await?;
+    let reason = format!("{}: {}", e.code, e.message);
+    let mut note = rejected.clone().into_os_string();
+    note.push(".reason.txt");
+    tokio::fs::write(&note, format!("{reason}\n")).await?;
+    tracing::warn!(source = %source.id, file = %name, %reason, "inbox file rejected");
+    Ok(Outcome::Rejected { file: rejected, reason })
 }
 
 /// Regular files of a folder with their modification times, by name.

@@ -51,7 +51,8 @@ pub struct RunView {
     pub source: String,
     pub date: String,
     pub file_sha256: String,
-    /// 1 for a file's first run; a `rerun` of the same file adds one.
+    /// 1 for the first run of its source and day; each `rerun` of that day (the same file or
+    /// a corrected one) is the next.
     pub version: i64,
     pub status: String,
     /// Lines in the file (header excluded).
@@ -63,6 +64,44 @@ pub struct RunView {
     pub kind: String,
     /// The agency account of a statement run.
     pub account_id: Option<String>,
+    /// A statement run's statements in file order, each with what became of it (empty for a
+    /// settlement run): one bad statement of a file does not refuse the others.
+    pub statements: Vec<StatementSummary>,
+    /// The corrections the run queued (`GET /v1/reconciliation/runs/{id}` only): how many the
+    /// worker has still to do and how many are done; each result is in its item's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrections: Option<CorrectionCounts>,
+}
+
+/// A run's queued corrections.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CorrectionCounts {
+    pub pending: i64,
+    pub done: i64,
+}
+
+/// One statement of an imported statement file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct StatementSummary {
+    /// The bank's statement reference (camt `Stmt/Id`; MT940 `:20:`/`:28C:`), as far as read.
+    pub statement_id: String,
+    /// The account the statement names, as far as read.
+    pub account: String,
+    /// `imported` (its entries are the run's items), `refused` (it could not be read or does
+    /// not add up: `code` and `reason` say why) or `other_account` (not this source's).
+    pub status: String,
+    /// ISO 4217 code of an imported statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Booked entries of an imported statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<i64>,
+    /// Why a statement was refused: the stable error code…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// …and the reason in words, naming the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl From<&RunRow> for RunView {
@@ -87,6 +126,8 @@ impl From<&RunRow> for RunView {
             created_at: rfc3339(r.created_at),
             kind: r.kind.clone(),
             account_id: r.account_id.clone(),
+            statements: r.statements.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default(),
+            corrections: None,
         }
     }
 }
@@ -119,6 +160,8 @@ pub struct ItemView {
     pub booking_date: Option<String>,
     /// The connector whose settlement batch a statement credit is.
     pub batch_source: Option<String>,
+    /// The ISO 4217 currency of a statement entry's amounts (absent: the payment's).
+    pub currency: Option<String>,
 }
 
 impl From<&ItemRow> for ItemView {
@@ -141,6 +184,7 @@ impl From<&ItemRow> for ItemView {
             content: i.content.clone(),
             booking_date: i.booking_date.clone(),
             batch_source: i.batch_source.clone(),
+            currency: i.currency.clone(),
         }
     }
 }
@@ -357,17 +401,18 @@ async fn import_settlement(
         created_at: now_ms(),
         kind: "settlement".into(),
         account_id: None,
+        statements: None,
     };
     // Two imports of one file may race for the same version: the unique key decides, the
     // loser answers with the winner's run (or, re-running, takes the next version).
     for _ in 0..3 {
         let mut tx = store.begin().await?;
         crate::service::cases::lock_open_day(state, &mut tx, &run.source, date).await?;
-        run.version = store.next_recon_version(&mut tx, &run.source, date, &sha).await?;
-        if !rerun && run.version > 1 {
+        if !rerun && store.recon_file_seen(&mut tx, &run.source, date, &sha).await? {
             tx.rollback().await?;
             return existing(state, &run.source, date, &sha).await;
         }
+        run.version = store.next_recon_version(&mut tx, &run.source, date).await?;
         match store.insert_recon_run(&mut tx, &run, &items, &lines, &records).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
@@ -379,14 +424,16 @@ async fn import_settlement(
             }
             Err(e) => return Err(e.into()),
         }
+        // Queued with the run, worked off by the correction worker: never inside this request.
+        let corrections = crate::service::corrections::queue_settlement(state, &mut tx, actor, &run.id, &sha).await?;
         let data = serde_json::json!({"run_id": run.id, "source": run.source, "date": date, "file_sha256": sha,
-            "version": run.version, "lines": run.lines, "counts": RunView::from(&run).counts});
+            "version": run.version, "lines": run.lines, "counts": RunView::from(&run).counts,
+            "corrections_queued": corrections});
         store.audit(&mut tx, "admin", "reconciliation.run", actor, &data).await?;
         tx.commit().await?;
         tracing::info!(run_id = %run.id, source = %run.source, date = %date, version = run.version,
             lines = run.lines, match_ms = matched_in.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64, "reconciliation run");
-        crate::service::corrections::after_settlement(state, actor, &run.id, &sha).await;
         return Ok((true, RunView::from(&run)));
     }
     Err(ApiError::conflict("conflict", "concurrent re-runs of this file; retry"))
@@ -415,7 +462,8 @@ pub async fn list(
 pub async fn get(state: &AppState, who: &Principal, id: &str) -> Result<RunView, ApiError> {
     who.require(STAFF)?;
     let run = state.store.recon_run(id).await?.ok_or_else(|| ApiError::not_found("run"))?;
-    Ok(RunView::from(&run))
+    let (pending, done) = state.store.run_correction_counts(id).await?;
+    Ok(RunView { corrections: Some(CorrectionCounts { pending, done }), ..RunView::from(&run) })
 }
 
 /// `GET /v1/reconciliation/runs/{id}/items`, optionally of one outcome.

@@ -75,6 +75,25 @@ pub fn refund_shares(lines: &[LineInfo], refunds: &[RefundInfo]) -> HashMap<Stri
     out
 }
 
+/// A CSV cell made safe to open in a spreadsheet (OWASP "CSV injection"): text that starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return would be run as a formula (an agency
+/// or account name, a dossier or procedure code a portal chose, a bank's transfer content),
+/// so it gets a leading `'`. A plain number in a numeric column (`-135000`, `1.5`) stays a
+/// number, so amounts still add up in the sheet.
+pub fn csv_cell(cell: &str, numeric: bool) -> std::borrow::Cow<'_, str> {
+    let plain_number = |s: &str| {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+        !int.is_empty() && !frac.is_empty() && (int.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    };
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !(numeric && plain_number(cell)) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// A report as rows of text, for CSV and the terminal.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -87,11 +106,16 @@ pub struct Table {
 impl Table {
     /// UTF-8 with a byte order mark and CRLF line ends, so that a spreadsheet opens it with
     /// its Vietnamese intact.
+    /// Cells a spreadsheet would run as a formula are defused (see [`csv_cell`]).
     pub fn to_csv(&self) -> Result<Vec<u8>, ApiError> {
         let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-        w.write_record(&self.header).map_err(ApiError::internal)?;
+        w.write_record(self.header.iter().map(|h| csv_cell(h, false).into_owned())).map_err(ApiError::internal)?;
         for row in &self.rows {
-            w.write_record(row).map_err(ApiError::internal)?;
+            let cells = row
+                .iter()
+                .enumerate()
+                .map(|(i, c)| csv_cell(c, self.numeric.get(i).copied().unwrap_or(false)).into_owned());
+            w.write_record(cells).map_err(ApiError::internal)?;
         }
         let mut out = "\u{feff}".as_bytes().to_vec();
         out.extend(w.into_inner().map_err(ApiError::internal)?);
@@ -703,5 +727,36 @@ mod tests {
         assert_eq!(csv, "\u{feff}agency_name,amount\r\n\"Sở Giao thông vận tải, Hà Nam\",135000\r\n");
         let text = t.to_text();
         assert!(text.lines().nth(2).unwrap().ends_with(" 135000"), "{text}");
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted_but_amounts_stay_numbers() {
+        let t = Table {
+            header: vec!["procedure_code".into(), "amount".into()],
+            numeric: vec![false, true],
+            rows: vec![
+                vec!["=HYPERLINK(\"http://x\",\"y\")".into(), "-135000".into()],
+                vec!["+1+2".into(), "135000".into()],
+                vec!["-2+3".into(), "0".into()],
+                vec!["@SUM(A1)".into(), "-1.5".into()],
+                vec!["\tcmd".into(), "=1+1".into()],
+                vec!["\rcmd".into(), "-1-1".into()],
+                vec!["1.004227".into(), "12".into()],
+            ],
+        };
+        let csv = String::from_utf8(t.to_csv().unwrap()).unwrap();
+        let mut r = csv::ReaderBuilder::new().from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let rows: Vec<Vec<String>> = r.records().map(|rec| rec.unwrap().iter().map(str::to_owned).collect()).collect();
+        let want = [
+            ["'=HYPERLINK(\"http://x\",\"y\")", "-135000"],
+            ["'+1+2", "135000"],
+            ["'-2+3", "0"],
+            ["'@SUM(A1)", "-1.5"],
+            ["'\tcmd", "'=1+1"],
+            ["'\rcmd", "'-1-1"],
+            ["1.004227", "12"],
+        ];
+        assert_eq!(rows, want.map(|r| r.map(str::to_owned).to_vec()).to_vec());
+        assert_eq!(csv_cell("-135000", false), "'-135000", "a negative number in a text column is text");
     }
 }

@@ -1,8 +1,10 @@
 //! Agency bank statement runs: import one statement file (camt.053, MT940 or CSV) of a
 //! configured source's account, match its entries against feegate's records (direct
 //! transfers by reference, gateway settlement batches by amount and day, manual refund
-//! payouts), correct payments a credit proves through their connector, and store the run.
-//! Same file twice is the same run; `rerun` makes a new version. See docs/reconciliation.md.
+//! payouts), store the run, and queue a correction (see [`crate::service::corrections`]) for each payment a
+//! credit proves. Each statement of a file is read on its own: one that cannot be read is
+//! listed in the run with its reason and the file's other statements still import. Same
+//! file twice is the same run; `rerun` makes a new version. See docs/reconciliation.md.
 
 use crate::api::error::ApiError;
 use crate::app::AppState;
@@ -10,11 +12,10 @@ use crate::config::{Config, ReconSource};
 use crate::connectors::Connectors;
 use crate::domain::ids::new_id;
 use crate::domain::recon::Outcome;
-use crate::domain::statement::{self, Direction, Statement, StatementError};
+use crate::domain::statement::{self, Direction, Refused, Statement, StatementError};
 use crate::domain::stmt_match::{self, batch_amount, Batch, BatchLine, Book, Entry, Item};
-use crate::service::corrections::{self, Correction};
-use crate::service::recon::{day_bounds, parse_date, RunView};
-use crate::store::recon::RunRow;
+use crate::service::recon::{day_bounds, parse_date, RunView, StatementSummary};
+use crate::store::recon::{NewCorrection, RunRow};
 use crate::store::statements::StatementAccount;
 use crate::store::{now_ms, Store, StoreError};
 use anyhow::bail;
@@ -24,6 +25,10 @@ use time::Date;
 
 /// Source formats that are bank statements of an agency account.
 pub const STATEMENT_FORMATS: [&str; 3] = ["camt053", "mt940", "csv"];
+
+/// The currency feegate books agency accounts in: statement entries in another are never
+/// matched (they are items of their own with the reason).
+const BOOK_CURRENCY: &str = "VND";
 
 /// How far back a debit may pay out a refund recorded earlier.
 const REFUND_LOOKBACK_MS: i64 = 31 * 86_400_000;
@@ -73,6 +78,12 @@ pub async fn validate_sources(config: &Config, connectors: &Connectors, store: &
             (f, Some(_)) if f != "csv" => bail!("reconciliation source {id}: a csv map is only for csv sources"),
             _ => {}
         }
+        match (s.format.as_str(), s.currency.as_deref()) {
+            (_, None) => {}
+            ("csv", Some(c)) if statement::exponent(c).is_some() => {}
+            ("csv", Some(c)) => bail!("reconciliation source {id}: unknown currency {c:?} (an ISO 4217 code)"),
+            (_, Some(_)) => bail!("reconciliation source {id}: only a csv source takes a currency (files name theirs)"),
+        }
         let Some(number) = s.account_number.as_deref() else {
             bail!("reconciliation source {id}: a statement source needs the agency account_number");
         };
@@ -109,34 +120,97 @@ fn same_account(file: &str, ours: &str) -> bool {
     !ours.is_empty() && (file == ours || (iban && file.len() > ours.len() && file.ends_with(&ours)))
 }
 
-fn parse(source: &ReconSource, bytes: &[u8], account: &StatementAccount) -> Result<Vec<Statement>, ApiError> {
-    let all = match source.format.as_str() {
-        "camt053" => statement::camt053::parse(bytes).map_err(statement_error)?,
-        "mt940" => statement::mt940::parse(bytes).map_err(statement_error)?,
+/// The statements of `account` in the file, and a summary of every statement in it. A file
+/// none of whose statements of this account can be read is refused with the first reason.
+fn parse(
+    source: &ReconSource,
+    bytes: &[u8],
+    account: &StatementAccount,
+) -> Result<(Vec<Statement>, Vec<StatementSummary>), ApiError> {
+    let all: Vec<Result<Statement, Refused>> = match source.format.as_str() {
+        "camt053" => statement::camt053::parse(bytes).map_err(statement_error)?.into_iter().map(Ok).collect(),
+        "mt940" => statement::mt940::parse_each(bytes).map_err(statement_error)?,
         "csv" => {
             let map = source.csv.as_ref().ok_or_else(|| ApiError::internal("csv source without a column map"))?;
+            let currency = source.currency.as_deref().unwrap_or(BOOK_CURRENCY);
             // CSV exports do not name the account or the currency: the source says which.
-            vec![statement::csv::parse(bytes, map, &account.account_number, "VND", None).map_err(statement_error)?]
+            vec![Ok(
+                statement::csv::parse(bytes, map, &account.account_number, currency, None).map_err(statement_error)?
+            )]
         }
         other => return Err(ApiError::internal(format!("format {other} is not a statement"))),
     };
-    let (ours, others): (Vec<Statement>, Vec<Statement>) =
-        all.into_iter().partition(|s| same_account(&s.account, &account.account_number));
-    if ours.is_empty() {
-        let mut named: Vec<String> = others.iter().map(|s| s.account.clone()).collect();
-        named.dedup();
+    let ours = |name: &str| same_account(name, &account.account_number);
+    let mut summaries = Vec::new();
+    let mut statements = Vec::new();
+    let mut first_refusal = None;
+    let mut others = Vec::new();
+    for s in all {
+        match s {
+            Ok(s) => {
+                let mine = ours(&s.account);
+                summaries.push(StatementSummary {
+                    statement_id: s.statement_id.clone(),
+                    account: s.account.clone(),
+                    status: if mine { "imported" } else { "other_account" }.into(),
+                    currency: Some(s.currency.clone()),
+                    entries: Some(s.entries.len() as i64),
+                    code: None,
+                    reason: None,
+                });
+                if mine {
+                    statements.push(s);
+                } else {
+                    others.push(s.account);
+                }
+            }
+            // A statement that got no further than naming another account is that one's business.
+            Err(r) if !r.account.is_empty() && !ours(&r.account) => {
+                others.push(r.account.clone());
+                first_refusal.get_or_insert(r.error);
+                summaries.push(StatementSummary {
+                    statement_id: r.statement_id,
+                    account: r.account,
+                    status: "other_account".into(),
+                    currency: None,
+                    entries: None,
+                    code: None,
+                    reason: None,
+                });
+            }
+            Err(r) => {
+                summaries.push(StatementSummary {
+                    statement_id: r.statement_id.clone(),
+                    account: r.account.clone(),
+                    status: "refused".into(),
+                    currency: None,
+                    entries: None,
+                    code: Some(r.error.code().into()),
+                    reason: Some(r.error.to_string()),
+                });
+                first_refusal.get_or_insert(r.error);
+            }
+        }
+    }
+    // Nothing of this account imports: the first reason a statement was refused (as for a
+    // file of one statement), else that the file is another account's.
+    if statements.is_empty() {
+        if let Some(e) = first_refusal {
+            return Err(statement_error(e));
+        }
+        others.dedup();
         return Err(ApiError::unprocessable(
             "statement_wrong_account",
             format!(
                 "the file is a statement of {}, not of account {} (source {})",
-                named.join(", "),
+                others.join(", "),
                 account.account_number,
                 source.id
             ),
         )
         .with_field("content"));
     }
-    Ok(ours)
+    Ok((statements, summaries))
 }
 
 /// The days a statement covers: `[first, last]`, `last` being its business day.
@@ -174,7 +248,7 @@ pub async fn import(
     };
     let day = date.map(parse_date).transpose()?;
     let sha = hex::encode(Sha256::digest(&bytes));
-    let statements = parse(source, &bytes, &account)?;
+    let (statements, summaries) = parse(source, &bytes, &account)?;
     let (first, last) = period(&statements, day);
     let business_date = last.to_string();
     if !rerun {
@@ -189,16 +263,20 @@ pub async fn import(
             line: e.line as i64,
             booking_date: e.booking_date,
             amount: e.amount,
+            currency: e.currency.clone(),
             direction: e.direction,
             bank_ref: e.reference.clone(),
             content: e.content.clone(),
         })
         .collect();
-    let book = book(state, &account, &statements, first, last, &entries).await?;
-    let mut items = stmt_match::match_statement(&entries, &book);
+    let book = book(state, &account, first, last, &entries).await?;
+    let items = stmt_match::match_statement(&entries, &book);
     let ignored_debits = entries.iter().filter(|e| e.direction == Direction::Debit).count()
         - items.iter().filter(|i| i.line.is_some() && i.direction == Direction::Debit).count();
-    let corrected = correct(state, actor, source, &sha, &mut items).await?;
+    let refused = summaries.iter().filter(|s| s.status == "refused").count();
+    if refused > 0 {
+        tracing::warn!(source = %source.id, refused, "statements of the file refused; the others are imported");
+    }
     let n = counts(&items);
     let run = RunRow {
         id: new_id("rcn"),
@@ -218,9 +296,10 @@ pub async fn import(
         created_at: now_ms(),
         kind: "statement".into(),
         account_id: Some(account.id.clone()),
+        statements: Some(serde_json::to_string(&summaries).map_err(ApiError::internal)?),
     };
-    let detail = serde_json::json!({"ignored_debits": ignored_debits, "corrections": corrected,
-        "period": [first.to_string(), last.to_string()]});
+    let detail = serde_json::json!({"ignored_debits": ignored_debits,
+        "period": [first.to_string(), last.to_string()], "statements": summaries});
     store_run(state, run, &items, rerun, detail).await
 }
 
@@ -228,7 +307,6 @@ pub async fn import(
 async fn book(
     state: &AppState,
     account: &StatementAccount,
-    statements: &[Statement],
     first: Date,
     last: Date,
     entries: &[Entry],
@@ -275,32 +353,25 @@ async fn book(
         payments,
         batches,
         refunds,
-        currency: statements.first().map(|s| s.currency.clone()).unwrap_or_else(|| "VND".into()),
+        currency: BOOK_CURRENCY.into(),
         tolerance: state.config.reconciliation.tolerance,
     })
 }
 
-/// Asks the connector about every attempt a credit proves, and says in the item what came
-/// of it. Gives how many were applied.
-async fn correct(
-    state: &AppState,
-    actor: &str,
-    source: &ReconSource,
-    sha: &str,
-    items: &mut [Item],
-) -> Result<usize, ApiError> {
-    let mut applied = 0;
-    for item in items.iter_mut().filter(|i| i.correct) {
-        let Some(attempt_id) = item.attempt_id.clone() else { continue };
-        let evidence = serde_json::json!({"source": source.id, "file_sha256": sha, "line": item.line,
-            "amount": item.amount_file, "booking_date": item.booking_date.map(|d| d.to_string())});
-        let c = corrections::confirm(state, &attempt_id, actor, &evidence).await?;
-        if matches!(c, Correction::Applied { .. }) {
-            applied += 1;
-        }
-        item.reason = format!("{}; {}", item.reason, c.describe());
-    }
-    Ok(applied)
+/// The corrections a run's items prove (credits of attempts feegate has not seen succeed),
+/// with the evidence: the file and line.
+fn corrections_of(run: &RunRow, items: &[Item], ids: &[String]) -> Vec<NewCorrection> {
+    items
+        .iter()
+        .zip(ids)
+        .filter(|(i, _)| i.correct)
+        .filter_map(|(i, id)| {
+            let attempt_id = i.attempt_id.clone()?;
+            let evidence = serde_json::json!({"source": run.source, "file_sha256": run.file_sha256, "line": i.line,
+                "amount": i.amount_file, "booking_date": i.booking_date.map(|d| d.to_string())});
+            Some((id.clone(), attempt_id, evidence.to_string()))
+        })
+        .collect()
 }
 
 fn counts(items: &[Item]) -> [i64; 6] {
@@ -326,13 +397,13 @@ async fn store_run(
     for _ in 0..3 {
         let mut tx = store.begin().await?;
         crate::service::cases::lock_open_day(state, &mut tx, &run.source, &run.business_date).await?;
-        run.version = store.next_recon_version(&mut tx, &run.source, &run.business_date, &run.file_sha256).await?;
-        if !rerun && run.version > 1 {
+        if !rerun && store.recon_file_seen(&mut tx, &run.source, &run.business_date, &run.file_sha256).await? {
             tx.rollback().await?;
             return existing(state, &run).await;
         }
-        match store.insert_statement_run(&mut tx, &run, items).await {
-            Ok(()) => {}
+        run.version = store.next_recon_version(&mut tx, &run.source, &run.business_date).await?;
+        let ids = match store.insert_statement_run(&mut tx, &run, items).await {
+            Ok(ids) => ids,
             Err(StoreError::Conflict) => {
                 tx.rollback().await?;
                 if rerun {
@@ -341,10 +412,14 @@ async fn store_run(
                 return existing(state, &run).await;
             }
             Err(e) => return Err(e.into()),
-        }
+        };
+        // Queued with the run, worked off by the correction worker: never inside this request.
+        let queued = corrections_of(&run, items, &ids);
+        store.queue_corrections(&mut tx, &run.id, &run.created_by, &queued, now_ms()).await?;
         let data = serde_json::json!({"run_id": run.id, "kind": "statement", "source": run.source,
             "account_id": run.account_id, "date": run.business_date, "file_sha256": run.file_sha256,
-            "version": run.version, "lines": run.lines, "counts": RunView::from(&run).counts, "detail": detail});
+            "version": run.version, "lines": run.lines, "counts": RunView::from(&run).counts, "detail": detail,
+            "corrections_queued": queued.len()});
         store.audit(&mut tx, "admin", "reconciliation.run", &run.created_by, &data).await?;
         tx.commit().await?;
         tracing::info!(run_id = %run.id, source = %run.source, date = %run.business_date, version = run.version, "statement run");

@@ -1,6 +1,6 @@
 //! Reconciliation runs and their items, and the records a settlement file is matched
-//! against. A run is written whole in one transaction; its version is unique per
-//! (source, day, file), so two imports of the same file race to one row.
+//! against. A run is written whole in one transaction; its version counts the runs of its
+//! (source, day), whatever file each reconciled, and is taken under the day's lock.
 
 use super::{Backend, Result, Store, StoreError, Tx};
 use crate::domain::recon::{kind_str, Item, Lines, Record, Records, TooLarge};
@@ -30,6 +30,9 @@ pub struct RunRow {
     pub kind: String,
     /// The agency account of a statement run.
     pub account_id: Option<String>,
+    /// A statement run's statements with what became of each (JSON text, see
+    /// `service::recon::StatementSummary`); NULL for a settlement run.
+    pub statements: Option<String>,
 }
 
 /// One stored item of a run.
@@ -59,6 +62,8 @@ pub struct ItemRow {
     pub batch_source: Option<String>,
     /// The gateway fee of a settlement line, when the file has one.
     pub fee: Option<i64>,
+    /// The currency of a statement entry's amounts (NULL: the payment's).
+    pub currency: Option<String>,
 }
 
 pub(crate) const RUN_COLS: &str =
@@ -68,8 +73,8 @@ pub(crate) const ITEM_COLS: &str = "id, run_id, idx, line, reference, gateway_tx
     status_file, status_feegate, outcome, reason, payment_id, attempt_id, refund_id";
 /// Columns of migration 0005 (statements), read with the ones above; inserts that omit them
 /// get their defaults (`settlement`, NULL).
-pub(crate) const RUN_EXTRA: &str = "kind, account_id";
-pub(crate) const ITEM_EXTRA: &str = "content, booking_date, batch_source, fee";
+pub(crate) const RUN_EXTRA: &str = "kind, account_id, statements";
+pub(crate) const ITEM_EXTRA: &str = "content, booking_date, batch_source, fee, currency";
 
 /// Item columns a settlement run writes; the statement columns keep their defaults.
 const SETTLEMENT_ITEM_COLS: &str = "id, run_id, idx, line, reference, gateway_txn, kind, amount_file, \
@@ -179,25 +184,40 @@ impl Store {
         .await?)
     }
 
-    /// The next version of this file's run for this source and day, read inside `tx`.
-    pub async fn next_recon_version(&self, tx: &mut Tx, source: &str, date: &str, sha256: &str) -> Result<i64> {
+    /// The version the next run of this source and day gets, whichever file it reconciles:
+    /// one more than the day's latest, so a re-run with a corrected file is told apart from
+    /// the day's first run. Read inside `tx` after the day's lock
+    /// ([`Store::lock_day`]), which keeps two imports of one day from taking the same one.
+    pub async fn next_recon_version(&self, tx: &mut Tx, source: &str, date: &str) -> Result<i64> {
         let (v,): (i64,) = sqlx::query_as(
             "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM recon_runs \
-             WHERE source = $1 AND business_date = $2 AND file_sha256 = $3",
+             WHERE source = $1 AND business_date = $2",
+        )
+        .bind(source)
+        .bind(date)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        Ok(v + 1)
+    }
+
+    /// Whether this file already has a run for this source and day, read inside `tx`.
+    pub async fn recon_file_seen(&self, tx: &mut Tx, source: &str, date: &str, sha256: &str) -> Result<bool> {
+        let found: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM recon_runs WHERE source = $1 AND business_date = $2 AND file_sha256 = $3 LIMIT 1",
         )
         .bind(source)
         .bind(date)
         .bind(sha256)
-        .fetch_one(&mut *tx.tx)
+        .fetch_optional(&mut *tx.tx)
         .await?;
-        Ok(v + 1)
+        Ok(found.is_some())
     }
 
     /// Writes a run's row (settlement or statement). `Conflict` if that version exists.
     pub(crate) async fn insert_run_row(&self, tx: &mut Tx, run: &RunRow) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO recon_runs ({RUN_COLS}, {RUN_EXTRA}) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
         ))
         .bind(&run.id)
         .bind(&run.source)
@@ -216,6 +236,7 @@ impl Store {
         .bind(run.created_at)
         .bind(&run.kind)
         .bind(&run.account_id)
+        .bind(&run.statements)
         .execute(&mut *tx.tx)
         .await?;
         Ok(())
@@ -283,6 +304,153 @@ impl Store {
         .bind(outcome.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// A correction a run proved, claimed by the worker.
+#[derive(Debug, Clone, FromRow)]
+pub struct CorrectionRow {
+    pub id: String,
+    pub run_id: String,
+    pub item_id: String,
+    pub attempt_id: String,
+    /// Who imported the file: the correction is audited under their name.
+    pub actor: String,
+    /// Which file and line proved it (JSON text).
+    pub evidence: String,
+    /// Tries so far, this one included.
+    pub tries: i64,
+}
+
+/// One correction to queue: (item id, attempt id, evidence as JSON text).
+pub type NewCorrection = (String, String, String);
+
+/// What a queued correction's item says until the worker has done it; replaced by the result.
+pub const CORRECTION_PENDING: &str = "correction queued: the connector will be asked to confirm it";
+
+/// The guard of every move out of a claim.
+const CORRECTION_HELD: &str = "id = $1 AND lease_owner = $2 AND status = 'pending'";
+
+impl Store {
+    /// Queues the corrections a run proves, inside the run's transaction, and says so in
+    /// each item's reason.
+    pub async fn queue_corrections(
+        &self,
+        tx: &mut Tx,
+        run_id: &str,
+        actor: &str,
+        list: &[NewCorrection],
+        now: i64,
+    ) -> Result<()> {
+        for (item_id, attempt_id, evidence) in list {
+            sqlx::query(
+                "INSERT INTO recon_corrections (id, run_id, item_id, attempt_id, actor, evidence, next_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(crate::domain::ids::new_id("rcc"))
+            .bind(run_id)
+            .bind(item_id)
+            .bind(attempt_id)
+            .bind(actor)
+            .bind(evidence)
+            .bind(now)
+            .execute(&mut *tx.tx)
+            .await?;
+            sqlx::query("UPDATE recon_items SET reason = reason || '; ' || $1 WHERE id = $2")
+                .bind(CORRECTION_PENDING)
+                .bind(item_id)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Leases up to `limit` due corrections to `owner` until `now + lease_ms`: pending,
+    /// past their retry time, not leased by a live owner. Each claim counts as a try.
+    pub async fn claim_corrections(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<CorrectionRow>> {
+        // SQLite has one writer at a time (the store's lock), so there is nothing to skip.
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE recon_corrections SET lease_until = $1, lease_owner = $2, tries = tries + 1 WHERE id IN (\
+             SELECT id FROM recon_corrections WHERE status = 'pending' AND next_at <= $3 \
+             AND (lease_until IS NULL OR lease_until < $3) ORDER BY created_at, id LIMIT $4{lock}) \
+             RETURNING id, run_id, item_id, attempt_id, actor, evidence, tries"
+        );
+        let mut tx = self.begin().await?;
+        let rows =
+            sqlx::query_as(&sql).bind(now + lease_ms).bind(owner).bind(now).bind(limit).fetch_all(&mut *tx.tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Records a correction's result, in its item's reason too; `false` (nothing written)
+    /// when `owner` no longer holds it.
+    pub async fn finish_correction(&self, c: &CorrectionRow, owner: &str, result: &str, now: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(&format!(
+            "UPDATE recon_corrections SET status = 'done', result = $3, done_at = $4, lease_owner = NULL, \
+             lease_until = NULL WHERE {CORRECTION_HELD}"
+        ))
+        .bind(&c.id)
+        .bind(owner)
+        .bind(result)
+        .bind(now)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        if done != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE recon_items SET reason = REPLACE(reason, $1, $2) WHERE id = $3")
+            .bind(CORRECTION_PENDING)
+            .bind(result)
+            .bind(&c.item_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Puts a correction back to be tried again at `next_at`, noting why; `false` when
+    /// `owner` no longer holds it.
+    pub async fn retry_correction(&self, c: &CorrectionRow, owner: &str, next_at: i64, why: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(&format!(
+            "UPDATE recon_corrections SET next_at = $3, result = $4, lease_owner = NULL, lease_until = NULL \
+             WHERE {CORRECTION_HELD}"
+        ))
+        .bind(&c.id)
+        .bind(owner)
+        .bind(next_at)
+        .bind(why)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// How many of a run's corrections are still to do, and how many are done.
+    pub async fn run_correction_counts(&self, run_id: &str) -> Result<(i64, i64)> {
+        let (pending, done): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM recon_corrections WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((pending, done))
     }
 }
 

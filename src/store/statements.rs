@@ -228,9 +228,10 @@ impl Store {
     }
 
     /// The pay items of a settlement run whose file line succeeded while feegate's attempt
-    /// did not: (item id, attempt id, line, amount in the file).
+    /// did not: (item id, attempt id, line, amount in the file). Read inside the run's `tx`.
     pub async fn settlement_corrections(
         &self,
+        tx: &mut Tx,
         run_id: &str,
     ) -> Result<Vec<(String, String, Option<i64>, Option<i64>)>> {
         Ok(sqlx::query_as(
@@ -239,35 +240,27 @@ impl Store {
              AND (status_feegate IS NULL OR status_feegate <> 'succeeded') ORDER BY idx",
         )
         .bind(run_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx.tx)
         .await?)
     }
 
-    /// Adds what a correction did to an item's reason.
-    pub async fn append_item_reason(&self, item_id: &str, text: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE recon_items SET reason = reason || '; ' || $1 WHERE id = $2")
-            .bind(text)
-            .bind(item_id)
-            .execute(&mut *tx.tx)
-            .await?;
-        tx.commit().await
-    }
-
-    /// Writes a statement run and its items. `Conflict` if that version of the file exists.
-    pub async fn insert_statement_run(&self, tx: &mut Tx, run: &RunRow, items: &[Item]) -> Result<()> {
+    /// Writes a statement run and its items; gives the items' ids in order. `Conflict` if
+    /// that version of the run exists.
+    pub async fn insert_statement_run(&self, tx: &mut Tx, run: &RunRow, items: &[Item]) -> Result<Vec<String>> {
         self.insert_run_row(tx, run).await?;
         let sql = format!(
             "INSERT INTO recon_items ({ITEM_COLS}, {ITEM_EXTRA}) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"
         );
+        let mut ids = Vec::with_capacity(items.len());
         for (idx, i) in items.iter().enumerate() {
+            let id = new_id("rci");
             let kind = match i.direction {
                 Direction::Credit => "credit",
                 Direction::Debit => "debit",
             };
             sqlx::query(&sql)
-                .bind(new_id("rci"))
+                .bind(&id)
                 .bind(&run.id)
                 .bind(idx as i64)
                 .bind(i.line)
@@ -287,9 +280,11 @@ impl Store {
                 .bind(i.booking_date.map(|d| d.to_string()))
                 .bind(&i.batch_source)
                 .bind(None::<i64>)
+                .bind(&i.currency)
                 .execute(&mut *tx.tx)
                 .await?;
+            ids.push(id);
         }
-        Ok(())
+        Ok(ids)
     }
 }

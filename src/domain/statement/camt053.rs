@@ -299,7 +299,7 @@ impl NtryDraft {
         if matches!(self.status.as_str(), "PDNG" | "INFO") {
             return Ok(None);
         }
-        let (amount, _) = self.amount.ok_or_else(|| parse_error(self.line, "entry without <Amt>"))?;
+        let (amount, currency) = self.amount.ok_or_else(|| parse_error(self.line, "entry without <Amt>"))?;
         // CdtDbtInd is the booked direction even for reversals (RvslInd only says where it came from).
         let direction = match self.sign.as_str() {
             "CRDT" => Direction::Credit,
@@ -314,7 +314,16 @@ impl NtryDraft {
             [self.reference, self.tx_reference, self.entry_ref].into_iter().find(|r| !r.is_empty()).unwrap_or_default();
         let unstructured: Vec<String> = self.unstructured.into_iter().filter(|s| !s.is_empty()).collect();
         let content = if unstructured.is_empty() { self.additional } else { unstructured.join(" ") };
-        Ok(Some(Entry { line: self.line, booking_date, value_date: self.value, amount, direction, reference, content }))
+        Ok(Some(Entry {
+            line: self.line,
+            booking_date,
+            value_date: self.value,
+            amount,
+            currency,
+            direction,
+            reference,
+            content,
+        }))
     }
 }
 

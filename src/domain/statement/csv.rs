@@ -302,6 +302,7 @@ impl<'a> Spec<'a> {
             booking_date,
             value_date: None,
             amount,
+            currency: self.currency.to_owned(),
             direction,
             reference: cell(cols.reference).to_owned(),
             content: normalise(cell(Some(cols.content))),

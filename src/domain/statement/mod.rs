@@ -43,8 +43,11 @@ pub struct Entry {
     pub line: usize,
     pub booking_date: Date,
     pub value_date: Option<Date>,
-    /// Minor units, never negative: the sign is in [`Entry::direction`].
+    /// Minor units of [`Entry::currency`], never negative: the sign is in [`Entry::direction`].
     pub amount: i64,
+    /// ISO 4217 code of the amount (camt.053 `Amt/@Ccy`, MT940 `:60F:`, a CSV source's
+    /// configured currency): a credit in another currency is never taken for đồng.
+    pub currency: String,
     pub direction: Direction,
     /// The bank's reference for the entry (empty when the file has none).
     pub reference: String,
@@ -67,6 +70,17 @@ impl Entry {
             Direction::Debit => -self.amount,
         }
     }
+}
+
+/// A statement of a file that could not be read, with what is known of it (either may be
+/// empty), beside the file's other statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The bank's statement reference, as far as it was read.
+    pub statement_id: String,
+    /// The account the statement names, as far as it was read.
+    pub account: String,
+    pub error: StatementError,
 }
 
 /// Why a statement file was rejected. Every variant names the line at fault.

@@ -1,40 +1,62 @@
 //! SWIFT MT940 customer statements: `:20:` `:25:` `:28C:` `:60F/M:` `:61:` `:86:` `:62F/M:`, one or
 //! several statements per file (in `{4:` … `-}` blocks or just one after another), CRLF or LF.
+//!
+//! Real files carry an envelope around the statements, which is skipped: SOH/ETX control
+//! characters, a `:940:` or bank header line (`ABNANL2A`, `940`) before a statement's `:20:`,
+//! the `{1:…}{2:…}{3:…}{4:` block headers and the closing `-}` (with its `{5:…}` trailer).
+//! Each statement is read and balance-checked on its own: [`parse_each`] gives a bad one as
+//! a [`Refused`] beside the good ones; [`parse`] refuses the whole file at the first.
 
-use super::{check_balance, minor_units, normalise, parse_error, Balance, Direction, Entry, Statement, StatementError};
+use super::{
+    check_balance, minor_units, normalise, parse_error, Balance, Direction, Entry, Refused, Statement, StatementError,
+};
 use std::borrow::Cow;
 use time::{Date, Month};
 
 /// SWIFT wraps `:86:` at 65 characters, often in the middle of a word or reference.
 const LINE_WIDTH: usize = 65;
 
-/// Parses every statement in an MT940 file; each one is balance-checked.
+/// Parses every statement in an MT940 file; each one is balance-checked. The first statement
+/// that cannot be read refuses the file.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Statement>, StatementError> {
+    parse_each(bytes)?.into_iter().map(|r| r.map_err(|refused| refused.error)).collect()
+}
+
+/// Parses every statement in an MT940 file, each on its own: a statement that cannot be read
+/// (or does not add up) is a [`Refused`] in its place and does not spoil the others. The
+/// file as a whole is refused only when it holds no statement at all.
+pub fn parse_each(bytes: &[u8]) -> Result<Vec<Result<Statement, Refused>>, StatementError> {
     let text = decode(bytes);
     let mut statements = Vec::new();
     let mut draft: Option<Draft> = None;
-    for token in tokens(&text)? {
+    // Fields of no statement (before its `:20:`): the first one's error, once.
+    let mut orphan: Option<StatementError> = None;
+    let flush = |draft: &mut Option<Draft>, orphan: &mut Option<StatementError>, out: &mut Vec<_>| {
+        if let Some(error) = orphan.take() {
+            out.push(Err(Refused { statement_id: String::new(), account: String::new(), error }));
+        }
+        if let Some(d) = draft.take() {
+            out.push(d.finish());
+        }
+    };
+    for token in tokens(&text) {
         match token {
-            Token::Boundary => {
-                if let Some(d) = draft.take() {
-                    statements.push(d.finish()?);
-                }
-            }
+            Token::Boundary => flush(&mut draft, &mut orphan, &mut statements),
             Token::Field(f) if f.tag == "20" => {
-                if let Some(d) = draft.take() {
-                    statements.push(d.finish()?);
-                }
+                flush(&mut draft, &mut orphan, &mut statements);
                 draft = Some(Draft { line: f.line, reference: f.value.trim().to_owned(), ..Draft::default() });
             }
             Token::Field(f) => match draft.as_mut() {
-                Some(d) => d.field(f)?,
-                None => return Err(parse_error(f.line, format!(":{}: before the statement's :20:", f.tag))),
+                Some(d) => d.field(f),
+                None => {
+                    if orphan.is_none() {
+                        orphan = Some(parse_error(f.line, format!(":{}: before the statement's :20:", f.tag)));
+                    }
+                }
             },
         }
     }
-    if let Some(d) = draft.take() {
-        statements.push(d.finish()?);
-    }
+    flush(&mut draft, &mut orphan, &mut statements);
     if statements.is_empty() {
         return Err(parse_error(1, "no MT940 statement (:20:) in the file"));
     }
@@ -64,12 +86,19 @@ enum Token {
     Boundary,
 }
 
-/// Splits the file into fields, dropping SWIFT block headers and trailers.
-fn tokens(text: &str) -> Result<Vec<Token>, StatementError> {
+/// SOH and ETX, which frame each message of a file as the SWIFT network delivered it.
+fn framing(c: char) -> bool {
+    c == '\u{1}' || c == '\u{3}'
+}
+
+/// Splits the file into fields, dropping the envelope: SWIFT block headers and trailers,
+/// SOH/ETX, and any line outside a field before a statement's first one (`:940:`, a bank
+/// header). A line after a field continues it.
+fn tokens(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
         let n = i + 1;
-        let mut line = raw.strip_suffix('\r').unwrap_or(raw);
+        let mut line = raw.strip_suffix('\r').unwrap_or(raw).trim_matches(framing);
         if line.starts_with('{') {
             out.push(Token::Boundary);
             match line.find("{4:") {
@@ -89,12 +118,11 @@ fn tokens(text: &str) -> Result<Vec<Token>, StatementError> {
         if trimmed.is_empty() {
             continue;
         }
-        match out.last_mut() {
-            Some(Token::Field(f)) => f.more.push(line.to_owned()),
-            _ => return Err(parse_error(n, format!("{trimmed:?} is outside any :NN: field"))),
+        if let Some(Token::Field(f)) = out.last_mut() {
+            f.more.push(line.to_owned());
         }
     }
-    Ok(out)
+    out
 }
 
 /// `:61:rest` -> `("61", "rest")`: two digits or letters and an optional letter between colons.
@@ -122,10 +150,27 @@ struct Draft {
     /// The last entry's own `:86:` lines, and its `:61:` fallback text.
     details: Vec<String>,
     fallback: String,
+    /// The first field that could not be read: the statement is refused with it.
+    error: Option<StatementError>,
 }
 
 impl Draft {
-    fn field(&mut self, f: Field) -> Result<(), StatementError> {
+    /// Reads a field; after the statement's first error only its account and number are
+    /// still taken (to name it when it is reported).
+    fn field(&mut self, f: Field) {
+        match f.tag.as_str() {
+            "25" => self.account = f.value.trim().to_owned(),
+            "28C" | "28" => self.sequence = f.value.trim().to_owned(),
+            _ => {}
+        }
+        if self.error.is_none() {
+            if let Err(e) = self.read(f) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn read(&mut self, f: Field) -> Result<(), StatementError> {
         let was_in_entry = std::mem::replace(&mut self.in_entry, false);
         match f.tag.as_str() {
             "25" => self.account = f.value.trim().to_owned(),
@@ -179,7 +224,24 @@ impl Draft {
         }
     }
 
-    fn finish(mut self) -> Result<Statement, StatementError> {
+    fn finish(mut self) -> Result<Statement, Refused> {
+        let statement_id = if self.sequence.is_empty() {
+            self.reference.clone()
+        } else {
+            format!("{}/{}", self.reference, self.sequence)
+        };
+        let account = self.account.clone();
+        let error = match self.error.take() {
+            Some(e) => e,
+            None => match self.build() {
+                Ok(s) => return Ok(s),
+                Err(e) => e,
+            },
+        };
+        Err(Refused { statement_id, account, error })
+    }
+
+    fn build(mut self) -> Result<Statement, StatementError> {
         self.close_entry();
         let at = self.line;
         if self.account.is_empty() {
@@ -283,6 +345,7 @@ fn statement_line(f: &Field, currency: &str) -> Result<(Entry, String), Statemen
         booking_date,
         value_date: Some(value_date),
         amount,
+        currency: currency.to_owned(),
         direction,
         reference,
         content: String::new(),
@@ -429,7 +492,7 @@ mod tests {
             (good.replacen("1231C135000,", "1231X135000,", 1), 6, "mark"),
             (good.replacen("C135000,NTRF", "C135000,ZTRF", 1), 6, "transaction type"),
             (good.replacen("C241231VND5115000,\n:86:Het", "C241231USD5115000,\n:86:Het", 1), 11, "USD"),
-            (good.replacen(":20:CTG2412310001\n", "garbage\n", 1), 1, "outside"),
+            (good.replacen(":20:CTG2412310001\n", "garbage\n", 1), 2, "before"),
             (good.replacen(":20:CTG2412310001\n", "", 1), 1, "before"),
             (good.replacen(":62F:C250102VND6330000,", "", 1), 14, "closing"),
             (good.replacen(":60F:C241231VND5115000,", "", 1), 18, "opening"),
@@ -440,6 +503,94 @@ mod tests {
             assert!(e.to_string().contains(words), "{e}");
         }
         assert_eq!(parse(b"").unwrap_err().line(), 1);
+    }
+
+    /// The statements of `mt940_two_statements.txt`, as (first, second) text.
+    fn two() -> (String, String) {
+        let text = String::from_utf8(fixture("mt940_two_statements.txt")).unwrap();
+        let (a, b) = text.split_once("\n\n").unwrap();
+        (a.to_owned(), b.to_owned())
+    }
+
+    fn same_as_two_statements(s: &[Statement]) {
+        let want = parse(&fixture("mt940_two_statements.txt")).unwrap();
+        assert_eq!(s.len(), 2);
+        for (got, want) in s.iter().zip(&want) {
+            assert_eq!(
+                (&got.statement_id, &got.account, got.opening, got.closing, got.entries.len()),
+                (&want.statement_id, &want.account, want.opening, want.closing, want.entries.len())
+            );
+            let contents = |s: &Statement| s.entries.iter().map(|e| e.content.clone()).collect::<Vec<_>>();
+            assert_eq!(contents(got), contents(want));
+        }
+    }
+
+    #[test]
+    fn soh_and_etx_framing_each_swift_message_is_skipped() {
+        let s = parse(&fixture("mt940_envelope.txt")).unwrap();
+        same_as_two_statements(&s);
+        assert_eq!(s[0].entries[0].line, 7, "lines are the file's (the header is line 1)");
+    }
+
+    #[test]
+    fn a_940_first_line_is_skipped() {
+        let (a, b) = two();
+        same_as_two_statements(&parse(format!(":940:\n{a}\n\n{b}").as_bytes()).unwrap());
+        same_as_two_statements(&parse(format!(":940:\r\n{a}\n-\n:940:\n{b}").as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn swift_blocks_around_each_statement_and_the_closing_dash_brace_are_skipped() {
+        let (a, b) = two();
+        let blocks = "{1:F01ICBVVNVXAXXX0000000000}{2:O9400800250102ICBVVNVXAXXX00000000002501020800N}";
+        // Block 4 opened on the header line or on a line of its own; a `{5:}` trailer or none.
+        let text = format!("{blocks}{{4:\n{a}\n-}}{{5:{{CHK:0A1B2C3D4E5F}}}}\n{blocks}\n{{4:\n{b}\n-}}\n");
+        same_as_two_statements(&parse(text.as_bytes()).unwrap());
+        let framed = format!("\u{1}{blocks}{{4:\n{a}\n-}}\u{3}\u{1}{blocks}{{4:\n{b}\n-}}\u{3}");
+        same_as_two_statements(&parse(framed.as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn a_bank_header_before_each_statements_first_20_is_skipped() {
+        let (a, b) = two();
+        // ABN AMRO style: the bank's BIC, `940`, the BIC again, before each statement.
+        let text = format!("ABNANL2A\n940\nABNANL2A\n{a}\n-\nABNANL2A\n940\nABNANL2A\n{b}\n-\n");
+        same_as_two_statements(&parse(text.as_bytes()).unwrap());
+        let text = format!("0000 01ICBVVNVXAXXX00001\n{a}\n\n{b}");
+        same_as_two_statements(&parse(text.as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn one_bad_statement_is_refused_with_its_reason_and_the_others_still_read() {
+        let (a, b) = two();
+        let bad = a.replace(":62F:C241231VND5115000,", ":62F:C241231VND5115001,");
+        let each = parse_each(format!("{bad}\n\n{b}").as_bytes()).unwrap();
+        assert_eq!(each.len(), 2);
+        let refused = each[0].as_ref().unwrap_err();
+        assert_eq!((refused.statement_id.as_str(), refused.account.as_str()), ("CTG2412310001/252/1", "113000012345"));
+        assert!(matches!(refused.error, StatementError::Unbalanced { line: 11, .. }), "{:?}", refused.error);
+        assert_eq!(each[1].as_ref().unwrap().statement_id, "CTG2501020001/1/1");
+        // A field that cannot be read refuses its own statement only, named as far as it was read.
+        let bad = b.replace(":61:250102C1350000,00NTRF", ":61:250102X1350000,00NTRF");
+        let each = parse_each(format!("{a}\n\n{bad}").as_bytes()).unwrap();
+        assert_eq!(each[0].as_ref().unwrap().statement_id, "CTG2412310001/252/1");
+        let refused = each[1].as_ref().unwrap_err();
+        assert_eq!((refused.statement_id.as_str(), refused.error.line()), ("CTG2501020001/1/1", 20));
+        // Strict parsing still refuses the file at the first bad statement.
+        assert_eq!(parse(format!("{a}\n\n{bad}").as_bytes()).unwrap_err().line(), 20);
+        // Fields before any `:20:` are a refused statement of their own.
+        let each = parse_each(format!(":25:X\n:60F:C241230VND5000000,\n{b}").as_bytes()).unwrap();
+        assert_eq!(each.len(), 2);
+        assert_eq!(each[0].as_ref().unwrap_err().error.line(), 1);
+        assert!(each[1].is_ok());
+    }
+
+    #[test]
+    fn entries_carry_the_statements_currency() {
+        let s = parse(&fixture("wolph-mt940-statements.sta")).unwrap();
+        assert!(s[0].entries.iter().all(|e| e.currency == "EUR"));
+        let s = parse(&fixture("mt940_vcb.txt")).unwrap();
+        assert!(s[0].entries.iter().all(|e| e.currency == "VND"));
     }
 
     #[test]
@@ -453,7 +604,7 @@ mod tests {
 
     #[test]
     fn no_input_makes_the_mt940_parser_panic() {
-        for name in ["mt940_vcb.txt", "mt940_two_statements.txt", "wolph-mt940-statements.sta"] {
+        for name in ["mt940_vcb.txt", "mt940_two_statements.txt", "wolph-mt940-statements.sta", "mt940_envelope.txt"] {
             never_panics(&fixture(name), 4000, |b| {
                 let _ = parse(b);
             });
