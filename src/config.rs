@@ -95,6 +95,9 @@ pub struct RateLimits {
     /// Callbacks that do not verify, per connector and client address (IPv6: its /64).
     /// Verified callbacks are never limited.
     pub unverified_callbacks: Rate,
+    /// `/checkout/...` and `/return/...` pages, per client address (IPv6: its /64).
+    #[serde(default = "default_checkout_rate")]
+    pub checkout: Rate,
 }
 
 /// A token bucket: refills `per_second`, holds at most `burst`.
@@ -117,6 +120,7 @@ impl Default for RateLimits {
             finance: rate(50, 100),
             admin: rate(50, 100),
             unverified_callbacks: rate(10, 100),
+            checkout: default_checkout_rate(),
         }
     }
 }
@@ -221,6 +225,9 @@ pub struct DemoPortal {
     pub webhook_url: Option<String>,
     /// Redacted in Debug output.
     pub webhook_secret: SecretString,
+    /// Allowed return_url origins (`https://host[:port]`), set on first seed only.
+    #[serde(default)]
+    pub return_origins: Vec<String>,
 }
 
 /// One connector account.
@@ -372,6 +379,13 @@ fn merge(base: &mut toml::Table, layer: toml::Table) {
                 base.insert(k, v);
             }
         }
+    }
+}
+
+fn default_checkout_rate() -> Rate {
+    Rate {
+        per_second: std::num::NonZeroU32::new(5).unwrap_or(std::num::NonZeroU32::MIN),
+        burst: std::num::NonZeroU32::new(60).unwrap_or(std::num::NonZeroU32::MIN),
     }
 }
 
