@@ -116,21 +116,37 @@ async fn the_checkout_and_return_pages_are_rate_limited_per_client_address() {
     let app = TestApp::spawn_with(&[("FEEGATE_CONFIG", config.to_str().unwrap())]).await;
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
     let page = |path: String| app.client.get(format!("{}{path}", app.url)).send();
-    for _ in 0..3 {
-        assert_eq!(page(format!("/checkout/{id}")).await.unwrap().status(), 200);
+    // The burst passes; then the bucket is empty. One token comes back a second, so of
+    // five quick requests to any payer page at least one is refused however slow the
+    // machine is (all five passing would take four seconds).
+    let mut ok = 0;
+    while page(format!("/checkout/{id}")).await.unwrap().status() == 200 {
+        ok += 1;
+        assert!(ok < 30, "never limited");
     }
+    assert!(ok >= 3, "the burst of 3 passes first; {ok} did");
     for path in [format!("/checkout/{id}"), format!("/checkout/{id}/transfer"), "/return/sandbox?x=1".to_owned()] {
-        let r = page(path.clone()).await.unwrap();
-        assert_eq!(r.status(), 429, "{path}");
+        let mut refused = None;
+        for _ in 0..5 {
+            let r = page(path.clone()).await.unwrap();
+            if r.status() == 429 {
+                refused = Some(r);
+                break;
+            }
+        }
+        let r = refused.unwrap_or_else(|| panic!("{path} is not limited"));
         let wait: u64 = header(&r, "retry-after").parse().unwrap_or(0);
         assert!((1..=2).contains(&wait), "{path}: Retry-After {wait}");
         assert_security_headers(&r, "a 429");
         assert!(r.text().await.unwrap().contains("Too many requests"));
     }
-    let r = post_choice(&app, &id, &[("connector", "sandbox")]).await;
-    assert_eq!(r.status(), 429, "a POST is limited too");
+    let mut posts = Vec::new();
+    for _ in 0..5 {
+        posts.push(post_choice(&app, &id, &[("connector", "sandbox")]).await.status());
+    }
+    assert!(posts.contains(&reqwest::StatusCode::TOO_MANY_REQUESTS), "a POST is limited too: {posts:?}");
     assert_eq!(attempts(&app, &id).await, 0, "and starts nothing");
-    // The API and the callbacks have their own limits.
+    // The API has its own limits.
     assert_eq!(app.get(&format!("/v1/payments/{id}"), &app.portal_key).send().await.unwrap().status(), 200);
     // The bucket fills again.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
