@@ -278,6 +278,31 @@ async fn only_an_admin_sets_a_portals_return_origins_and_it_is_audited() {
 }
 
 #[tokio::test]
+async fn a_portal_created_with_return_origins_may_use_them_at_once() {
+    let app = TestApp::spawn().await;
+    let create = |body: Value| app.post("/v1/portals", &app.admin_key).json(&body).send();
+    let r = create(json!({"id": "ward-portal", "name": "Phường", "return_origins": ["http://ward.example.vn"]}))
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (422, "invalid_return_origin".into(), Some("origins".into())));
+    assert_eq!(app.count("portals").await, 1, "only the demo portal: a refused create writes nothing");
+    let r = create(json!({"id": "ward-portal", "name": "Phường", "return_origins": ["https://Ward.example.vn/"]}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["return_origins"], json!(["https://ward.example.vn"]));
+    use feegate::api::auth::Role;
+    let (_, ward) =
+        feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("ward-portal".into()), "t", "t")
+            .await
+            .unwrap();
+    assert_eq!(create_with(&app, &ward, "https://ward.example.vn/ho-so/1").await.0, 201);
+    assert_eq!(create_with(&app, &ward, "https://portal.example.vn/return").await.0, 422);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_demo_seed_does_not_undo_an_admins_return_origins_on_restart() {
     let app = TestApp::spawn().await;
     let r = app

@@ -230,6 +230,10 @@ pub struct NewPortal {
     /// Agency codes it may bill; empty or `["*"]` for all.
     #[serde(default)]
     pub agencies: Vec<String>,
+    /// Origins its payments' `return_url` may be on (`https://host[:port]`); none: no
+    /// return_url. Changed later with `PUT /v1/portals/{id}/return-origins`.
+    #[serde(default)]
+    pub return_origins: Vec<String>,
 }
 
 /// Create a portal; its webhook secret is in this answer only.
@@ -242,8 +246,10 @@ pub async fn create_portal(
 ) -> Result<(StatusCode, Json<PortalView>), ApiError> {
     who.require(&[Role::Admin])?;
     let n: NewPortal = typed(b)?;
-    let p = svc::create_portal(&state.store, n.id, &n.name, n.webhook_url, n.agencies, &who.actor()).await?;
-    Ok((StatusCode::CREATED, Json(PortalView::of(&p, true, Vec::new()))))
+    let p = svc::create_portal(&state.store, n.id, &n.name, n.webhook_url, n.agencies, &n.return_origins, &who.actor())
+        .await?;
+    let origins = state.store.portal_return_origins(&p.id).await?.unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(PortalView::of(&p, true, origins))))
 }
 
 /// A portal's allowed return origins.

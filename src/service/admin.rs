@@ -133,13 +133,15 @@ pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A new portal; the webhook secret is returned once.
+/// A new portal, with its allowed return origins (none: it may not give a return_url); the
+/// webhook secret is returned once.
 pub async fn create_portal(
     store: &Store,
     id: Option<String>,
     name: &str,
     webhook_url: Option<String>,
     agencies: Vec<String>,
+    return_origins: &[String],
     actor: &str,
 ) -> Result<PortalRow, ApiError> {
     let id = match id {
@@ -165,6 +167,7 @@ pub async fn create_portal(
             }
         }
     }
+    let origins = clean_origins(return_origins)?;
     let row = PortalRow {
         id,
         name: text("name", name, 200, true)?,
@@ -178,8 +181,17 @@ pub async fn create_portal(
     if !store.insert_portal(&mut tx, &row, false).await? {
         return Err(ApiError::conflict("portal_exists", "a portal with this id exists"));
     }
+    if !origins.is_empty() {
+        store.set_portal_return_origins(&mut tx, &row.id, &origins, false).await?;
+    }
     store
-        .audit(&mut tx, "admin", "portal.created", actor, &serde_json::json!({"id": row.id, "name": row.name}))
+        .audit(
+            &mut tx,
+            "admin",
+            "portal.created",
+            actor,
+            &serde_json::json!({"id": row.id, "name": row.name, "return_origins": origins}),
+        )
         .await?;
     tx.commit().await?;
     Ok(row)
@@ -271,6 +283,25 @@ pub fn return_origin(raw: &str) -> Result<String, ApiError> {
     Ok(u.origin().ascii_serialization())
 }
 
+/// Checks a list of return origins: their canonical forms, without repeats.
+fn clean_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
+    if origins.len() > MAX_RETURN_ORIGINS {
+        return Err(ApiError::unprocessable(
+            "too_many_return_origins",
+            format!("a portal has at most {MAX_RETURN_ORIGINS} return origins"),
+        )
+        .with_field("origins"));
+    }
+    let mut clean: Vec<String> = Vec::with_capacity(origins.len());
+    for o in origins {
+        let o = return_origin(o)?;
+        if !clean.contains(&o) {
+            clean.push(o);
+        }
+    }
+    Ok(clean)
+}
+
 /// Refuses a create whose `return_url` is not on one of the portal's allowed origins
 /// (https only; a portal with none allows no return_url at all). The payer's browser is
 /// sent there after paying, so anything else would be an open redirect.
@@ -300,20 +331,7 @@ pub async fn set_return_origins(
     origins: &[String],
     actor: &str,
 ) -> Result<Vec<String>, ApiError> {
-    if origins.len() > MAX_RETURN_ORIGINS {
-        return Err(ApiError::unprocessable(
-            "too_many_return_origins",
-            format!("a portal has at most {MAX_RETURN_ORIGINS} return origins"),
-        )
-        .with_field("origins"));
-    }
-    let mut clean: Vec<String> = Vec::with_capacity(origins.len());
-    for o in origins {
-        let o = return_origin(o)?;
-        if !clean.contains(&o) {
-            clean.push(o);
-        }
-    }
+    let clean = clean_origins(origins)?;
     let mut tx = store.begin().await?;
     if !store.set_portal_return_origins(&mut tx, portal_id, &clean, false).await? {
         return Err(ApiError::not_found("portal"));
