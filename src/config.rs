@@ -114,6 +114,9 @@ pub struct RateLimits {
     /// Callbacks that do not verify, per connector and client address (IPv6: its /64).
     /// Verified callbacks are never limited.
     pub unverified_callbacks: Rate,
+    /// `/checkout/...` and `/return/...` pages, per client address (IPv6: its /64).
+    #[serde(default = "default_checkout_rate")]
+    pub checkout: Rate,
 }
 
 /// A token bucket: refills `per_second`, holds at most `burst`.
@@ -136,6 +139,7 @@ impl Default for RateLimits {
             finance: rate(50, 100),
             admin: rate(50, 100),
             unverified_callbacks: rate(10, 100),
+            checkout: default_checkout_rate(),
         }
     }
 }
@@ -244,6 +248,9 @@ pub struct DemoPortal {
     pub webhook_url: Option<String>,
     /// Redacted in Debug output.
     pub webhook_secret: SecretString,
+    /// Allowed return_url origins (`https://host[:port]`), set on first seed only.
+    #[serde(default)]
+    pub return_origins: Vec<String>,
 }
 
 /// One connector account.
@@ -489,6 +496,13 @@ fn merge(base: &mut toml::Table, layer: toml::Table) {
                 base.insert(k, v);
             }
         }
+    }
+}
+
+fn default_checkout_rate() -> Rate {
+    Rate {
+        per_second: std::num::NonZeroU32::new(5).unwrap_or(std::num::NonZeroU32::MIN),
+        burst: std::num::NonZeroU32::new(60).unwrap_or(std::num::NonZeroU32::MIN),
     }
 }
 

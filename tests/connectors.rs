@@ -118,10 +118,11 @@ secrets = { hash_secret = { env = "FEEGATE_TEST_VNPAY_DISTRICT_SECRET" } }
     assert_eq!(ids, ["vnpay-district", "vnpay-main"]);
     // A provincial department's fee cannot go through the district's merchant account.
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let token = app.form_token(&id).await;
     let r = app
         .client
         .post(format!("{}/checkout/{id}", app.url))
-        .form(&[("connector", "vnpay-district")])
+        .form(&[("connector", "vnpay-district"), ("form_token", &token)])
         .send()
         .await
         .unwrap();

@@ -69,7 +69,14 @@ async fn a_full_flow_logs_no_secret_key_or_account_number() {
         .unwrap();
     let id = p["id"].as_str().unwrap();
     for connector in ["vnpay", "sandbox"] {
-        let r = client.post(format!("{url}/checkout/{id}")).form(&[("connector", connector)]).send().await.unwrap();
+        let page = client.get(format!("{url}/checkout/{id}")).send().await.unwrap().text().await.unwrap();
+        let token = form_token(&page);
+        let r = client
+            .post(format!("{url}/checkout/{id}"))
+            .form(&[("connector", connector), ("form_token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
         let gateway = location(&r);
         client.get(&gateway).send().await.unwrap();
         let outcome = if connector == "sandbox" { "success" } else { "failure" };

@@ -221,7 +221,7 @@ async fn lines_are_routed_to_the_account_for_their_kind() {
     let r = app
         .client
         .post(format!("{}/checkout/{}", app.url, p["id"].as_str().unwrap()))
-        .form(&[("connector", "vietqr")])
+        .form(&[("connector", "vietqr"), ("form_token", &common::form_token(&page))])
         .send()
         .await
         .unwrap();

@@ -1,5 +1,5 @@
-//! Admin resources: agencies, their accounts, portals and API keys; and the connector
-//! list portals may offer.
+//! Admin resources: agencies, their accounts, portals (and their allowed return origins)
+//! and API keys; and the connector list portals may offer.
 
 use super::auth::{Principal, Role};
 use super::body::{typed, JsonBody};
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_accounts, create_account))
         .routes(routes!(patch_account))
         .routes(routes!(list_portals, create_portal))
+        .routes(routes!(set_return_origins))
         .routes(routes!(create_key))
         .routes(routes!(revoke_key))
         .routes(routes!(list_connectors))
@@ -188,17 +189,20 @@ pub struct PortalView {
     pub name: String,
     pub webhook_url: Option<String>,
     pub agencies: Vec<String>,
+    /// Origins a payment's `return_url` may be on (https only); none: no return_url allowed.
+    pub return_origins: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
 }
 
 impl PortalView {
-    fn of(p: &crate::store::admin::PortalRow, show_secret: bool) -> PortalView {
+    fn of(p: &crate::store::admin::PortalRow, show_secret: bool, return_origins: Vec<String>) -> PortalView {
         PortalView {
             id: p.id.clone(),
             name: p.name.clone(),
             webhook_url: p.webhook_url.clone(),
             agencies: serde_json::from_str(&p.agencies).unwrap_or_default(),
+            return_origins,
             webhook_secret: show_secret.then(|| p.webhook_secret.clone()),
         }
     }
@@ -208,7 +212,12 @@ impl PortalView {
 #[utoipa::path(get, path = "/v1/portals", tag = "admin", responses((status = 200, body = Vec<PortalView>)))]
 pub async fn list_portals(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<PortalView>>, ApiError> {
     who.require(&[Role::Admin])?;
-    Ok(Json(state.store.portals().await?.iter().map(|p| PortalView::of(p, false)).collect()))
+    let mut out = Vec::new();
+    for p in state.store.portals().await? {
+        let origins = state.store.portal_return_origins(&p.id).await?.unwrap_or_default();
+        out.push(PortalView::of(&p, false, origins));
+    }
+    Ok(Json(out))
 }
 
 /// New portal.
@@ -221,6 +230,10 @@ pub struct NewPortal {
     /// Agency codes it may bill; empty or `["*"]` for all.
     #[serde(default)]
     pub agencies: Vec<String>,
+    /// Origins its payments' `return_url` may be on (`https://host[:port]`); none: no
+    /// return_url. Changed later with `PUT /v1/portals/{id}/return-origins`.
+    #[serde(default)]
+    pub return_origins: Vec<String>,
 }
 
 /// Create a portal; its webhook secret is in this answer only.
@@ -233,8 +246,35 @@ pub async fn create_portal(
 ) -> Result<(StatusCode, Json<PortalView>), ApiError> {
     who.require(&[Role::Admin])?;
     let n: NewPortal = typed(b)?;
-    let p = svc::create_portal(&state.store, n.id, &n.name, n.webhook_url, n.agencies, &who.actor()).await?;
-    Ok((StatusCode::CREATED, Json(PortalView::of(&p, true))))
+    let p = svc::create_portal(&state.store, n.id, &n.name, n.webhook_url, n.agencies, &n.return_origins, &who.actor())
+        .await?;
+    let origins = state.store.portal_return_origins(&p.id).await?.unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(PortalView::of(&p, true, origins))))
+}
+
+/// A portal's allowed return origins.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnOrigins {
+    /// `https://host[:port]` each; an empty list allows no return_url.
+    pub origins: Vec<String>,
+}
+
+/// Replace the origins a portal's payments may send the payer back to (audited).
+#[utoipa::path(put, path = "/v1/portals/{id}/return-origins", tag = "admin", params(("id" = String, Path)),
+    request_body = ReturnOrigins,
+    responses((status = 200, body = PortalView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_return_origins(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody,
+) -> Result<Json<PortalView>, ApiError> {
+    who.require(&[Role::Admin])?;
+    let n: ReturnOrigins = typed(b)?;
+    let origins = svc::set_return_origins(&state.store, &id, &n.origins, &who.actor()).await?;
+    let p = state.store.portal(&id).await?.ok_or_else(|| ApiError::not_found("portal"))?;
+    Ok(Json(PortalView::of(&p, false, origins)))
 }
 
 /// New key.

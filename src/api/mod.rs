@@ -72,8 +72,12 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(api.layer(axum::middleware::from_fn_with_state(guard.clone(), ratelimit::per_key)))
         .merge(ops::router(doc))
-        .merge(callbacks::router().layer(axum::middleware::from_fn_with_state(guard, ratelimit::unverified_callbacks)))
+        .merge(
+            callbacks::router()
+                .layer(axum::middleware::from_fn_with_state(guard.clone(), ratelimit::unverified_callbacks)),
+        )
         .merge(crate::web::router())
+        .layer(axum::middleware::from_fn_with_state(guard, ratelimit::payer_pages))
         .layer(axum::middleware::from_fn(ratelimit::header_limit))
         .layer(axum::middleware::from_fn(track))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
@@ -92,7 +96,8 @@ pub fn router(state: AppState) -> Router {
             app = app.nest(&format!("/sim/{id}"), sim);
         }
     }
-    app
+    // Outermost, so that every answer has them: errors, 404s, 429s and panics included.
+    app.layer(axum::middleware::from_fn(crate::web::headers::security_headers))
 }
 
 impl error::ApiError {

@@ -1,7 +1,8 @@
 //! Request limits: a token bucket per API key (its quota set by the key's role), one per
-//! connector and client address for callbacks that do not verify, and a cap on the size
-//! of a request's headers. A refusal answers 429 `rate_limited` with `Retry-After`
-//! (whole seconds) or 431 `headers_too_large`, before any handler runs: it changes nothing.
+//! connector and client address for callbacks that do not verify, one per client address
+//! for the checkout and return pages, and a cap on the size of a request's headers. A
+//! refusal answers 429 `rate_limited` (a page for the pages) with `Retry-After` (whole
+//! seconds) or 431 `headers_too_large`, before any handler runs: it changes nothing.
 
 use super::auth::{Principal, Role};
 use super::error::ApiError;
@@ -32,6 +33,7 @@ pub struct Limits {
     finance: DefaultKeyedRateLimiter<String>,
     admin: DefaultKeyedRateLimiter<String>,
     callbacks: DefaultKeyedRateLimiter<(String, IpAddr)>,
+    pages: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
@@ -47,6 +49,7 @@ impl Limits {
             finance: RateLimiter::keyed(quota(cfg.finance)),
             admin: RateLimiter::keyed(quota(cfg.admin)),
             callbacks: RateLimiter::keyed(quota(cfg.unverified_callbacks)),
+            pages: RateLimiter::keyed(quota(cfg.checkout)),
             clock: DefaultClock::default(),
         })
     }
@@ -68,6 +71,19 @@ impl Limits {
         }
         self.callbacks.check_key(&(connector.to_owned(), sender(ip))).map_err(|n| n.wait_time_from(self.clock.now()))
     }
+
+    /// Takes a token for one checkout or return page request from `ip`.
+    fn check_page(&self, ip: IpAddr) -> Result<(), Duration> {
+        if self.pages.len() > MAX_TRACKED_SENDERS {
+            self.pages.retain_recent();
+        }
+        self.pages.check_key(&sender(ip)).map_err(|n| n.wait_time_from(self.clock.now()))
+    }
+}
+
+/// Whether a path is a payer's page: the checkout (and its transfer page) or a return.
+fn is_payer_page(path: &str) -> bool {
+    path.starts_with("/checkout/") || path.starts_with("/return/")
 }
 
 /// The bucket owner of an address: an IPv4 address, or an IPv6 address's /64 (one
@@ -185,6 +201,37 @@ pub async fn unverified_callbacks(State(guard): State<Guard>, req: Request, next
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
+/// Limits the checkout and return pages per client address (IPv6: its /64), so that
+/// nobody can start attempts or make gateway status queries in a loop. The answer is a
+/// page, as a browser is on the other end.
+pub async fn payer_pages(State(guard): State<Guard>, req: Request, next: Next) -> Response {
+    let Some(limits) = guard.limits.as_deref() else {
+        return next.run(req).await;
+    };
+    if !is_payer_page(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    if let Err(wait) = limits.check_page(ip) {
+        metrics::counter!("feegate_rate_limited_total", "scope" => "payer_pages").increment(1);
+        tracing::warn!(%ip, path = req.uri().path(), "checkout/return pages rate limited");
+        let secs = retry_after_secs(wait);
+        let t = crate::web::too_many_text();
+        let mut resp = (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::response::Html(guard.app.pages.message("Quá nhiều yêu cầu / Too many requests", t)),
+        )
+            .into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return resp;
+    }
+    next.run(req).await
+}
+
 /// Refuses a request whose header names and values together exceed [`MAX_HEADER_BYTES`]
 /// with 431 `headers_too_large`.
 pub async fn header_limit(req: Request, next: Next) -> Response {
@@ -250,5 +297,15 @@ mod tests {
         let wait = limits.check_key(&who("a")).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
         assert!(limits.check_key(&who("b")).is_ok());
+    }
+
+    #[test]
+    fn only_checkout_and_return_paths_are_payer_pages() {
+        for p in ["/checkout/pay_1", "/checkout/pay_1/transfer", "/return/vnpay"] {
+            assert!(is_payer_page(p), "{p}");
+        }
+        for p in ["/v1/payments", "/callbacks/vnpay", "/sim/sandbox/pay", "/checkout", "/healthz"] {
+            assert!(!is_payer_page(p), "{p}");
+        }
     }
 }

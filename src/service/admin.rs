@@ -1,5 +1,5 @@
-//! Admin actions: agencies and accounts (API and import files), portals, API keys, and
-//! the demo seed. Each is audited under the `admin` scope.
+//! Admin actions: agencies and accounts (API and import files), portals and their allowed
+//! return origins, API keys, and the demo seed. Each is audited under the `admin` scope.
 
 use crate::api::auth::{new_key, Role};
 use crate::api::error::ApiError;
@@ -111,6 +111,15 @@ pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
             created_at: now_ms(),
         };
         store.insert_portal(&mut tx, &row, true).await?;
+        let origins = p
+            .return_origins
+            .iter()
+            .map(|o| return_origin(o).map_err(|e| anyhow::anyhow!("demo portal {}: {}", p.id, e.message)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if !origins.is_empty() {
+            // Only where nobody has set them: an admin's choice survives a restart.
+            store.set_portal_return_origins(&mut tx, &p.id, &origins, true).await?;
+        }
     }
     // Parents first, so foreign keys hold.
     let mut agencies = cfg.demo.agencies.clone();
@@ -124,13 +133,15 @@ pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A new portal; the webhook secret is returned once.
+/// A new portal, with its allowed return origins (none: it may not give a return_url); the
+/// webhook secret is returned once.
 pub async fn create_portal(
     store: &Store,
     id: Option<String>,
     name: &str,
     webhook_url: Option<String>,
     agencies: Vec<String>,
+    return_origins: &[String],
     actor: &str,
 ) -> Result<PortalRow, ApiError> {
     let id = match id {
@@ -156,6 +167,7 @@ pub async fn create_portal(
             }
         }
     }
+    let origins = clean_origins(return_origins)?;
     let row = PortalRow {
         id,
         name: text("name", name, 200, true)?,
@@ -169,8 +181,17 @@ pub async fn create_portal(
     if !store.insert_portal(&mut tx, &row, false).await? {
         return Err(ApiError::conflict("portal_exists", "a portal with this id exists"));
     }
+    if !origins.is_empty() {
+        store.set_portal_return_origins(&mut tx, &row.id, &origins, false).await?;
+    }
     store
-        .audit(&mut tx, "admin", "portal.created", actor, &serde_json::json!({"id": row.id, "name": row.name}))
+        .audit(
+            &mut tx,
+            "admin",
+            "portal.created",
+            actor,
+            &serde_json::json!({"id": row.id, "name": row.name, "return_origins": origins}),
+        )
         .await?;
     tx.commit().await?;
     Ok(row)
@@ -236,4 +257,101 @@ pub async fn revoke_key(store: &Store, id: &str, actor: &str) -> Result<(), ApiE
     store.audit(&mut tx, "admin", "key.revoked", actor, &serde_json::json!({"id": id})).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The most return origins one portal may have.
+pub const MAX_RETURN_ORIGINS: usize = 20;
+
+/// Checks one allowed return origin and gives its canonical form (`https://host[:port]`):
+/// https only, a host, nothing after it but an optional `/`.
+pub fn return_origin(raw: &str) -> Result<String, ApiError> {
+    let bad = || {
+        ApiError::unprocessable(
+            "invalid_return_origin",
+            format!(
+                "`{}` is not an https origin like https://portal.example.vn",
+                raw.chars().take(100).collect::<String>()
+            ),
+        )
+        .with_field("origins")
+    };
+    let u = url::Url::parse(raw).map_err(|_| bad())?;
+    let bare = u.path() == "/" && u.query().is_none() && u.fragment().is_none();
+    if u.scheme() != "https" || u.host_str().is_none() || !u.username().is_empty() || u.password().is_some() || !bare {
+        return Err(bad());
+    }
+    Ok(u.origin().ascii_serialization())
+}
+
+/// Checks a list of return origins: their canonical forms, without repeats.
+fn clean_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
+    if origins.len() > MAX_RETURN_ORIGINS {
+        return Err(ApiError::unprocessable(
+            "too_many_return_origins",
+            format!("a portal has at most {MAX_RETURN_ORIGINS} return origins"),
+        )
+        .with_field("origins"));
+    }
+    let mut clean: Vec<String> = Vec::with_capacity(origins.len());
+    for o in origins {
+        let o = return_origin(o)?;
+        if !clean.contains(&o) {
+            clean.push(o);
+        }
+    }
+    Ok(clean)
+}
+
+/// Refuses a create whose `return_url` is not on one of the portal's allowed origins
+/// (https only; a portal with none allows no return_url at all). The payer's browser is
+/// sent there after paying, so anything else would be an open redirect.
+pub async fn check_return_url(store: &Store, portal_id: &str, return_url: &str) -> Result<(), ApiError> {
+    if return_url.is_empty() {
+        return Ok(());
+    }
+    let origins = store.portal_return_origins(portal_id).await?.unwrap_or_default();
+    let allowed = match url::Url::parse(return_url) {
+        Ok(u) if u.scheme() == "https" => origins.contains(&u.origin().ascii_serialization()),
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::unprocessable(
+            "return_url_not_allowed",
+            "return_url must be an https URL on one of this portal's return origins (set by an admin)",
+        )
+        .with_field("return_url"));
+    }
+    Ok(())
+}
+
+/// Replaces a portal's allowed return origins (an empty list refuses every return_url).
+pub async fn set_return_origins(
+    store: &Store,
+    portal_id: &str,
+    origins: &[String],
+    actor: &str,
+) -> Result<Vec<String>, ApiError> {
+    let clean = clean_origins(origins)?;
+    let mut tx = store.begin().await?;
+    if !store.set_portal_return_origins(&mut tx, portal_id, &clean, false).await? {
+        return Err(ApiError::not_found("portal"));
+    }
+    store
+        .audit(
+            &mut tx,
+            "admin",
+            "portal.return_origins_set",
+            actor,
+            &serde_json::json!({"id": portal_id, "origins": clean}),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(clean)
+}
+
+/// The key of this server's checkout form tokens (made once, kept in the database so
+/// that every node accepts the tokens of the others).
+pub async fn checkout_form_key(store: &Store) -> Result<Vec<u8>, ApiError> {
+    let candidate = format!("{}{}", new_secret(), new_secret());
+    Ok(store.server_key("checkout_form", &candidate).await?.into_bytes())
 }

@@ -31,6 +31,19 @@ pub async fn start(
     if !payment.status().is_payable() || payment.expires_at <= now {
         return Err(ApiError::conflict("payment_not_payable", format!("the payment is {}", payment.status)));
     }
+    let range = account.connector.amount_range();
+    if !range.contains(&payment.amount) {
+        return Err(ApiError::unprocessable(
+            "amount_not_accepted",
+            format!(
+                "{} takes amounts from {} to {} đồng; choose another way to pay",
+                account.connector.display_name(),
+                range.start(),
+                range.end()
+            ),
+        )
+        .with_field("connector"));
+    }
     let beneficiary = single_beneficiary(state, payment).await?;
     if account.connector.needs_beneficiary() && beneficiary.is_none() {
         return Err(ApiError::unprocessable(

@@ -60,6 +60,8 @@ pub async fn create(
     let cfg = &state.config;
     let new = NewPayment::parse(body, cfg.default_expires_in_seconds, cfg.max_expires_in_seconds)?;
     let portal = state.store.portal(&portal_id).await?.ok_or_else(|| ApiError::internal("key of a missing portal"))?;
+    // No open redirect: the payer comes back only to an origin the portal's admin allowed.
+    super::admin::check_return_url(&state.store, &portal_id, &new.return_url).await?;
     if state.store.agency(&new.agency_code).await?.is_none() {
         return Err(ApiError::unprocessable("unknown_agency", format!("no agency has code {}", new.agency_code))
             .with_field("agency_code"));

@@ -1,4 +1,5 @@
-//! Agencies, accounts, portals and API keys.
+//! Agencies, accounts, portals (with their allowed return origins), API keys, and the
+//! keys the server makes for itself.
 
 use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::domain::agency::{Account, Agency, LineKind};
@@ -267,5 +268,51 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         Ok(r.rows_affected() == 1)
+    }
+    /// A portal's allowed return_url origins; `None` when the portal does not exist.
+    /// A portal whose origins were never set has none.
+    pub async fn portal_return_origins(&self, id: &str) -> Result<Option<Vec<String>>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT return_origins FROM portals WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(o,)| o.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()))
+    }
+
+    /// Sets a portal's allowed return origins; `false` if there is no such portal. With
+    /// `only_if_unset`, leaves origins an admin has set (even to none) alone.
+    pub async fn set_portal_return_origins(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        origins: &[String],
+        only_if_unset: bool,
+    ) -> Result<bool> {
+        let json = serde_json::to_string(origins).map_err(|e| StoreError::Constraint(e.to_string()))?;
+        let sql = if only_if_unset {
+            "UPDATE portals SET return_origins = $1 WHERE id = $2 AND return_origins IS NULL"
+        } else {
+            "UPDATE portals SET return_origins = $1 WHERE id = $2"
+        };
+        let r = sqlx::query(sql).bind(json).bind(id).execute(&mut *tx.tx).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The server key called `name`: the stored one, or `candidate` stored now if there is
+    /// none yet (every node of a cluster ends up with the same key).
+    pub async fn server_key(&self, name: &str, candidate: &str) -> Result<String> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO server_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(now_ms())
+        .execute(&mut *tx.tx)
+        .await?;
+        let (secret,): (String,) =
+            sqlx::query_as("SELECT secret FROM server_keys WHERE name = $1").bind(name).fetch_one(&mut *tx.tx).await?;
+        tx.commit().await?;
+        Ok(secret)
     }
 }

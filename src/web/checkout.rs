@@ -1,6 +1,8 @@
-//! `GET /checkout/{id}`: the payment and the gateways the payer may use;
-//! `POST /checkout/{id}`: start an attempt and answer 303 to the gateway (or to the
-//! transfer page with the VietQR code); `GET /checkout/{id}/transfer`: that page.
+//! `GET /checkout/{id}`: the payment and the gateways the payer may use (a gateway that
+//! cannot take the amount, or needs one beneficiary account, is listed as unavailable);
+//! `POST /checkout/{id}`: with the page's form token, start an attempt and answer 303 to
+//! the gateway (or to the transfer page with the VietQR code); `GET /checkout/{id}/transfer`:
+//! that page.
 
 use super::i18n::{texts, Lang};
 use crate::app::AppState;
@@ -38,6 +40,8 @@ struct LineCtx {
 struct ConnectorCtx {
     id: String,
     name: String,
+    /// Why it is not offered, for the unavailable ones.
+    reason: &'static str,
 }
 
 fn gmt7(ms: i64) -> String {
@@ -51,18 +55,31 @@ fn not_found(state: &AppState, lang: Lang) -> Response {
     (StatusCode::NOT_FOUND, Html(state.pages.message(t.not_found, t.not_found))).into_response()
 }
 
+fn now_secs() -> i64 {
+    crate::store::now_ms() / 1000
+}
+
 async fn page(state: &AppState, p: &PaymentRow, lang: Lang, error: Option<String>) -> Response {
     let t = texts(lang);
     let lines = match state.store.lines(&p.id).await {
         Ok(l) => l,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
+    let form_token = match state.pages.form_key(&state.store).await {
+        Ok(key) => super::form::token(key, &p.id, now_secs()),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
     let agency_name = state.store.agency(&p.agency_code).await.ok().flatten().map(|a| a.name).unwrap_or_default();
     let single_account = lines.windows(2).all(|w| w[0].account_id == w[1].account_id);
     let (mut connectors, mut unavailable) = (Vec::new(), Vec::new());
     for a in state.connectors.for_agency(&p.agency_code) {
-        let c = ConnectorCtx { id: a.connector.id().to_owned(), name: a.connector.display_name().to_owned() };
-        if a.connector.needs_beneficiary() && !single_account {
+        let mut c =
+            ConnectorCtx { id: a.connector.id().to_owned(), name: a.connector.display_name().to_owned(), reason: "" };
+        if !a.connector.amount_range().contains(&p.amount) {
+            c.reason = t.amount_not_accepted;
+            unavailable.push(c);
+        } else if a.connector.needs_beneficiary() && !single_account {
+            c.reason = t.not_available;
             unavailable.push(c);
         } else {
             connectors.push(c);
@@ -93,7 +110,7 @@ async fn page(state: &AppState, p: &PaymentRow, lang: Lang, error: Option<String
             agency_name, description => p.description.clone(), dossier_code => p.dossier_code.clone(),
             procedure_code => p.procedure_code.clone(), lines, total => format_vnd(p.amount), payable,
             paid => matches!(status, PaymentStatus::Succeeded), state_text, connectors, unavailable,
-            expires_at => gmt7(p.expires_at), error,
+            expires_at => gmt7(p.expires_at), error, form_token,
         },
     );
     Html(html).into_response()
@@ -111,6 +128,9 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>, Query(q): Q
 #[derive(Deserialize)]
 pub struct Choice {
     connector: String,
+    /// The page's token; missing is the same as wrong.
+    #[serde(default)]
+    form_token: String,
 }
 
 async fn choose(
@@ -126,6 +146,20 @@ async fn choose(
         Ok(None) => return not_found(&state, lang),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
+    let key = match state.pages.form_key(&state.store).await {
+        Ok(k) => k,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    if !super::form::verify(key, &p.id, &f.form_token, now_secs()) {
+        // Changes nothing: the payer gets the page again, with a fresh token.
+        tracing::warn!(payment_id = %p.id, %addr, "checkout POST without a valid form token refused");
+        metrics::counter!("feegate_checkout_form_refused_total").increment(1);
+        let mut r = page(&state, &p, lang, Some(texts(lang).form_invalid.to_owned())).await;
+        if r.status().is_success() {
+            *r.status_mut() = StatusCode::FORBIDDEN;
+        }
+        return r;
+    }
     let locale = if lang == Lang::En { Locale::En } else { Locale::Vi };
     match crate::service::attempts::start(&state, &p, &f.connector, Some(addr.ip().to_string()), locale, "payer").await
     {

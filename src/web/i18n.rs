@@ -53,6 +53,8 @@ pub struct Texts {
     pub open_sim: &'static str,
     pub back: &'static str,
     pub not_found: &'static str,
+    pub amount_not_accepted: &'static str,
+    pub form_invalid: &'static str,
 }
 
 pub fn texts(lang: Lang) -> Texts {
@@ -84,6 +86,8 @@ pub fn texts(lang: Lang) -> Texts {
             open_sim: "Mở ứng dụng ngân hàng mô phỏng",
             back: "Quay lại chọn cách thanh toán",
             not_found: "Không tìm thấy khoản thanh toán.",
+            amount_not_accepted: "không nhận số tiền này",
+            form_invalid: "Trang thanh toán đã cũ hoặc không hợp lệ. Không có gì thay đổi; vui lòng chọn lại.",
         },
         Lang::En => Texts {
             header: "Pay dossier fees and charges",
@@ -112,6 +116,8 @@ pub fn texts(lang: Lang) -> Texts {
             open_sim: "Open the simulated banking app",
             back: "Back to payment choices",
             not_found: "Payment not found.",
+            amount_not_accepted: "does not take this amount",
+            form_invalid: "This payment page is stale or invalid. Nothing was changed; please choose again.",
         },
     }
 }

@@ -1,17 +1,21 @@
 //! Server-rendered pages: the hosted checkout (bank chooser, QR transfer). Templates
 //! live in `templates/` and are compiled into the binary. Vietnamese by default,
-//! English with `?lang=en`; no JavaScript needed.
+//! English with `?lang=en`; no JavaScript needed. `headers` adds the security headers to
+//! every answer; `form` makes and checks the checkout form's token.
 
 pub mod checkout;
+pub mod form;
+pub mod headers;
 mod i18n;
 
 use crate::app::AppState;
 use axum::Router;
 use minijinja::Environment;
 
-/// The compiled templates.
+/// The compiled templates, and the key of the checkout form tokens once loaded.
 pub struct Pages {
     env: Environment<'static>,
+    form_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl Pages {
@@ -21,7 +25,12 @@ impl Pages {
         env.add_template("checkout.html", include_str!("../../templates/checkout.html"))?;
         env.add_template("qr.html", include_str!("../../templates/qr.html"))?;
         env.add_template("message.html", include_str!("../../templates/message.html"))?;
-        Ok(Pages { env })
+        Ok(Pages { env, form_key: tokio::sync::OnceCell::new() })
+    }
+
+    /// The checkout form token key (loaded from, or made in, the database once).
+    pub async fn form_key(&self, store: &crate::store::Store) -> Result<&[u8], crate::api::error::ApiError> {
+        self.form_key.get_or_try_init(|| crate::service::admin::checkout_form_key(store)).await.map(Vec::as_slice)
     }
 
     /// Renders `name` with `ctx`; a template error becomes a plain message.
@@ -37,6 +46,11 @@ impl Pages {
         let t = i18n::texts(i18n::Lang::Vi);
         self.render("message.html", minijinja::context! { lang => "vi", title, text, t, switch_url => "" })
     }
+}
+
+/// "Too many requests", in both languages (the rate limiter does not know the page's).
+pub fn too_many_text() -> &'static str {
+    "Quá nhiều yêu cầu, vui lòng thử lại sau ít phút. / Too many requests, please try again in a moment."
 }
 
 pub fn router() -> Router<AppState> {

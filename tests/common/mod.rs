@@ -146,12 +146,19 @@ impl TestApp {
             .expect("json")
     }
 
+    /// The form token of a payment's checkout page, as a browser would get it.
+    pub async fn form_token(&self, payment_id: &str) -> String {
+        let page = self.client.get(format!("{}/checkout/{payment_id}", self.url)).send().await.expect("page");
+        form_token(&page.text().await.expect("page text"))
+    }
+
     /// Chooses a connector on the checkout page; gives the Location the browser is sent to.
     pub async fn choose(&self, payment_id: &str, connector: &str) -> String {
+        let token = self.form_token(payment_id).await;
         let r = self
             .client
             .post(format!("{}/checkout/{payment_id}", self.url))
-            .form(&[("connector", connector)])
+            .form(&[("connector", connector), ("form_token", &token)])
             .send()
             .await
             .expect("send");
@@ -192,6 +199,12 @@ impl TestApp {
             .expect("count");
         n
     }
+}
+
+/// The checkout form token in a checkout page's HTML (empty when the page has no form).
+pub fn form_token(html: &str) -> String {
+    let marker = "name=\"form_token\" value=\"";
+    html.split_once(marker).and_then(|(_, rest)| rest.split_once('"')).map(|(t, _)| t.to_owned()).unwrap_or_default()
 }
 
 pub fn location(r: &Response) -> String {

@@ -40,7 +40,8 @@ impl Workdir {
         let text = format!(
             "webhook_retry_schedule_secs = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n\n\
              [[demo.portals]]\nid = \"demo-portal\"\nname = \"Test portal\"\n\
-             webhook_url = \"{webhook_url}\"\nwebhook_secret = \"{WEBHOOK_SECRET}\"\n"
+             webhook_url = \"{webhook_url}\"\nwebhook_secret = \"{WEBHOOK_SECRET}\"\n\
+             return_origins = [\"https://portal.example.vn\"]\n"
         );
         std::fs::write(&path, text).expect("write config");
         path

@@ -324,6 +324,11 @@ pub trait Connector: Send + Sync + 'static {
     fn needs_beneficiary(&self) -> bool {
         false
     }
+    /// The amounts (minor units) the gateway takes for one payment. The checkout does not
+    /// offer a gateway for an amount outside it, and an attempt for one is refused (422).
+    fn amount_range(&self) -> std::ops::RangeInclusive<i64> {
+        1..=i64::MAX
+    }
 
     /// Sends one attempt to the gateway (or builds its redirect/QR locally).
     async fn start(&self, req: &StartRequest) -> Result<Started, ConnectorError>;

@@ -197,6 +197,10 @@ impl Connector for Momo {
     fn supports_refund(&self) -> bool {
         true
     }
+    /// One wallet order (captureWallet; payWithMethod offers the wallet too): GATEWAYS.md §2.2.
+    fn amount_range(&self) -> std::ops::RangeInclusive<i64> {
+        1_000..=50_000_000
+    }
 
     async fn start(&self, req: &StartRequest) -> Result<Started, ConnectorError> {
         if req.currency != "VND" {

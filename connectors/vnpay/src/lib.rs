@@ -146,6 +146,9 @@ impl Connector for Vnpay {
     fn supports_refund(&self) -> bool {
         true
     }
+    fn amount_range(&self) -> std::ops::RangeInclusive<i64> {
+        1..=wire::MAX_AMOUNT
+    }
 
     async fn start(&self, req: &StartRequest) -> Result<Started, ConnectorError> {
         let params = wire::pay_params(&self.settings.tmn_code, &self.settings.order_type, req)

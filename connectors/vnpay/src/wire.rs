@@ -189,10 +189,13 @@ pub fn parse_amount(s: &str) -> Result<i64, String> {
     Ok(hundredths / 100)
 }
 
+/// The most đồng one payment can be: `vnp_Amount` is the amount ×100 in at most 12 digits.
+pub const MAX_AMOUNT: i64 = 9_999_999_999;
+
 /// đồng to `vnp_Amount` (Numeric[1,12]).
 pub fn format_amount(dong: i64) -> Result<String, String> {
     match dong.checked_mul(100) {
-        Some(v) if dong > 0 && v <= 999_999_999_999 => Ok(v.to_string()),
+        Some(v) if dong > 0 && dong <= MAX_AMOUNT => Ok(v.to_string()),
         _ => Err(format!("amount {dong} does not fit vnp_Amount (1 to 9,999,999,999 đồng)")),
     }
 }
