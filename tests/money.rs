@@ -328,3 +328,41 @@ async fn a_second_vietqr_credit_for_a_paid_reference_opens_a_review_at_once() {
     assert_eq!(app.payment(&id).await["status"], "succeeded");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_vietqr_credit_found_by_a_lookup_in_another_account_is_not_applied() {
+    let app = TestApp::spawn().await;
+    app.faults("vietqr", json!({"no_callback": true})).await;
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let action = start(&app, &id, "vietqr").await;
+    let account = action["transfer"]["account_number"].as_str().unwrap().to_owned();
+    // The payer transfers; the notification is lost, so only the bank's lookup knows.
+    let app_url = format!("{}/sim/vietqr/app?payload={}", app.url, urlencode(action["payload"].as_str().unwrap()));
+    assert_eq!(app.client.get(&app_url).send().await.unwrap().status(), 200);
+    let r = app.client.post(&app_url).form(&[("outcome", "success")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // The attempt had routed the transfer to another account than the one credited.
+    let store = app.state.store.pool();
+    sqlx::query("UPDATE attempts SET action = REPLACE(action, $1, '0071000999999') WHERE payment_id = $2")
+        .bind(&account)
+        .bind(&id)
+        .execute(store)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
+        .bind(feegate::store::now_ms() - 1_000)
+        .bind(&id)
+        .execute(store)
+        .await
+        .unwrap();
+    // Before expiring it, the worker asks the bank, which finds the credit.
+    feegate::service::expiry::run_once(&app.state).await.unwrap();
+    let p = app.payment(&id).await;
+    assert_ne!(p["status"], "succeeded", "{p}");
+    assert_eq!(p["review"]["reason"], "wrong_beneficiary", "{p}");
+    app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
