@@ -366,3 +366,41 @@ async fn a_vietqr_credit_found_by_a_lookup_in_another_account_is_not_applied() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn a_duplicate_collection_can_be_refunded_and_its_review_resolved() {
+    let app = TestApp::spawn().await;
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    // The payer opened two gateway tabs and paid in both; the second attempt had been
+    // closed by the first success, and its money is raised for review.
+    let tabs = [app.choose(&id, "sandbox").await, app.choose(&id, "sandbox").await];
+    for tab in &tabs {
+        let r = app.client.post(tab).form(&[("outcome", "success")]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    let p = app.payment(&id).await;
+    assert_eq!((attempt_status(&p, 0), attempt_status(&p, 1)), ("succeeded", "succeeded"), "{p}");
+    let open = review_cases(&app, "open").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["outcome"], "second_success");
+    // Finance pays the duplicate back...
+    let r = app
+        .post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
+        .json(&json!({"amount": "135000", "reason": "Thu trùng: hoàn lại lần thanh toán thứ hai"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["status"], "succeeded", "{refund}");
+    // ...and closes the case with it.
+    let r = app
+        .post(&format!("/v1/cases/{}/resolve", open[0]["id"].as_str().unwrap()), &app.finance_key)
+        .json(&json!({"code": "refunded", "note": format!("refund {}", refund["id"])}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(review_cases(&app, "open").await.len(), 0);
+    app.stop().await;
+}
