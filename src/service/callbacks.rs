@@ -9,7 +9,15 @@ use crate::domain::payment::{review, AttemptStatus, PaymentStatus};
 use crate::service::view::PaymentView;
 use crate::store::payments::{AttemptRow, CallbackRecord};
 use crate::store::{now_ms, Tx};
-use feegate_connector::{Disposition, InboundRequest, Notification, Outcome, QueryResult, Reply, VerifyError};
+use feegate_connector::{
+    Action, CreditedAccount, Disposition, InboundRequest, Notification, Outcome, QueryRequest, QueryResult, Reply,
+    VerifyError,
+};
+use sha2::{Digest, Sha256};
+
+/// Review reasons beside those of [`review`]: a bank transfer credited to an account other
+/// than the one the attempt routed it to.
+pub const WRONG_BENEFICIARY: &str = "wrong_beneficiary";
 
 /// A fact about an attempt from a trusted source (a verified notification or a query).
 #[derive(Debug, Clone)]
@@ -20,6 +28,8 @@ pub struct Fact {
     pub amount: Option<i64>,
     pub currency: Option<String>,
     pub outcome: Outcome,
+    /// For a bank transfer, the account the money landed in, when the source says.
+    pub credited_to: Option<CreditedAccount>,
 }
 
 impl From<Notification> for Fact {
@@ -30,6 +40,7 @@ impl From<Notification> for Fact {
             amount: Some(n.amount),
             currency: Some(n.currency),
             outcome: n.outcome,
+            credited_to: None,
         }
     }
 }
@@ -43,6 +54,7 @@ impl Fact {
             amount: q.amount,
             currency: None,
             outcome: q.outcome,
+            credited_to: None,
         }
     }
 }
@@ -99,7 +111,8 @@ pub async fn handle(state: &AppState, connector_id: &str, req: InboundRequest) -
             }
         }
         Ok(v) => {
-            let fact = Fact::from(v.into_inner());
+            let credited_to = v.credited_to().cloned();
+            let fact = Fact { credited_to, ..Fact::from(v.into_inner()) };
             match apply(state, connector_id, fact, Some(raw), &format!("gateway:{connector_id}")).await {
                 Ok(d) => d,
                 Err(e) => {
@@ -199,8 +212,19 @@ pub async fn apply(
             return Ok(Disposition::UnknownReference);
         }
     };
+    // A bank transfer is ours only if it landed in the account the attempt routed it to.
+    let bank_transfer = state.connectors.get(connector_id).is_some_and(|a| a.connector.needs_beneficiary());
+    let mut fact = fact;
+    let transfer = if bank_transfer && fact.outcome == Outcome::Succeeded {
+        if fact.credited_to.is_none() {
+            fact.credited_to = Some(landed_in(state, connector_id, &attempt, &fact).await?);
+        }
+        Some(Transfer { routed: routed_account(state, &attempt).await? })
+    } else {
+        None
+    };
     let mut tx = store.begin().await?;
-    let d = apply_in(state, &mut tx, &attempt, &fact, actor).await?;
+    let d = apply_in(state, &mut tx, &attempt, &fact, transfer.as_ref(), actor).await?;
     if let Some(raw) = &raw {
         let id = new_id("cb");
         store
@@ -216,7 +240,8 @@ pub async fn apply(
                 "callback.received",
                 actor,
                 &serde_json::json!({"callback_id": id, "attempt_id": attempt.id, "disposition": disposition_name(d),
-                    "outcome": fact.outcome, "amount": fact.amount, "gateway_txn": fact.gateway_txn}),
+                    "outcome": fact.outcome, "amount": fact.amount, "gateway_txn": fact.gateway_txn,
+                    "credited_to": fact.credited_to}),
             )
             .await?;
     }
@@ -224,25 +249,108 @@ pub async fn apply(
     Ok(d)
 }
 
+/// What a bank-transfer success is checked against.
+struct Transfer {
+    /// The account the attempt's QR (or, failing that, the payment's lines) named.
+    routed: Option<CreditedAccount>,
+}
+
+fn same_account(a: &CreditedAccount, b: &CreditedAccount) -> bool {
+    a.bank_bin.trim() == b.bank_bin.trim() && a.account_number.trim() == b.account_number.trim()
+}
+
+fn describe(a: Option<&CreditedAccount>) -> String {
+    a.map(|a| format!("{} {}", a.bank_bin, a.account_number)).unwrap_or_else(|| "an unknown account".into())
+}
+
+/// Where a bank transfer a query reported landed, asked of the bank. Not knowing is an
+/// error (the caller retries later), never a success applied blind.
+async fn landed_in(
+    state: &AppState,
+    connector_id: &str,
+    attempt: &AttemptRow,
+    fact: &Fact,
+) -> Result<CreditedAccount, ApiError> {
+    let unavailable = |m: String| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "gateway_unavailable", m);
+    let account = state.connectors.get(connector_id).ok_or_else(|| ApiError::not_found("connector"))?;
+    let txn = fact.gateway_txn.as_deref().ok_or_else(|| {
+        unavailable(format!("a credit for {} without a transaction number cannot be checked", attempt.reference))
+    })?;
+    let q = QueryRequest {
+        reference: attempt.reference.clone(),
+        gateway_txn: Some(txn.to_owned()),
+        amount: attempt.amount,
+        created_at: crate::service::datetime(attempt.created_at),
+    };
+    match account.connector.credited_account(&q, txn).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(unavailable(format!("the bank does not say where credit {txn} landed; it is not applied"))),
+        Err(e) => Err(unavailable(format!("asking the bank where credit {txn} landed failed: {e}"))),
+    }
+}
+
+/// The account an attempt routed the transfer to: the one its QR named, or (if the
+/// gateway's answer to start was never recorded) the payment's single account.
+async fn routed_account(state: &AppState, attempt: &AttemptRow) -> Result<Option<CreditedAccount>, ApiError> {
+    if let Ok(Action::Qr { transfer, .. }) = serde_json::from_str::<Action>(&attempt.action) {
+        return Ok(Some(CreditedAccount { bank_bin: transfer.bank_bin, account_number: transfer.account_number }));
+    }
+    let lines = state.store.lines(&attempt.payment_id).await?;
+    let Some(first) = lines.first() else { return Ok(None) };
+    if lines.iter().any(|l| l.account_id != first.account_id) {
+        return Ok(None);
+    }
+    Ok(state
+        .store
+        .account(&first.account_id)
+        .await?
+        .map(|a| CreditedAccount { bank_bin: a.bank_bin, account_number: a.account_number }))
+}
+
 async fn apply_in(
     state: &AppState,
     tx: &mut Tx,
     attempt: &AttemptRow,
     fact: &Fact,
+    transfer: Option<&Transfer>,
     actor: &str,
 ) -> Result<Disposition, ApiError> {
     let store = &state.store;
     let pid = &attempt.payment_id;
+    let txn_text = fact.gateway_txn.as_deref().unwrap_or("-");
+    if let Some(t) = transfer {
+        let landed = fact.credited_to.as_ref();
+        if !matches!((landed, &t.routed), (Some(l), Some(r)) if same_account(l, r)) {
+            // Money with our reference in someone else's account (another agency's): not
+            // ours to apply; a person sorts it out with the bank.
+            let detail = format!(
+                "attempt {}: credit {txn_text} of {} landed in {}, the attempt routed it to {}",
+                attempt.id,
+                fact.amount.unwrap_or_default(),
+                describe(landed),
+                describe(t.routed.as_ref())
+            );
+            close_for_review(state, tx, attempt, WRONG_BENEFICIARY, actor).await?;
+            needs_review(state, tx, pid, WRONG_BENEFICIARY, &detail, actor).await?;
+            return Ok(Disposition::AmountMismatch);
+        }
+    }
     let amount_wrong = fact.amount.is_some_and(|a| a != attempt.amount);
     let currency_wrong = fact.currency.as_deref().is_some_and(|c| c != attempt.currency);
     if (amount_wrong || currency_wrong) && fact.outcome == Outcome::Succeeded {
         let detail = format!(
-            "gateway reports {} {}, attempt is {} {}",
+            "attempt {}: gateway reports {} {} (transaction {txn_text}), attempt is {} {}",
+            attempt.id,
             fact.amount.unwrap_or_default(),
             fact.currency.as_deref().unwrap_or("?"),
             attempt.amount,
             attempt.currency
         );
+        if transfer.is_some() {
+            // The payer typed the amount: this transfer will never become the right one.
+            // The attempt is done (nobody polls it for ever); the payer may pay again.
+            close_for_review(state, tx, attempt, review::AMOUNT_MISMATCH, actor).await?;
+        }
         needs_review(state, tx, pid, review::AMOUNT_MISMATCH, &detail, actor).await?;
         return Ok(Disposition::AmountMismatch);
     }
@@ -255,20 +363,7 @@ async fn apply_in(
             {
                 return Ok(Disposition::AlreadyFinal);
             }
-            if store.reopen_payment(tx, pid).await? {
-                store
-                    .insert_event(
-                        tx,
-                        pid,
-                        "payment.reopened",
-                        Some(PaymentStatus::Pending),
-                        Some(PaymentStatus::Created),
-                        &serde_json::json!({"attempt_id": attempt.id, "failure_code": code}),
-                        false,
-                    )
-                    .await?;
-                metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
-            }
+            reopen(state, tx, attempt, code).await?;
             store
                 .audit(tx, pid, "attempt.failed", actor, &serde_json::json!({"attempt_id": attempt.id, "code": code}))
                 .await?;
@@ -276,8 +371,10 @@ async fn apply_in(
         }
         Outcome::Succeeded => {
             let txn = fact.gateway_txn.as_deref();
-            if store.finish_attempt(tx, &attempt.id, AttemptStatus::Succeeded, txn, None).await? {
+            if store.succeed_attempt(tx, &attempt.id, txn).await? {
                 if store.transition_payment(tx, pid, PaymentStatus::Succeeded, Some(now_ms())).await? {
+                    // The payment is paid: its other attempts are done, in this transaction.
+                    let closed = store.close_other_attempts(tx, pid, &attempt.id).await?;
                     let data = payment_data(state, tx, pid).await?;
                     store
                         .insert_event(
@@ -296,42 +393,117 @@ async fn apply_in(
                             pid,
                             "payment.succeeded",
                             actor,
-                            &serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn}),
+                            &serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn,
+                                "other_attempts_closed": closed}),
                         )
                         .await?;
                     metrics::counter!("feegate_payment_transitions_total", "to" => "succeeded").increment(1);
                     return Ok(Disposition::Applied);
                 }
                 // The attempt succeeded but the payment can no longer take it.
-                late_or_second(state, tx, attempt, actor).await?;
+                late_or_second(state, tx, attempt, txn, actor).await?;
                 return Ok(Disposition::Applied);
             }
-            let current =
-                store.attempt_in(tx, &attempt.id).await?.map(|a| a.status()).unwrap_or(AttemptStatus::Unknown);
-            if current == AttemptStatus::Succeeded {
+            let now = store.attempt_in(tx, &attempt.id).await?;
+            if now.as_ref().is_some_and(|a| a.status() == AttemptStatus::Succeeded) {
+                let known = now.and_then(|a| a.gateway_txn);
+                if let (Some(_), Some(new)) = (transfer, txn) {
+                    if known.as_deref() != Some(new) {
+                        // Another credit with the same reference: the payer paid twice.
+                        let detail = format!(
+                            "attempt {} was paid by credit {}; credit {new} of {} carries the same reference",
+                            attempt.id,
+                            known.as_deref().unwrap_or("-"),
+                            fact.amount.unwrap_or_default()
+                        );
+                        needs_review(state, tx, pid, review::SECOND_SUCCESS, &detail, actor).await?;
+                        return Ok(Disposition::Applied);
+                    }
+                }
                 return Ok(Disposition::AlreadyFinal);
             }
             // A success for an attempt we had closed as failed or expired: the gateway has
             // the money. Record the truth on the attempt and raise it for a person.
             store.reopen_attempt_as_succeeded(tx, &attempt.id, txn).await?;
-            late_or_second(state, tx, attempt, actor).await?;
+            late_or_second(state, tx, attempt, txn, actor).await?;
             Ok(Disposition::Applied)
         }
     }
 }
 
-async fn late_or_second(state: &AppState, tx: &mut Tx, attempt: &AttemptRow, actor: &str) -> Result<(), ApiError> {
+/// A failed attempt gives the payment back to the payer (unless another is open).
+async fn reopen(state: &AppState, tx: &mut Tx, attempt: &AttemptRow, code: &str) -> Result<(), ApiError> {
+    let pid = &attempt.payment_id;
+    if state.store.reopen_payment(tx, pid).await? {
+        state
+            .store
+            .insert_event(
+                tx,
+                pid,
+                "payment.reopened",
+                Some(PaymentStatus::Pending),
+                Some(PaymentStatus::Created),
+                &serde_json::json!({"attempt_id": attempt.id, "failure_code": code}),
+                false,
+            )
+            .await?;
+        metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
+    }
+    Ok(())
+}
+
+/// Closes an open attempt whose money went wrong (failed with `code`): it will not be
+/// polled for ever, and the payer may pay again. A right transfer that follows on the
+/// same attempt still pays the payment ([`crate::store::Store::succeed_attempt`]).
+async fn close_for_review(
+    state: &AppState,
+    tx: &mut Tx,
+    attempt: &AttemptRow,
+    code: &str,
+    actor: &str,
+) -> Result<(), ApiError> {
+    if state.store.finish_attempt(tx, &attempt.id, AttemptStatus::Failed, None, Some(code)).await? {
+        reopen(state, tx, attempt, code).await?;
+        state
+            .store
+            .audit(
+                tx,
+                &attempt.payment_id,
+                "attempt.closed_for_review",
+                actor,
+                &serde_json::json!({"attempt_id": attempt.id, "code": code}),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn late_or_second(
+    state: &AppState,
+    tx: &mut Tx,
+    attempt: &AttemptRow,
+    txn: Option<&str>,
+    actor: &str,
+) -> Result<(), ApiError> {
     let p = state.store.payment_in(tx, &attempt.payment_id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
     let reason = match p.status() {
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => review::SECOND_SUCCESS,
         PaymentStatus::Expired | PaymentStatus::Cancelled => review::LATE_SUCCESS,
         PaymentStatus::Created | PaymentStatus::Pending => review::CONFLICTING_OUTCOME,
     };
-    let detail = format!("attempt {} succeeded while the payment is {}", attempt.id, p.status);
+    let detail = format!(
+        "attempt {} succeeded (transaction {}) while the payment is {}",
+        attempt.id,
+        txn.unwrap_or("-"),
+        p.status
+    );
     needs_review(state, tx, &attempt.payment_id, reason, &detail, actor).await
 }
 
-async fn needs_review(
+/// Raises a payment for a person: each review is its own record and case and sends its
+/// own `payment.needs_review`; the same `reason` and `detail` again (a gateway's retry) is
+/// the same review. Audited either way.
+pub(crate) async fn needs_review(
     state: &AppState,
     tx: &mut Tx,
     pid: &str,
@@ -340,13 +512,23 @@ async fn needs_review(
     actor: &str,
 ) -> Result<(), ApiError> {
     let store = &state.store;
-    if store.open_review(tx, pid, reason).await? {
+    let key = hex::encode(Sha256::digest(format!("{reason}\n{detail}").as_bytes()));
+    let review_id = store.open_review(tx, pid, reason, detail, &key, actor).await?;
+    if let Some(id) = &review_id {
         let data = payment_data(state, tx, pid).await?;
         store.insert_event(tx, pid, "payment.needs_review", None, None, &data, true).await?;
         metrics::counter!("feegate_reviews_opened_total", "reason" => reason.to_owned()).increment(1);
+        tracing::warn!(payment_id = pid, review_id = %id, reason, detail, "payment needs review");
     }
-    store.audit(tx, pid, "payment.review", actor, &serde_json::json!({"reason": reason, "detail": detail})).await?;
-    tracing::warn!(payment_id = pid, reason, detail, "payment needs review");
+    store
+        .audit(
+            tx,
+            pid,
+            "payment.review",
+            actor,
+            &serde_json::json!({"review_id": review_id, "reason": reason, "detail": detail}),
+        )
+        .await?;
     Ok(())
 }
 

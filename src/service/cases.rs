@@ -25,9 +25,11 @@ const MAX_LIMIT: i64 = 5000;
 /// A case as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
-    /// The run item's id (`rci_...`) or the payment's id (`pay_...`).
+    /// The run item's id (`rci_...`) or the review's id (`rev_...`; a review opened before
+    /// reviews had their own records keeps its payment's id, `pay_...`).
     pub id: String,
-    /// `settlement` or `statement` (an item of a run of that kind), or `review` (a payment).
+    /// `settlement` or `statement` (an item of a run of that kind), or `review` (one review
+    /// of a payment; a payment may have several).
     pub kind: String,
     /// `open` or `resolved`.
     pub status: String,
@@ -108,14 +110,18 @@ impl From<&ItemCaseRow> for CaseView {
 impl From<&ReviewCaseRow> for CaseView {
     fn from(r: &ReviewCaseRow) -> Self {
         let resolution = resolution(&r.resolution_code, &r.note, &r.resolved_by, r.resolved_at);
+        let detail = if r.review_detail.is_empty() { String::new() } else { format!(" ({})", r.review_detail) };
         CaseView {
-            id: r.id.clone(),
+            id: r.review_id.clone(),
             kind: "review".into(),
             status: if resolution.is_some() { "resolved" } else { "open" }.into(),
             source: r.source.clone(),
             date: gmt7_day(r.review_opened_at),
             outcome: r.review_reason.clone(),
-            reason: format!("payment {} ({}, {} đồng) needs review: {}", r.id, r.status, r.amount, r.review_reason),
+            reason: format!(
+                "payment {} ({}, {} đồng) needs review: {}{detail}",
+                r.id, r.status, r.amount, r.review_reason
+            ),
             reference: None,
             amount_file: None,
             amount_feegate: Some(r.amount.to_string()),
@@ -195,7 +201,8 @@ pub struct ResolveCase {
 }
 
 /// `POST /v1/cases/{id}/resolve`: resolves an open case once; the resolution and its
-/// audit entry are written together.
+/// audit entry are written together. A review case is named by its `rev_...` id; a
+/// payment's `pay_...` id resolves that payment's oldest open review.
 pub async fn resolve(
     state: &AppState,
     who: &Principal,
@@ -224,22 +231,23 @@ pub async fn resolve(
     let (scope, mut view) = if id.starts_with("rci_") {
         let row = store.item_case(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("case"))?;
         ("admin".to_owned(), CaseView::from(&row))
-    } else if id.starts_with("pay_") {
+    } else if id.starts_with("rev_") || id.starts_with("pay_") {
         let row = store.review_case(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("case"))?;
         (row.id.clone(), CaseView::from(&row))
     } else {
         return Err(ApiError::not_found("case"));
     };
-    let r = Resolution { case_id: id, code: &req.code, note, resolved_by: &actor, resolved_at: at };
+    let case_id = view.id.clone();
+    let r = Resolution { case_id: &case_id, code: &req.code, note, resolved_by: &actor, resolved_at: at };
     if !store.insert_resolution(&mut tx, &r).await? {
         tx.rollback().await?;
-        return Err(ApiError::conflict("case_already_resolved", format!("case {id} is already resolved")));
+        return Err(ApiError::conflict("case_already_resolved", format!("case {case_id} is already resolved")));
     }
-    let data = serde_json::json!({"case_id": id, "kind": view.kind, "source": view.source, "date": view.date,
+    let data = serde_json::json!({"case_id": case_id, "kind": view.kind, "source": view.source, "date": view.date,
         "outcome": view.outcome, "code": req.code, "note": note});
     store.audit(&mut tx, &scope, "case.resolved", &actor, &data).await?;
     tx.commit().await?;
-    tracing::info!(case_id = id, code = %req.code, "case resolved");
+    tracing::info!(case_id = %case_id, code = %req.code, "case resolved");
     view.status = "resolved".into();
     view.resolution =
         Some(ResolutionView { code: req.code, note: note.to_owned(), resolved_by: actor, resolved_at: rfc3339(at) });

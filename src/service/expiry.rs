@@ -1,6 +1,8 @@
 //! The expiry worker: moves due `created`/`pending` payments to `expired`. A payment
 //! with an open attempt is first asked about at its gateway, so a paid dossier is never
 //! expired silently; each move is a guarded transition, so several nodes may run it.
+//! A payment that must wait (its gateway did not answer) is put off for a while, so any
+//! number of them cannot fill every batch and keep the others from expiring.
 
 use crate::app::AppState;
 use crate::domain::payment::{AttemptStatus, PaymentStatus};
@@ -31,16 +33,31 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::J
     })
 }
 
+/// Due payments read per batch.
+const BATCH: i64 = 200;
+/// Batches per pass at most (a pass ends sooner when nothing is left).
+const MAX_BATCHES: usize = 25;
+
 /// One pass over due payments; returns how many were expired.
 pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
-    let due = state.store.due_payments(now_ms(), 200).await?;
+    // A held payment is not offered again for a few intervals; the next batch of the same
+    // pass already reaches past it.
+    let put_off = (state.config.expiry_interval_ms.max(50) as i64).saturating_mul(5);
     let mut expired = 0;
-    for p in due {
-        if ask_gateway_first(state, &p).await {
-            continue;
+    for _ in 0..MAX_BATCHES {
+        let due = state.store.due_payments(now_ms(), BATCH).await?;
+        let full = due.len() as i64 == BATCH;
+        for p in due {
+            if ask_gateway_first(state, &p).await {
+                state.store.put_off_expiry(&p.id, now_ms() + put_off).await?;
+                continue;
+            }
+            if expire(state, &p).await? {
+                expired += 1;
+            }
         }
-        if expire(state, &p).await? {
-            expired += 1;
+        if !full {
+            break;
         }
     }
     Ok(expired)

@@ -1,6 +1,7 @@
 //! Reconciliation cases and closed days. A case is derived from what is already stored:
 //! every non-`matched` item of the latest run of a (source, business day), and every
-//! payment with a review; only its resolution is written here (`case_resolutions`), once.
+//! review of a payment (`reviews`, one row each); only its resolution is written here
+//! (`case_resolutions`), once.
 
 use super::{Result, Store, Tx};
 use sqlx::{AnyConnection, FromRow};
@@ -60,11 +61,16 @@ pub struct ItemCaseRow {
     pub resolved_at: Option<i64>,
 }
 
-/// A payment with a review, with its resolution if any.
+/// One review of a payment, with its resolution if any.
 #[derive(Debug, Clone, FromRow)]
 pub struct ReviewCaseRow {
+    /// The payment's id.
     pub id: String,
+    /// The review's id: the case id (`rev_...`; a review carried over from before
+    /// reviews had their own rows has the payment's id).
+    pub review_id: String,
     pub review_reason: String,
+    pub review_detail: String,
     pub review_opened_at: i64,
     pub amount: i64,
     pub status: String,
@@ -114,12 +120,12 @@ fn item_where() -> String {
     )
 }
 
-/// Payments under review with the connector of their latest attempt as `source`.
-const REVIEW_INNER: &str = "SELECT p.id, p.review_reason, p.review_opened_at, p.amount, p.status, \
+/// Reviews with their payment and the connector of its latest attempt as `source`.
+const REVIEW_INNER: &str = "SELECT p.id, v.id AS review_id, v.reason AS review_reason, v.detail AS review_detail, \
+    v.opened_at AS review_opened_at, p.amount, p.status, \
     (SELECT a.connector_id FROM attempts a WHERE a.payment_id = p.id ORDER BY a.created_at DESC, a.id DESC LIMIT 1) \
     AS source, c.resolution_code, c.note, c.resolved_by, c.resolved_at \
-    FROM payments p LEFT JOIN case_resolutions c ON c.case_id = p.id \
-    WHERE p.review_reason IS NOT NULL AND p.review_opened_at IS NOT NULL";
+    FROM reviews v JOIN payments p ON p.id = v.payment_id LEFT JOIN case_resolutions c ON c.case_id = v.id";
 
 /// Reviews of the wanted status: `$1` status, `$2` source, `$3`/`$4` the day's bounds
 /// (`$3 < 0` for any day).
@@ -142,11 +148,11 @@ impl Store {
         .await?)
     }
 
-    /// Payments under review that are cases, oldest review first.
+    /// Reviews that are cases, oldest first.
     pub async fn review_cases(&self, f: &CaseFilter) -> Result<Vec<ReviewCaseRow>> {
         let (start, end) = f.day.unwrap_or((-1, -1));
         Ok(sqlx::query_as(&format!(
-            "SELECT x.* FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE} ORDER BY x.review_opened_at, x.id LIMIT $5"
+            "SELECT x.* FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE} ORDER BY x.review_opened_at, x.review_id LIMIT $5"
         ))
         .bind(f.status.as_str())
         .bind(f.source.as_deref().unwrap_or(""))
@@ -176,12 +182,19 @@ impl Store {
             .await?)
     }
 
-    /// The payment with this id if it has a review.
+    /// The review with this case id. A payment's id (how review cases were named before
+    /// each review had its own row) names the payment's oldest open review, or its first
+    /// review when none is open.
     pub async fn review_case(&self, tx: &mut Tx, id: &str) -> Result<Option<ReviewCaseRow>> {
-        Ok(sqlx::query_as(&format!("SELECT x.* FROM ({REVIEW_INNER}) x WHERE x.id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx.tx)
-            .await?)
+        let sql = if id.starts_with("pay_") {
+            format!(
+                "SELECT x.* FROM ({REVIEW_INNER}) x WHERE x.id = $1 \
+                 ORDER BY CASE WHEN x.resolved_at IS NULL THEN 0 ELSE 1 END, x.review_opened_at, x.review_id LIMIT 1"
+            )
+        } else {
+            format!("SELECT x.* FROM ({REVIEW_INNER}) x WHERE x.review_id = $1")
+        };
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&mut *tx.tx).await?)
     }
 
     /// Writes a resolution; `false` if the case already has one (the first one stands).

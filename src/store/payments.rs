@@ -361,19 +361,76 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Flags a payment for a person, keeping the first reason.
-    pub async fn open_review(&self, tx: &mut Tx, id: &str, reason: &str) -> Result<bool> {
+    /// Opens a review of a payment: a record of its own (so a second or third review is
+    /// never lost), unless the same fact (`dedupe_key`) was raised before. The payment's
+    /// `review_reason` follows the latest review. Returns the new review's id.
+    pub async fn open_review(
+        &self,
+        tx: &mut Tx,
+        payment_id: &str,
+        reason: &str,
+        detail: &str,
+        dedupe_key: &str,
+        opened_by: &str,
+    ) -> Result<Option<String>> {
+        let id = crate::domain::ids::new_id("rev");
         let now = now_ms();
         let r = sqlx::query(
-            "UPDATE payments SET review_reason = $1, review_opened_at = $2, updated_at = $2 \
-             WHERE id = $3 AND review_reason IS NULL",
+            "INSERT INTO reviews (id, payment_id, reason, detail, dedupe_key, opened_by, opened_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (payment_id, dedupe_key) DO NOTHING",
         )
+        .bind(&id)
+        .bind(payment_id)
         .bind(reason)
+        .bind(detail)
+        .bind(dedupe_key)
+        .bind(opened_by)
         .bind(now)
+        .execute(&mut *tx.tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(None);
+        }
+        sqlx::query("UPDATE payments SET review_reason = $1, review_opened_at = $2, updated_at = $2 WHERE id = $3")
+            .bind(reason)
+            .bind(now)
+            .bind(payment_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(Some(id))
+    }
+
+    /// A success for an attempt: from open, or from one we closed ourselves for review
+    /// (a wrong amount, the wrong account) when the right transfer follows. Returns
+    /// whether this call made it succeed.
+    pub async fn succeed_attempt(&self, tx: &mut Tx, id: &str, gateway_txn: Option<&str>) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE attempts SET status = 'succeeded', gateway_txn = COALESCE($1, gateway_txn), failure_code = NULL, \
+             updated_at = $2 WHERE id = $3 AND (status IN ('pending', 'unknown') \
+             OR (status = 'failed' AND failure_code IN ('amount_mismatch', 'wrong_beneficiary')))",
+        )
+        .bind(gateway_txn)
+        .bind(now_ms())
         .bind(id)
         .execute(&mut *tx.tx)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Closes the payment's other open attempts once one of them paid it (failed,
+    /// `superseded`): nobody polls them any more, and a success of one later is a
+    /// second collection for review. Returns how many were closed.
+    pub async fn close_other_attempts(&self, tx: &mut Tx, payment_id: &str, except: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE attempts SET status = 'failed', failure_code = 'superseded', updated_at = $1 \
+             WHERE payment_id = $2 AND id <> $3 AND status IN ('pending', 'unknown')",
+        )
+        .bind(now_ms())
+        .bind(payment_id)
+        .bind(except)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected())
     }
 
     pub async fn insert_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<()> {
@@ -496,15 +553,27 @@ impl Store {
         Ok(())
     }
 
-    /// Payments past their expiry that are still payable.
+    /// Payments past their expiry that are still payable, oldest first, leaving out those
+    /// the expiry worker put off until later ([`Store::put_off_expiry`]).
     pub async fn due_payments(&self, now: i64, limit: i64) -> Result<Vec<PaymentRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {PAYMENT_COLS} FROM payments WHERE status IN ('created', 'pending') AND expires_at <= $1 \
-             ORDER BY expires_at LIMIT $2"
+             AND (expiry_check_after IS NULL OR expiry_check_after <= $1) ORDER BY expires_at, id LIMIT $2"
         ))
         .bind(now)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// The expiry worker could not expire a due payment (its gateway must be asked
+    /// first): it is not offered again before `until`, so it cannot hold up the others.
+    pub async fn put_off_expiry(&self, id: &str, until: i64) -> Result<()> {
+        sqlx::query("UPDATE payments SET expiry_check_after = $1 WHERE id = $2")
+            .bind(until)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -129,17 +129,36 @@ pub struct Notification {
     pub paid_at: Option<OffsetDateTime>,
 }
 
+/// Where a bank transfer landed: the credited account, as the receiving bank reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditedAccount {
+    /// 6-digit BIN of the receiving bank.
+    pub bank_bin: String,
+    pub account_number: String,
+}
+
 /// A notification whose signature was checked. The core changes money state only
 /// from this type, and it cannot be built without a [`SignatureOk`] token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedNotification {
     notification: Notification,
+    credited_to: Option<CreditedAccount>,
 }
 
 impl VerifiedNotification {
     /// Wraps a notification whose signature `proof` vouches for.
     pub fn new(_proof: SignatureOk, notification: Notification) -> Self {
-        Self { notification }
+        Self { notification, credited_to: None }
+    }
+    /// For a bank transfer: the account the money was credited to. The core applies a
+    /// transfer only when it landed in the account the attempt routed it to.
+    pub fn with_credited_to(mut self, account: CreditedAccount) -> Self {
+        self.credited_to = Some(account);
+        self
+    }
+    /// The credited account, for bank transfers.
+    pub fn credited_to(&self) -> Option<&CreditedAccount> {
+        self.credited_to.as_ref()
     }
     pub fn get(&self) -> &Notification {
         &self.notification
@@ -344,6 +363,19 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Asks the gateway where an attempt stands.
     async fn query(&self, req: &QueryRequest) -> Result<QueryResult, ConnectorError>;
+
+    /// For bank transfers ([`Connector::needs_beneficiary`]): the account the credit with
+    /// this transaction number (as [`Connector::query`] reported it) landed in, or `None`
+    /// if the bank does not know that credit. Gateways that collect the money themselves
+    /// keep this default.
+    async fn credited_account(
+        &self,
+        req: &QueryRequest,
+        gateway_txn: &str,
+    ) -> Result<Option<CreditedAccount>, ConnectorError> {
+        let _ = (req, gateway_txn);
+        Ok(None)
+    }
 
     /// Refunds (part of) a paid attempt.
     async fn refund(&self, req: &RefundRequest) -> Result<RefundResult, ConnectorError>;

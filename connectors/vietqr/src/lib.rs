@@ -24,10 +24,10 @@ pub use decode::{decode, DecodeError, Decoded};
 use async_trait::async_trait;
 use content::ContentError;
 use feegate_connector::{
-    crypto, settlement, Action, ConfigError, Connector, ConnectorConfig, ConnectorError, Disposition, InboundRequest,
-    Notification, Outcome, QueryRequest, QueryResult, RefundRequest, RefundResult, Reply, ReturnInfo, SettlementError,
-    SettlementKind, SettlementLine, SignatureOk, StartRequest, Started, TransferInstructions, VerifiedNotification,
-    VerifyError,
+    crypto, settlement, Action, ConfigError, Connector, ConnectorConfig, ConnectorError, CreditedAccount, Disposition,
+    InboundRequest, Notification, Outcome, QueryRequest, QueryResult, RefundRequest, RefundResult, Reply, ReturnInfo,
+    SettlementError, SettlementKind, SettlementLine, SignatureOk, StartRequest, Started, TransferInstructions,
+    VerifiedNotification, VerifyError,
 };
 use secrecy::{ExposeSecret, SecretString};
 use wire::{sign, Credit, SIGNATURE_HEADER};
@@ -61,6 +61,36 @@ impl VietQr {
     fn key(&self) -> &[u8] {
         self.secret.expose_secret().as_bytes()
     }
+
+    /// The bank's signed lookup: the positive credits whose content carries `reference`.
+    async fn credits(&self, reference: &str) -> Result<Vec<Credit>, ConnectorError> {
+        let query = wire::lookup_query(reference);
+        tracing::debug!(connector = %self.id, reference = %reference, "vietqr credits lookup");
+        let r = self
+            .http
+            .get(format!("{}/api/credits?{query}", self.base_url))
+            .header(SIGNATURE_HEADER, sign(self.key(), query.as_bytes()))
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        if status >= 500 {
+            return Err(ConnectorError::Transport(format!("bank answered HTTP {status}")));
+        }
+        let sig = r.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let body = feegate_connector::http::read_capped(r).await?;
+        if status != 200 {
+            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            return Err(rejected(&status.to_string(), text));
+        }
+        crypto::verify_hmac_sha256(self.key(), &body, &sig)
+            .map_err(|_| ConnectorError::BadResponse("credits lookup signature does not verify".into()))?;
+        let credits: Vec<Credit> =
+            serde_json::from_slice(&body).map_err(|e| ConnectorError::BadResponse(e.to_string()))?;
+        Ok(credits
+            .into_iter()
+            .filter(|c| c.amount > 0 && content::find_reference(&c.content).as_deref() == Ok(reference))
+            .collect())
+    }
 }
 
 /// Turns a credit whose signature `proof` vouches for into a notification.
@@ -79,6 +109,9 @@ fn credit_notification(proof: SignatureOk, c: Credit) -> Result<VerifiedNotifica
         return Err(VerifyError::Malformed("empty bank_txn_id".into()));
     }
     let paid_at = time::OffsetDateTime::parse(&c.credited_at, &time::format_description::well_known::Rfc3339).ok();
+    // Where the money landed: the core applies the credit only if this is the account the
+    // attempt's QR named (a payer may type another agency's account by hand).
+    let landed = credited_account(&c);
     Ok(VerifiedNotification::new(
         proof,
         Notification {
@@ -90,7 +123,12 @@ fn credit_notification(proof: SignatureOk, c: Credit) -> Result<VerifiedNotifica
             outcome: Outcome::Succeeded,
             paid_at,
         },
-    ))
+    )
+    .with_credited_to(landed))
+}
+
+fn credited_account(c: &Credit) -> CreditedAccount {
+    CreditedAccount { bank_bin: c.bank_bin.trim().to_owned(), account_number: c.account_number.trim().to_owned() }
 }
 
 #[async_trait]
@@ -175,32 +213,7 @@ impl Connector for VietQr {
     }
 
     async fn query(&self, req: &QueryRequest) -> Result<QueryResult, ConnectorError> {
-        let query = wire::lookup_query(&req.reference);
-        tracing::debug!(connector = %self.id, reference = %req.reference, "vietqr credits lookup");
-        let r = self
-            .http
-            .get(format!("{}/api/credits?{query}", self.base_url))
-            .header(SIGNATURE_HEADER, sign(self.key(), query.as_bytes()))
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        if status >= 500 {
-            return Err(ConnectorError::Transport(format!("bank answered HTTP {status}")));
-        }
-        let sig = r.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let body = feegate_connector::http::read_capped(r).await?;
-        if status != 200 {
-            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-            return Err(rejected(&status.to_string(), text));
-        }
-        crypto::verify_hmac_sha256(self.key(), &body, &sig)
-            .map_err(|_| ConnectorError::BadResponse("credits lookup signature does not verify".into()))?;
-        let credits: Vec<Credit> =
-            serde_json::from_slice(&body).map_err(|e| ConnectorError::BadResponse(e.to_string()))?;
-        let ours: Vec<&Credit> = credits
-            .iter()
-            .filter(|c| c.amount > 0 && content::find_reference(&c.content).as_deref() == Ok(req.reference.as_str()))
-            .collect();
+        let ours = self.credits(&req.reference).await?;
         let pick = ours.iter().find(|c| c.amount == req.amount).or(ours.first());
         Ok(match pick {
             Some(c) => QueryResult {
@@ -211,6 +224,15 @@ impl Connector for VietQr {
             // A bank transfer never fails; it just has not come (yet).
             None => QueryResult { outcome: Outcome::Pending, gateway_txn: None, amount: None },
         })
+    }
+
+    async fn credited_account(
+        &self,
+        req: &QueryRequest,
+        gateway_txn: &str,
+    ) -> Result<Option<CreditedAccount>, ConnectorError> {
+        let ours = self.credits(&req.reference).await?;
+        Ok(ours.iter().find(|c| c.bank_txn_id == gateway_txn).map(credited_account))
     }
 
     async fn refund(&self, _req: &RefundRequest) -> Result<RefundResult, ConnectorError> {

@@ -119,6 +119,14 @@ fn a_signed_credit_is_a_verified_success_with_the_reference_from_the_content() {
 }
 
 #[test]
+fn a_verified_credit_says_which_account_it_landed_in() {
+    let body = credit_json("FG0123456789", "135000");
+    let v = connector().verify_callback(&signed(body)).expect("verifies");
+    let landed = v.credited_to().expect("a bank transfer says where it landed");
+    assert_eq!((landed.bank_bin.as_str(), landed.account_number.as_str()), ("970415", "113366668888"));
+}
+
+#[test]
 fn forged_tampered_and_unsigned_credits_are_bad_signatures() {
     let c = connector();
     let body = credit_json("FG0123456789", "135000");
