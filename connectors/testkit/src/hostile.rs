@@ -3,9 +3,72 @@
 //! and the corpus folders of past finds. What to mutate and how to sign stays with each gateway.
 
 use proptest::prelude::*;
+use proptest::test_runner::{FailurePersistence, FileFailurePersistence, PersistedSeed, RngSeed};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// The runner configuration of every hostile-input property test: `cases` cases unless
+/// `PROPTEST_CASES` says otherwise (so a long run needs no code change), a seed that is
+/// printed with the test's output (replay a failure with `PROPTEST_RNG_SEED=<seed>`),
+/// and the committed `*.proptest-regressions` file beside the test replayed first but
+/// **never written**: a failing draw on a developer's machine must not leave a file in
+/// the tree that makes every later run fail (or that gets committed without its fix).
+/// A find that is a real regression is kept by hand, with its fix: the `cc` line printed
+/// on failure goes into that file, or the input into `tests/corpus/` or a named test.
+pub fn config(cases: u32) -> ProptestConfig {
+    let mut c = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = cases;
+    }
+    if c.rng_seed == RngSeed::Random {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        c.rng_seed = RngSeed::Fixed(seed);
+        eprintln!("proptest: seed {seed} (replay with PROPTEST_RNG_SEED={seed})");
+    }
+    if c.failure_persistence.is_some() {
+        c.failure_persistence =
+            Some(Box::new(ReadOnlyRegressions(FileFailurePersistence::SourceParallel("proptest-regressions"))));
+    }
+    c
+}
+
+/// Replays the committed regression seeds; prints a new failure's seed instead of saving it.
+#[derive(Debug, Clone, PartialEq)]
+struct ReadOnlyRegressions(FileFailurePersistence);
+
+impl FailurePersistence for ReadOnlyRegressions {
+    fn load_persisted_failures2(&self, source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        self.0.load_persisted_failures2(source_file)
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        let shrunk = format!("{shrunken_value:?}").replace(['\n', '\r'], " ");
+        eprintln!(
+            "proptest: not saved. Once the cause is fixed (code or expectation), keep the case by adding\n  \
+             cc {seed} # shrinks to {shrunk}\nto the .proptest-regressions file beside {}",
+            source_file.unwrap_or("the test")
+        );
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other.as_any().downcast_ref::<Self>().is_some_and(|o| o == self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 fn corpus_dir(target: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus").join(target)
