@@ -80,6 +80,11 @@ pub struct Config {
     pub reconciliation: Reconciliation,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// How many status queries a refund still `pending` gets before a review is opened for
+    /// finance (once per refund; the resolver goes on asking). Only the gateway saying
+    /// the refund failed fails it.
+    #[serde(default = "default_refund_query_max_tries")]
+    pub refund_query_max_tries: u32,
 }
 
 /// Request rate limits (`api::ratelimit`): token buckets answering 429 with `Retry-After`.
@@ -373,6 +378,10 @@ fn merge(base: &mut toml::Table, layer: toml::Table) {
             }
         }
     }
+}
+
+fn default_refund_query_max_tries() -> u32 {
+    10
 }
 
 #[cfg(test)]

@@ -331,7 +331,7 @@ async fn late_or_second(state: &AppState, tx: &mut Tx, attempt: &AttemptRow, act
     needs_review(state, tx, &attempt.payment_id, reason, &detail, actor).await
 }
 
-async fn needs_review(
+pub(crate) async fn needs_review(
     state: &AppState,
     tx: &mut Tx,
     pid: &str,
