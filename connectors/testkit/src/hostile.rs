@@ -29,7 +29,7 @@ pub fn config(cases: u32) -> ProptestConfig {
     }
     if c.failure_persistence.is_some() {
         c.failure_persistence =
-            Some(Box::new(ReadOnlyRegressions(FileFailurePersistence::SourceParallel("proptest-regressions"))));
+            Some(Box::new(ReadOnlyRegressions(FileFailurePersistence::WithSource("proptest-regressions"))));
     }
     c
 }
@@ -52,7 +52,7 @@ impl FailurePersistence for ReadOnlyRegressions {
         let shrunk = format!("{shrunken_value:?}").replace(['\n', '\r'], " ");
         eprintln!(
             "proptest: not saved. Once the cause is fixed (code or expectation), keep the case by adding\n  \
-             cc {seed} # shrinks to {shrunk}\nto the .proptest-regressions file beside {}",
+             {seed} # shrinks to {shrunk}\nto the .proptest-regressions file beside {}",
             source_file.unwrap_or("the test")
         );
     }
