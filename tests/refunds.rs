@@ -182,25 +182,26 @@ async fn refunds_of(app: &TestApp, id: &str) -> Vec<Value> {
     list.as_array().unwrap().clone()
 }
 
-/// How many status queries the refund has had.
-async fn queries(app: &TestApp, refund_id: &str) -> i64 {
-    sqlx::query_as::<_, (i64,)>("SELECT queries FROM refunds WHERE id = $1")
+/// How many status queries the refund has had, and its status.
+async fn queries(app: &TestApp, refund_id: &str) -> (i64, String) {
+    sqlx::query_as("SELECT queries, status FROM refunds WHERE id = $1")
         .bind(refund_id)
         .fetch_one(app.state.store.pool())
         .await
         .unwrap()
-        .0
 }
 
-/// Waits (at most ~20 s) until the resolver has queried the refund `n` times.
+/// Waits (at most ~20 s) until the resolver has queried the refund `n` times, or it is no
+/// longer pending (the caller's assertions then say what went wrong).
 async fn until_queried(app: &TestApp, refund_id: &str, n: i64) {
     for _ in 0..200 {
-        if queries(app, refund_id).await >= n {
+        let (done, status) = queries(app, refund_id).await;
+        if done >= n || status != "pending" {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("the resolver queried refund {refund_id} only {} times", queries(app, refund_id).await);
+    panic!("the resolver queried refund {refund_id} only {} times", queries(app, refund_id).await.0);
 }
 
 /// A server whose resolver asks after 100 ms and raises a refund for review after `tries`.
