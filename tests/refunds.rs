@@ -275,6 +275,13 @@ async fn a_refund_the_gateway_does_not_know_stays_pending_and_is_raised_for_revi
     let rid = r["id"].as_str().unwrap();
     until_queried(&app, rid, 2).await;
     assert_eq!(app.payment(&id).await["review"], Value::Null, "not before refund_query_max_tries");
+    let complete = |reference: &'static str| {
+        app.post(&format!("/v1/payments/{id}/refunds/{rid}/complete"), &app.finance_key)
+            .json(&json!({"bank_reference": reference}))
+            .send()
+    };
+    let early = complete("VNP-GUESS").await.unwrap();
+    assert_eq!(error_code(early).await.1, "invalid_state", "no completing by hand while the gateway may still answer");
     // Every query answers "no such refund": never a failure, and the amount stays reserved.
     until_queried(&app, rid, 6).await;
     let rf = &refunds_of(&app, &id).await[0];
@@ -294,6 +301,13 @@ async fn a_refund_the_gateway_does_not_know_stays_pending_and_is_raised_for_revi
             .await
             .unwrap();
     assert_eq!(audited, 1, "one review, not one per query");
+    // Finance finds the payout in the gateway's admin and records it.
+    let done: Value = complete("RF-SANDBOX-0001").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (done["status"].as_str(), done["bank_reference"].as_str()),
+        (Some("succeeded"), Some("RF-SANDBOX-0001"))
+    );
+    assert_eq!(app.payment(&id).await["status"], "refunded");
     app.stop().await;
 }
 

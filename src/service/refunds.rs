@@ -343,7 +343,9 @@ async fn booked(
     Ok(())
 }
 
-/// `POST /v1/payments/{id}/refunds/{refund_id}/complete`: finance records a manual payout.
+/// `POST /v1/payments/{id}/refunds/{refund_id}/complete`: finance records a manual payout,
+/// or, for a refund raised for review because its gateway never said, the payout finance
+/// found in the gateway's merchant admin (`bank_reference` is then the gateway's reference).
 pub async fn complete_manual(
     state: &AppState,
     who: &Principal,
@@ -359,7 +361,8 @@ pub async fn complete_manual(
         .await?
         .filter(|r| r.payment_id == payment_id)
         .ok_or_else(|| ApiError::not_found("refund"))?;
-    if r.status != "pending_manual" {
+    let reviewed = r.status == "pending" && state.store.refund_under_review(&r.id).await?;
+    if r.status != "pending_manual" && !reviewed {
         return Err(ApiError::conflict("invalid_state", format!("a {} refund cannot be completed by hand", r.status)));
     }
     let mut tx = state.store.begin().await?;

@@ -163,6 +163,16 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Whether a refund was raised for review (its gateway never said what became of it).
+    pub async fn refund_under_review(&self, id: &str) -> Result<bool> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM refunds WHERE id = $1 AND review_opened_at IS NOT NULL")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n == 1)
+    }
+
     /// Claims open refunds and attempts due for a status query (a lease: the next query
     /// time moves forward, so another node skips them meanwhile).
     pub async fn claim_due_queries(
