@@ -309,3 +309,25 @@ pub fn mutate(bytes: &[u8], ops: &[ByteOp]) -> Vec<u8> {
     }
     b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_case_is_printed_not_written_and_committed_regressions_are_replayed() {
+        let dir = std::env::temp_dir().join(format!("feegate-testkit-regressions-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source: &'static str = Box::leak(dir.join("hostile.rs").to_string_lossy().into_owned().into_boxed_str());
+        let file = dir.join("hostile.proptest-regressions");
+        let _ = std::fs::remove_file(&file);
+        let mut p = ReadOnlyRegressions(FileFailurePersistence::WithSource("proptest-regressions"));
+        let seed: PersistedSeed =
+            "cc f1fde56da770d3b6801c1ce2883b01abfb8b434e67725890c7affad77010f662".parse().unwrap();
+        p.save_persisted_failure2(Some(source), seed.clone(), &"the shrunk input");
+        assert!(!file.exists(), "a failing draw must not leave a file in the tree");
+        std::fs::write(&file, format!("{seed} # committed with its fix\n")).unwrap();
+        assert_eq!(p.load_persisted_failures2(Some(source)), vec![seed]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
