@@ -99,6 +99,11 @@ pub struct Config {
     /// (simulators, inline and published secrets) are allowed. Not a file key.
     #[serde(skip)]
     pub demo_mode: bool,
+    /// How many status queries a refund still `pending` gets before a review is opened for
+    /// finance (once per refund; the resolver goes on asking). Only the gateway saying
+    /// the refund failed fails it.
+    #[serde(default = "default_refund_query_max_tries")]
+    pub refund_query_max_tries: u32,
 }
 
 /// Request rate limits (`api::ratelimit`): token buckets answering 429 with `Retry-After`.
@@ -504,6 +509,10 @@ fn default_checkout_rate() -> Rate {
         per_second: std::num::NonZeroU32::new(5).unwrap_or(std::num::NonZeroU32::MIN),
         burst: std::num::NonZeroU32::new(60).unwrap_or(std::num::NonZeroU32::MIN),
     }
+}
+
+fn default_refund_query_max_tries() -> u32 {
+    10
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use feegate_connector::crypto::hmac_sha256_hex;
 use feegate_connector::{Disposition, InboundRequest};
 use feegate_testkit::hostile::{corpus_files, mutate, nth_key, with_duplicates, ByteOp};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 use std::cell::Cell;
 
@@ -21,13 +21,13 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
+/// The shared hostile-test configuration (`feegate_testkit::hostile::config`: seed printed,
+/// committed regressions replayed, new failures never written into the tree).
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {
-        cases,
         max_shrink_iters: 200,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         source_file: Some(file!()),
-        ..Config::default()
+        ..feegate_testkit::hostile::config(cases)
     })
 }
 

@@ -162,7 +162,7 @@ pub async fn create(
         return Ok(Stored { status: StatusCode::ACCEPTED, body: response });
     }
     let result = execute(state, &row).await;
-    settle(state, &row, result, &who.actor()).await?;
+    settle(state, &row, call_verdict(result), &who.actor()).await?;
     let now = store.refund(&row.id).await?.ok_or_else(|| ApiError::not_found("refund"))?;
     Ok(Stored {
         status: StatusCode::ACCEPTED,
@@ -173,6 +173,7 @@ pub async fn create(
 fn request_for(r: &RefundRow, attempt: &crate::store::payments::AttemptRow) -> RefundRequest {
     RefundRequest {
         refund_reference: r.reference.clone(),
+        gateway_refund_ref: r.gateway_refund_ref.clone(),
         payment_reference: attempt.reference.clone(),
         gateway_txn: attempt.gateway_txn.clone(),
         amount: r.amount,
@@ -198,35 +199,111 @@ pub async fn query(state: &AppState, r: &RefundRow) -> Result<(), ApiError> {
     let attempt = state.store.attempt(&r.attempt_id).await?;
     let (Some(account), Some(attempt)) = (state.connectors.get(&r.connector_id), attempt) else { return Ok(()) };
     let result = account.connector.query_refund(&request_for(r, &attempt)).await;
-    settle(state, r, result, "worker:resolver").await
+    settle(state, r, query_verdict(result), "worker:resolver").await
 }
 
-/// Applies a gateway's answer about a refund. Unknown answers leave it pending.
-pub async fn settle(
-    state: &AppState,
-    r: &RefundRow,
-    result: Result<RefundResult, ConnectorError>,
-    actor: &str,
-) -> Result<(), ApiError> {
+/// Why a payment needs a person when one of its refunds stays unresolved.
+pub const REVIEW_REFUND_UNRESOLVED: &str = "refund_unresolved";
+
+/// Opens a review for finance on a refund still `pending` after `tries` status queries:
+/// once per refund (a guarded update on the refund), not on every later query. The
+/// refund stays pending and its amount reserved; the resolver keeps asking.
+pub async fn escalate(state: &AppState, r: &RefundRow, tries: i64) -> Result<(), ApiError> {
     let store = &state.store;
-    let outcome = match result {
-        Ok(RefundResult { outcome: RefundOutcome::Succeeded, gateway_refund_ref }) => Ok(gateway_refund_ref),
-        Ok(RefundResult { outcome: RefundOutcome::Failed { code, .. }, .. }) => Err(code),
-        Err(ConnectorError::Rejected { code, .. }) => Err(code),
-        Ok(RefundResult { outcome: RefundOutcome::Pending, .. }) => return Ok(()),
-        Err(e) => {
-            tracing::warn!(refund_id = %r.id, error = %e, "refund outcome unknown; the resolver will ask again");
-            return Ok(());
-        }
-    };
     let mut tx = store.begin().await?;
-    match outcome {
-        Ok(gateway_ref) => {
+    if store.mark_refund_for_review(&mut tx, &r.id).await? {
+        let detail = format!(
+            "refund {} of {} đồng through {} is still pending after {tries} status queries: the gateway has not \
+             said whether it was paid out; check it with the gateway",
+            r.id, r.amount, r.connector_id
+        );
+        crate::service::callbacks::needs_review(
+            state,
+            &mut tx,
+            &r.payment_id,
+            REVIEW_REFUND_UNRESOLVED,
+            &detail,
+            "worker:resolver",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a gateway's answer means for a pending refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Paid out, with the gateway's refund reference when it gives one.
+    Succeeded(Option<String>),
+    /// The gateway says this refund failed (or refused it): final, the amount is released.
+    Failed(String),
+    /// Not known yet: the refund stays pending (keeping the gateway's reference, if any).
+    Open(Option<String>),
+}
+
+/// The answer to the refund call itself. A refusal (`Rejected`) is the gateway saying no to
+/// this refund, so nothing was paid out; no answer, or one we cannot read, is not known.
+pub fn call_verdict(result: Result<RefundResult, ConnectorError>) -> Verdict {
+    match result {
+        Ok(RefundResult { outcome: RefundOutcome::Succeeded, gateway_refund_ref }) => {
+            Verdict::Succeeded(gateway_refund_ref)
+        }
+        Ok(RefundResult { outcome: RefundOutcome::Failed { code, .. }, .. }) => Verdict::Failed(code),
+        Ok(RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref }) => Verdict::Open(gateway_refund_ref),
+        Err(ConnectorError::Rejected { code, .. }) => Verdict::Failed(code),
+        Err(
+            ConnectorError::Transport(_)
+            | ConnectorError::BadResponse(_)
+            | ConnectorError::NotSupported { .. }
+            | ConnectorError::Config(_),
+        ) => Verdict::Open(None),
+    }
+}
+
+/// The answer to a status query. Only the gateway saying that *this refund* failed fails
+/// it. A refused query (VNPay querydr 91/94/97/99, a bad signature), an unreadable or
+/// missing answer, or a gateway that does not list the refund (yet) says nothing about
+/// the refund: it stays pending, and after `refund_query_max_tries` a person looks.
+pub fn query_verdict(result: Result<RefundResult, ConnectorError>) -> Verdict {
+    match result {
+        Ok(RefundResult { outcome: RefundOutcome::Succeeded, gateway_refund_ref }) => {
+            Verdict::Succeeded(gateway_refund_ref)
+        }
+        Ok(RefundResult { outcome: RefundOutcome::Failed { code, .. }, .. }) => Verdict::Failed(code),
+        Ok(RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref }) => Verdict::Open(gateway_refund_ref),
+        // The gateway refused the query or does not know the refund (yet): not about the refund.
+        Err(ConnectorError::Rejected { .. }) => Verdict::Open(None),
+        Err(
+            ConnectorError::Transport(_)
+            | ConnectorError::BadResponse(_)
+            | ConnectorError::NotSupported { .. }
+            | ConnectorError::Config(_),
+        ) => Verdict::Open(None),
+    }
+}
+
+/// Applies what a gateway's answer means to a pending refund.
+pub async fn settle(state: &AppState, r: &RefundRow, verdict: Verdict, actor: &str) -> Result<(), ApiError> {
+    let store = &state.store;
+    if verdict == Verdict::Open(None) {
+        tracing::info!(refund_id = %r.id, "refund outcome not known yet; the resolver will ask again");
+        return Ok(());
+    }
+    let mut tx = store.begin().await?;
+    match verdict {
+        Verdict::Open(gateway_ref) => {
+            // The gateway's own reference for the refund is how a later query recognises it.
+            if let Some(gateway_ref) = gateway_ref {
+                store.note_refund_gateway_ref(&mut tx, &r.id, &gateway_ref).await?;
+            }
+        }
+        Verdict::Succeeded(gateway_ref) => {
             if let Some(status) = store.complete_refund(&mut tx, r, gateway_ref.as_deref(), None).await? {
                 booked(state, &mut tx, r, &status, actor).await?;
             }
         }
-        Err(code) => {
+        Verdict::Failed(code) => {
             if store.fail_refund(&mut tx, r, &code).await? {
                 let data = serde_json::json!({"refund_id": r.id, "payment_id": r.payment_id, "amount": r.amount.to_string(), "failure_code": code});
                 store.insert_event(&mut tx, &r.payment_id, "refund.failed", None, None, &data, true).await?;
@@ -266,7 +343,9 @@ async fn booked(
     Ok(())
 }
 
-/// `POST /v1/payments/{id}/refunds/{refund_id}/complete`: finance records a manual payout.
+/// `POST /v1/payments/{id}/refunds/{refund_id}/complete`: finance records a manual payout,
+/// or, for a refund raised for review because its gateway never said, the payout finance
+/// found in the gateway's merchant admin (`bank_reference` is then the gateway's reference).
 pub async fn complete_manual(
     state: &AppState,
     who: &Principal,
@@ -282,7 +361,8 @@ pub async fn complete_manual(
         .await?
         .filter(|r| r.payment_id == payment_id)
         .ok_or_else(|| ApiError::not_found("refund"))?;
-    if r.status != "pending_manual" {
+    let reviewed = r.status == "pending" && state.store.refund_under_review(&r.id).await?;
+    if r.status != "pending_manual" && !reviewed {
         return Err(ApiError::conflict("invalid_state", format!("a {} refund cannot be completed by hand", r.status)));
     }
     let mut tx = state.store.begin().await?;
@@ -299,4 +379,39 @@ pub async fn complete_manual(
 pub async fn list(state: &AppState, who: &Principal, payment_id: &str) -> Result<Vec<RefundView>, ApiError> {
     crate::service::payments::visible(state, who, payment_id).await?;
     Ok(state.store.refunds(payment_id).await?.iter().map(RefundView::from).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(code: &str) -> Result<RefundResult, ConnectorError> {
+        Err(ConnectorError::Rejected { code: code.into(), message: "m".into() })
+    }
+
+    #[test]
+    fn a_refused_or_unanswered_status_query_leaves_the_refund_open_vnpay_querydr_91_94_97_99() {
+        for code in ["91", "94", "97", "99", "02", "03", "refund_not_found", "-402"] {
+            assert_eq!(query_verdict(rejected(code)), Verdict::Open(None), "{code}");
+        }
+        assert_eq!(query_verdict(Err(ConnectorError::Transport("timeout".into()))), Verdict::Open(None));
+        assert_eq!(query_verdict(Err(ConnectorError::BadResponse("checksum".into()))), Verdict::Open(None));
+        let pending = RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref: Some("7".into()) };
+        assert_eq!(query_verdict(Ok(pending)), Verdict::Open(Some("7".into())));
+    }
+
+    #[test]
+    fn only_the_gateway_saying_the_refund_failed_fails_it() {
+        let failed = RefundResult {
+            outcome: RefundOutcome::Failed { code: "09".into(), message: "refund rejected".into() },
+            gateway_refund_ref: None,
+        };
+        assert_eq!(query_verdict(Ok(failed.clone())), Verdict::Failed("09".into()));
+        assert_eq!(call_verdict(Ok(failed)), Verdict::Failed("09".into()));
+        // The refund call itself refused: nothing was paid out.
+        assert_eq!(call_verdict(rejected("95")), Verdict::Failed("95".into()));
+        assert_eq!(call_verdict(Err(ConnectorError::Transport("5xx".into()))), Verdict::Open(None));
+        let done = RefundResult { outcome: RefundOutcome::Succeeded, gateway_refund_ref: Some("8".into()) };
+        assert_eq!(query_verdict(Ok(done)), Verdict::Succeeded(Some("8".into())));
+    }
 }

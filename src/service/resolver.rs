@@ -1,6 +1,7 @@
 //! The resolver of uncertain payments: attempts still `pending`/`unknown` and refunds
 //! still `pending` after `resolver_delay_ms` are queried at their gateway, with backoff,
-//! until they are final. Claims are leases (`next_query_at` moves forward in the claiming
+//! until they are final; a refund still pending after `refund_query_max_tries` queries is
+//! also raised for review, once. Claims are leases (`next_query_at` moves forward in the claiming
 //! transaction, with `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several nodes share the
 //! work without querying the same thing at once.
 
@@ -76,6 +77,10 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             Some(after) if after.status != "pending" => settled += 1,
             _ => {
                 let n = store.query_count("refunds", &id).await?;
+                if n >= i64::from(state.config.refund_query_max_tries) {
+                    // Still not known after this many tries: finance looks (once); we keep asking.
+                    crate::service::refunds::escalate(state, &r, n).await.map_err(|e| anyhow::anyhow!(e.message))?;
+                }
                 store.schedule_query("refunds", &id, now_ms() + backoff(delay, n)).await?;
             }
         }

@@ -134,6 +134,45 @@ impl Store {
         Ok(true)
     }
 
+    /// Records the gateway's own reference of a refund still pending (from an answer
+    /// that did not settle it), so that later status queries can recognise it. A
+    /// reference already recorded is kept.
+    pub async fn note_refund_gateway_ref(&self, tx: &mut Tx, id: &str, gateway_ref: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE refunds SET gateway_refund_ref = $1, updated_at = $2 \
+             WHERE id = $3 AND status = 'pending' AND gateway_refund_ref IS NULL",
+        )
+        .bind(gateway_ref)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a pending refund as raised for review. `true` only for the one call that
+    /// marked it, so the review is opened once however many nodes and passes see it.
+    pub async fn mark_refund_for_review(&self, tx: &mut Tx, id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE refunds SET review_opened_at = $1 WHERE id = $2 AND status = 'pending' AND review_opened_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Whether a refund was raised for review (its gateway never said what became of it).
+    pub async fn refund_under_review(&self, id: &str) -> Result<bool> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM refunds WHERE id = $1 AND review_opened_at IS NOT NULL")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n == 1)
+    }
+
     /// Claims open refunds and attempts due for a status query (a lease: the next query
     /// time moves forward, so another node skips them meanwhile).
     pub async fn claim_due_queries(

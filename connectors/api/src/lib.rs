@@ -264,6 +264,10 @@ pub struct QueryResult {
 pub struct RefundRequest {
     /// Our refund reference (ASCII alphanumeric, ≤ 20), unique forever.
     pub refund_reference: String,
+    /// The gateway's own reference for this refund, once an answer gave one (`None` for
+    /// the refund call itself and while none is known). A gateway whose status query
+    /// cannot be asked by our reference (VNPay) recognises the refund by it.
+    pub gateway_refund_ref: Option<String>,
     pub payment_reference: String,
     pub gateway_txn: Option<String>,
     pub amount: i64,

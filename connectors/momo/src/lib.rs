@@ -347,7 +347,8 @@ impl Connector for Momo {
     }
 
     /// MoMo has no refund-status call: the query of the purchase lists its refunds in
-    /// `refundTrans[]`, each under the refund's own orderId (our refund reference).
+    /// `refundTrans[]`, each under the refund's own orderId (our refund reference). Only
+    /// an entry for this refund settles it; none listed leaves it pending.
     async fn query_refund(&self, req: &RefundRequest) -> Result<RefundResult, ConnectorError> {
         let (_, reply) = self.order_status(&req.payment_reference).await?;
         match reply.refund_trans.iter().find(|t| t.order_id == req.refund_reference) {
@@ -355,10 +356,8 @@ impl Connector for Momo {
                 outcome: codes::listed_refund_outcome(t.result_code, ""),
                 gateway_refund_ref: Some(t.trans_id).filter(|t| *t > 0).map(|t| t.to_string()),
             }),
-            None => Err(ConnectorError::Rejected {
-                code: "refund_not_found".into(),
-                message: format!("MoMo lists no refund {} on order {}", req.refund_reference, req.payment_reference),
-            }),
+            // Not listed (yet): MoMo has said nothing about this refund, so it is not failed.
+            None => Ok(RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref: None }),
         }
     }
 

@@ -109,7 +109,7 @@ fn check_settlement(bytes: &[u8]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(384))]
+    #![proptest_config(feegate_testkit::hostile::config(384))]
 
     #[test]
     fn random_bodies_and_queries_never_verify_and_never_panic(

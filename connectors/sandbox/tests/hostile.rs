@@ -95,7 +95,7 @@ fn check_settlement(bytes: &[u8]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(384))]
+    #![proptest_config(feegate_testkit::hostile::config(384))]
 
     #[test]
     fn random_bytes_never_verify_and_never_panic(body in prop::collection::vec(any::<u8>(), 0..600), how in signing()) {

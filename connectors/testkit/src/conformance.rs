@@ -253,6 +253,7 @@ impl Kit {
     pub fn refund_request(&self, reference: &str, txn: Option<String>, amount: i64, original: i64) -> RefundRequest {
         RefundRequest {
             refund_reference: new_reference().replacen("FG", "RF", 1),
+            gateway_refund_ref: None,
             payment_reference: reference.into(),
             gateway_txn: txn,
             amount,
@@ -467,7 +468,9 @@ async fn settle_refund(kit: &Kit, req: &RefundRequest) {
     match r.outcome {
         RefundOutcome::Succeeded => {}
         RefundOutcome::Pending => {
-            let q = kit.connector.query_refund(req).await.expect("refund query");
+            // As the core does: the query carries the gateway's reference from the answer.
+            let req = RefundRequest { gateway_refund_ref: r.gateway_refund_ref.clone(), ..req.clone() };
+            let q = kit.connector.query_refund(&req).await.expect("refund query");
             assert_eq!(q.outcome, RefundOutcome::Succeeded);
         }
         RefundOutcome::Failed { code, message } => panic!("refund failed: {code} {message}"),

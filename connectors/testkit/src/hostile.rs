@@ -3,9 +3,72 @@
 //! and the corpus folders of past finds. What to mutate and how to sign stays with each gateway.
 
 use proptest::prelude::*;
+use proptest::test_runner::{FailurePersistence, FileFailurePersistence, PersistedSeed, RngSeed};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// The runner configuration of every hostile-input property test: `cases` cases unless
+/// `PROPTEST_CASES` says otherwise (so a long run needs no code change), a seed that is
+/// printed with the test's output (replay a failure with `PROPTEST_RNG_SEED=<seed>`),
+/// and the committed `*.proptest-regressions` file beside the test replayed first but
+/// **never written**: a failing draw on a developer's machine must not leave a file in
+/// the tree that makes every later run fail (or that gets committed without its fix).
+/// A find that is a real regression is kept by hand, with its fix: the `cc` line printed
+/// on failure goes into that file, or the input into `tests/corpus/` or a named test.
+pub fn config(cases: u32) -> ProptestConfig {
+    let mut c = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = cases;
+    }
+    if c.rng_seed == RngSeed::Random {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        c.rng_seed = RngSeed::Fixed(seed);
+        eprintln!("proptest: seed {seed} (replay with PROPTEST_RNG_SEED={seed})");
+    }
+    if c.failure_persistence.is_some() {
+        c.failure_persistence =
+            Some(Box::new(ReadOnlyRegressions(FileFailurePersistence::WithSource("proptest-regressions"))));
+    }
+    c
+}
+
+/// Replays the committed regression seeds; prints a new failure's seed instead of saving it.
+#[derive(Debug, Clone, PartialEq)]
+struct ReadOnlyRegressions(FileFailurePersistence);
+
+impl FailurePersistence for ReadOnlyRegressions {
+    fn load_persisted_failures2(&self, source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        self.0.load_persisted_failures2(source_file)
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        let shrunk = format!("{shrunken_value:?}").replace(['\n', '\r'], " ");
+        eprintln!(
+            "proptest: not saved. Once the cause is fixed (code or expectation), keep the case by adding\n  \
+             {seed} # shrinks to {shrunk}\nto the .proptest-regressions file beside {}",
+            source_file.unwrap_or("the test")
+        );
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other.as_any().downcast_ref::<Self>().is_some_and(|o| o == self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 fn corpus_dir(target: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus").join(target)
@@ -245,4 +308,26 @@ pub fn mutate(bytes: &[u8], ops: &[ByteOp]) -> Vec<u8> {
         }
     }
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_case_is_printed_not_written_and_committed_regressions_are_replayed() {
+        let dir = std::env::temp_dir().join(format!("feegate-testkit-regressions-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source: &'static str = Box::leak(dir.join("hostile.rs").to_string_lossy().into_owned().into_boxed_str());
+        let file = dir.join("hostile.proptest-regressions");
+        let _ = std::fs::remove_file(&file);
+        let mut p = ReadOnlyRegressions(FileFailurePersistence::WithSource("proptest-regressions"));
+        let seed: PersistedSeed =
+            "cc f1fde56da770d3b6801c1ce2883b01abfb8b434e67725890c7affad77010f662".parse().unwrap();
+        p.save_persisted_failure2(Some(source), seed.clone(), &"the shrunk input");
+        assert!(!file.exists(), "a failing draw must not leave a file in the tree");
+        std::fs::write(&file, format!("{seed} # committed with its fix\n")).unwrap();
+        assert_eq!(p.load_persisted_failures2(Some(source)), vec![seed]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

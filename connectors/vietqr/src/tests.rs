@@ -194,6 +194,7 @@ async fn returns_and_refunds_are_not_supported() {
     let now = OffsetDateTime::now_utc();
     let req = RefundRequest {
         refund_reference: "RF0123456789".into(),
+        gateway_refund_ref: None,
         payment_reference: "FG0123456789".into(),
         gateway_txn: None,
         amount: 1,

@@ -192,13 +192,16 @@ pub fn refund_result(msg: &Fields) -> Result<RefundResult, ConnectorError> {
     match code {
         ApiCode::Ok => {}
         // The same refund was already asked for and VNPay is on it: not a refusal.
-        ApiCode::Duplicate => return Ok(RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref: None }),
+        // 99 "other error" does not say whether VNPay recorded the refund (the notes are
+        // unsure what it covers), so it is not a refusal either: the resolver asks.
+        ApiCode::Duplicate | ApiCode::OtherError => {
+            return Ok(RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref: None })
+        }
         ApiCode::InvalidTmnCode
         | ApiCode::BadFormat
         | ApiCode::NotFound
         | ApiCode::OriginalNotSuccessful
         | ApiCode::BadChecksum
-        | ApiCode::OtherError
         | ApiCode::Unknown(_) => return Err(rejected(msg, &code)),
     }
     let status_code = field(msg, "vnp_TransactionStatus");
@@ -228,7 +231,9 @@ fn refund_outcome(status_code: &str) -> Result<RefundOutcome, ConnectorError> {
 }
 
 /// Where a refund stands. VNPay has no refund query: this asks querydr for the payment
-/// and reads the refund off it (see docs/connectors/vnpay.md for what it cannot tell).
+/// and reads the refund off it, recognising it by VNPay's own number for the refund
+/// (`gateway_refund_ref`, from the refund answer), never by its amount: two equal refunds
+/// of one payment must not both be settled by one answer (docs/connectors/vnpay.md).
 pub async fn query_refund(
     s: &Settings,
     http: &reqwest::Client,
@@ -237,37 +242,29 @@ pub async fn query_refund(
     let (code, msg) =
         querydr(s, http, &req.payment_reference, req.gateway_txn.as_deref(), req.payment_created_at).await?;
     if code == ApiCode::NotFound {
-        return Err(rejected(&msg, &code));
+        // 91: VNPay shows nothing (yet). That says nothing about the refund.
+        return Ok(RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref: None });
     }
-    refund_query_result(&msg, req.amount)
+    refund_query_result(&msg, req.gateway_refund_ref.as_deref())
 }
 
-/// Maps a verified querydr answer (code 00) for a refund of `amount` đồng.
-pub fn refund_query_result(msg: &Fields, amount: i64) -> Result<RefundResult, ConnectorError> {
+/// Maps a verified querydr answer (code 00) for the refund VNPay numbered `ours` (`None`:
+/// the refund answer was lost, so no answer can be told to be about this refund).
+pub fn refund_query_result(msg: &Fields, ours: Option<&str>) -> Result<RefundResult, ConnectorError> {
     let pending = RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref: None };
     let status_code = field(msg, "vnp_TransactionStatus");
     match field(msg, "vnp_TransactionType") {
         "02" | "03" => {
-            let shown = wire::parse_amount(field(msg, "vnp_Amount")).map_err(bad)?;
-            if shown != amount {
-                // Another refund of this payment is the one VNPay shows; ours cannot be told apart.
+            let (shown, ours) = (wire::txn_no(field(msg, "vnp_TransactionNo")), ours.and_then(wire::txn_no));
+            if shown.is_none() || shown != ours {
+                // Another refund of this payment is shown, or ours cannot be recognised.
                 return Ok(pending);
             }
-            let outcome = refund_outcome(status_code)?;
-            Ok(RefundResult { outcome, gateway_refund_ref: wire::txn_no(field(msg, "vnp_TransactionNo")) })
+            Ok(RefundResult { outcome: refund_outcome(status_code)?, gateway_refund_ref: shown })
         }
-        // The payment itself is shown: refund states on it count, anything else means no refund is visible yet.
-        "01" | "" => match TxnStatus::parse(status_code) {
-            TxnStatus::RefundProcessing | TxnStatus::RefundSentToBank | TxnStatus::RefundRejected => {
-                Ok(RefundResult { outcome: refund_outcome(status_code)?, gateway_refund_ref: None })
-            }
-            TxnStatus::Success
-            | TxnStatus::NotCompleted
-            | TxnStatus::Error
-            | TxnStatus::Reversed
-            | TxnStatus::SuspectedFraud
-            | TxnStatus::Unknown(_) => Ok(pending),
-        },
+        // The payment itself is shown; a refund state on it (05/06/09) cannot be told to
+        // be this refund's when the payment has several, so it settles nothing.
+        "01" | "" => Ok(pending),
         other => Err(bad(format!("unknown vnp_TransactionType `{other}`"))),
     }
 }

@@ -98,6 +98,23 @@ fn apply(edits: &[Edit<String>]) -> (BTreeMap<String, String>, Vec<(String, Stri
     (m, extra)
 }
 
+/// The `vnp_` pairs of a query as VNPay's verifier reads them, without the hash fields.
+fn received_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k.starts_with("vnp_") && k != "vnp_SecureHash" && k != "vnp_SecureHashType")
+        .collect()
+}
+
+/// What a set of fields means to VNPay: the hash fields aside, empty values dropped (§1.3).
+fn meaning(fields: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    fields
+        .iter()
+        .filter(|(k, v)| !v.is_empty() && *k != "vnp_SecureHash" && *k != "vnp_SecureHashType")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 enum Signing {
     Resigned,
@@ -115,6 +132,45 @@ fn signing() -> impl Strategy<Value = Signing> {
         "[0-9a-fA-F%]{0,140}".prop_map(Signing::Garbage),
         Just(Signing::Missing),
     ]
+}
+
+/// The IPN with `edits` applied, signed `how`: it verifies only as what was signed.
+fn verifies_only_as_signed(edits: &[Edit<String>], how: &Signing) -> Result<(), TestCaseError> {
+    let (fields, extra) = apply(edits);
+    let data = sign::hash_data(&fields);
+    let (hash, right) = match how {
+        Signing::Resigned => (Some(sign::hmac(SECRET.as_bytes(), &data)), true),
+        Signing::Original => (Some(sign::hmac(SECRET.as_bytes(), &sign::hash_data(&ipn_fields()))), false),
+        Signing::WrongKey => (Some(sign::hmac(b"not-the-secret", &data)), false),
+        Signing::Garbage(g) => (Some(g.clone()), false),
+        Signing::Missing => (None, false),
+    };
+    let mut query = data;
+    if let Some(h) = hash {
+        query = format!("{query}&vnp_SecureHash={h}");
+    }
+    for (k, v) in &extra {
+        query = format!("{query}&{}={}", sign::encode(k), sign::encode(v));
+    }
+    match connector().verify_callback(&get(&query)) {
+        Ok(v) if right => {
+            let n = v.into_inner();
+            // What the query says: its `vnp_` pairs, the hash aside. A pair may come after
+            // the hash (VNPay reads a map, not a sequence) but no key twice, and it must
+            // say what was signed, an empty value meaning the same as none (§1.3).
+            let pairs = received_pairs(&query);
+            let received: BTreeMap<String, String> = pairs.iter().cloned().collect();
+            prop_assert_eq!(received.len(), pairs.len(), "a field given twice verified: {}", query);
+            prop_assert_eq!(meaning(&received), meaning(&fields), "verified as other than signed: {}", query);
+            prop_assert_eq!(Some(&n.reference), fields.get("vnp_TxnRef"));
+            let hundredths: Option<i64> = fields.get("vnp_Amount").and_then(|a| a.parse().ok());
+            prop_assert_eq!(Some(n.amount * 100), hundredths);
+        }
+        // Without the key only the very message that was signed gets through.
+        Ok(v) => prop_assert_eq!(v.into_inner(), original(), "{}", query),
+        Err(_) => {}
+    }
+    Ok(())
 }
 
 fn valid_settlement() -> Vec<u8> {
@@ -135,7 +191,7 @@ fn check_settlement(bytes: &[u8]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(384))]
+    #![proptest_config(feegate_testkit::hostile::config(384))]
 
     #[test]
     fn random_queries_and_bodies_never_verify_and_never_panic(
@@ -155,34 +211,7 @@ proptest! {
 
     #[test]
     fn a_mutated_ipn_verifies_only_as_what_was_signed(edits in prop::collection::vec(edit(), 0..4), how in signing()) {
-        let (fields, extra) = apply(&edits);
-        let data = sign::hash_data(&fields);
-        let (hash, right) = match &how {
-            Signing::Resigned => (Some(sign::hmac(SECRET.as_bytes(), &data)), true),
-            Signing::Original => (Some(sign::hmac(SECRET.as_bytes(), &sign::hash_data(&ipn_fields()))), false),
-            Signing::WrongKey => (Some(sign::hmac(b"not-the-secret", &data)), false),
-            Signing::Garbage(g) => (Some(g.clone()), false),
-            Signing::Missing => (None, false),
-        };
-        let mut query = data;
-        if let Some(h) = hash {
-            query = format!("{query}&vnp_SecureHash={h}");
-        }
-        for (k, v) in &extra {
-            query = format!("{query}&{}={}", sign::encode(k), sign::encode(v));
-        }
-        match connector().verify_callback(&get(&query)) {
-            Ok(v) if right => {
-                let n = v.into_inner();
-                prop_assert!(extra.is_empty(), "a field given twice verified: {query}");
-                prop_assert_eq!(Some(&n.reference), fields.get("vnp_TxnRef"));
-                let hundredths: Option<i64> = fields.get("vnp_Amount").and_then(|a| a.parse().ok());
-                prop_assert_eq!(Some(n.amount * 100), hundredths);
-            }
-            // Without the key only the very message that was signed gets through.
-            Ok(v) => prop_assert_eq!(v.into_inner(), original(), "{}", query),
-            Err(_) => {}
-        }
+        verifies_only_as_signed(&edits, &how)?;
     }
 
     #[test]
@@ -231,4 +260,24 @@ fn the_settlement_corpus_parses_only_its_ok_seeds() {
         let r = connector().parse_settlement(&bytes);
         assert_eq!(r.is_ok(), name.starts_with("ok"), "{name}: {r:?}");
     }
+}
+
+/// Found by `a_mutated_ipn_verifies_only_as_what_was_signed` with a random seed: `vnp_OrderInfo`
+/// set to "" (so left out of the hash data, §1.3) and then given after `vnp_SecureHash`. The
+/// query names the field once, empty, which means exactly what was signed: the verifier was
+/// right to accept it; the property's old "any field after the hash is a second copy"
+/// expectation was wrong.
+#[test]
+fn an_ipn_whose_empty_order_info_comes_after_the_signature_verifies_as_what_was_signed() {
+    let edits = [Edit::Set(4, String::new()), Edit::Dup(4, String::new())];
+    assert_eq!(apply(&edits).1, vec![("vnp_OrderInfo".to_owned(), String::new())]);
+    verifies_only_as_signed(&edits, &Signing::Resigned).unwrap();
+    let mut fields = ipn_fields();
+    fields.remove("vnp_OrderInfo");
+    let query = format!("{}&vnp_OrderInfo=", sign::signed_query(SECRET.as_bytes(), &fields));
+    let n = connector().verify_callback(&get(&query)).expect("an empty field after the hash is no change");
+    assert_eq!(n.into_inner(), original());
+    // A non-empty one after the hash is a change, and a second copy is ambiguous.
+    assert!(connector().verify_callback(&get(&format!("{query}x"))).is_err());
+    assert!(connector().verify_callback(&get(&format!("{query}&vnp_OrderInfo="))).is_err());
 }

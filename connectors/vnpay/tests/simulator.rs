@@ -97,6 +97,7 @@ fn query(reference: &str, txn: Option<String>) -> QueryRequest {
 fn refund(reference: &str, refund_ref: &str, txn: Option<String>, amount: i64) -> RefundRequest {
     RefundRequest {
         refund_reference: refund_ref.into(),
+        gateway_refund_ref: None,
         payment_reference: reference.into(),
         gateway_txn: txn,
         amount,
@@ -174,7 +175,9 @@ async fn a_refund_is_confirmed_by_query_refund_and_a_retry_is_the_same_refund() 
     assert_eq!(first.outcome, RefundOutcome::Succeeded);
     let again = c.refund(&req).await.unwrap();
     assert_eq!(again.gateway_refund_ref, first.gateway_refund_ref, "vnp_RequestId is the refund reference");
-    assert_eq!(c.query_refund(&req).await.unwrap().outcome, RefundOutcome::Succeeded);
+    let known = RefundRequest { gateway_refund_ref: first.gateway_refund_ref.clone(), ..req.clone() };
+    assert_eq!(c.query_refund(&known).await.unwrap().outcome, RefundOutcome::Succeeded);
+    assert_eq!(c.query_refund(&req).await.unwrap().outcome, RefundOutcome::Pending, "without its number: not known");
     // After the refund the payment still queries as paid.
     assert_eq!(c.query(&query("FGREFUND0001", txn.clone())).await.unwrap().outcome, Outcome::Succeeded);
     // A full refund (02) of what is left is refused; the rest as a partial one works.
@@ -214,4 +217,31 @@ async fn the_merchant_api_answers_97_to_a_bad_checksum_signed() {
     assert!(feegate_vnpay::sign::verify_message(SECRET.as_bytes(), &answer, &feegate_vnpay::sign::QUERYDR_RESPONSE));
     let r = env.http.post(format!("{}/merchant_webapi/api/transaction", env.base)).body("nope").send().await.unwrap();
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn two_equal_partial_refunds_are_each_settled_only_by_an_answer_about_themselves() {
+    let env = env().await;
+    let c = connector(&env, SECRET);
+    paid(&env, c.as_ref(), "FGTWOEQUAL01", true).await;
+    let txn = c.query(&query("FGTWOEQUAL01", None)).await.unwrap().gateway_txn;
+    let a = refund("FGTWOEQUAL01", "RF0000000011", txn.clone(), 50_000);
+    let b = refund("FGTWOEQUAL01", "RF0000000012", txn, 50_000);
+    let a_no = c.refund(&a).await.unwrap().gateway_refund_ref;
+    let b_no = c.refund(&b).await.unwrap().gateway_refund_ref;
+    assert!(a_no.is_some() && b_no.is_some() && a_no != b_no);
+    // querydr now shows the latest refund (b): 50 000 đồng, like a.
+    let a = RefundRequest { gateway_refund_ref: a_no, ..a };
+    let b = RefundRequest { gateway_refund_ref: b_no, ..b };
+    assert_eq!(c.query_refund(&b).await.unwrap().outcome, RefundOutcome::Succeeded);
+    assert_eq!(c.query_refund(&a).await.unwrap().outcome, RefundOutcome::Pending, "b's answer is not a's");
+}
+
+#[tokio::test]
+async fn a_refund_vnpay_does_not_show_yet_queries_as_pending_not_failed() {
+    let env = env().await;
+    let c = connector(&env, SECRET);
+    // querydr answers 91 for an order VNPay never saw.
+    let r = c.query_refund(&refund("FGNEVERSEEN2", "RF0000000013", None, 1_000)).await.unwrap();
+    assert_eq!(r.outcome, RefundOutcome::Pending);
 }

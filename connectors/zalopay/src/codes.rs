@@ -113,11 +113,15 @@ pub fn refund_outcome(v: &Verdict) -> Result<RefundOutcome, ConnectorError> {
     }
 }
 
-/// `/v2/query_refund`: 1 done, 3 processing, 2 failed (unless the request itself failed).
+/// `/v2/query_refund`: 1 done, 3 processing, 2 failed (unless the request itself failed, or
+/// ZaloPay does not know the refund: that says nothing about it).
 pub fn query_refund_outcome(v: &Verdict) -> Result<RefundOutcome, ConnectorError> {
     match ReturnCode::parse(v.return_code)? {
         ReturnCode::Success => Ok(RefundOutcome::Succeeded),
         ReturnCode::Processing => Ok(RefundOutcome::Pending),
+        // -101: "does not exist" in the query code table, "refund success (card refunds take
+        // 3-5 working days)" in GATEWAYS.md §3.6. Unsure which; neither is a failed refund.
+        ReturnCode::Fail if v.sub_return_code == Some(REFUND_NOT_KNOWN) => Ok(RefundOutcome::Pending),
         ReturnCode::Fail => match v.sub_class() {
             SubClass::Unavailable => Err(v.unavailable()),
             SubClass::BadRequest => Err(v.rejected()),
@@ -125,6 +129,9 @@ pub fn query_refund_outcome(v: &Verdict) -> Result<RefundOutcome, ConnectorError
         },
     }
 }
+
+/// The `sub_return_code` a refund query gets for a refund ZaloPay does not (yet) show.
+pub const REFUND_NOT_KNOWN: i64 = -101;
 
 /// `/v2/create`: only 1 gives an order; 2 is a refusal; 5xx never reaches here.
 pub fn create_accepted(v: &Verdict) -> Result<(), ConnectorError> {
@@ -184,6 +191,15 @@ mod tests {
         assert_eq!(query_refund_outcome(&v(3, None)).unwrap(), RefundOutcome::Pending);
         assert!(matches!(query_refund_outcome(&v(2, Some(-1))), Ok(RefundOutcome::Failed { .. })));
         assert!(matches!(query_refund_outcome(&v(2, Some(-402))), Err(ConnectorError::Rejected { .. })));
+    }
+
+    #[test]
+    fn unsure_sub_code_101_on_a_refund_query_leaves_the_refund_pending_as_not_found_or_success_never_failed() {
+        assert_eq!(query_refund_outcome(&v(2, Some(-101))).unwrap(), RefundOutcome::Pending);
+        assert_eq!(query_refund_outcome(&v(3, Some(-101))).unwrap(), RefundOutcome::Pending);
+        // A refund ZaloPay says failed still fails; a payment query's -101 is still "no such order".
+        assert!(matches!(query_refund_outcome(&v(2, Some(-1))), Ok(RefundOutcome::Failed { .. })));
+        assert!(matches!(query_outcome(&v(2, Some(-101))), Ok(Outcome::Failed { .. })));
     }
 
     #[test]

@@ -70,27 +70,52 @@ fn refund_answers_map_codes_and_statuses() {
     assert!(matches!(ok("zz"), Err(ConnectorError::BadResponse(_))));
     let code = |c: &str| refund_result(&msg(&[("vnp_ResponseCode", c), ("vnp_Message", "m")]));
     assert_eq!(code("94").unwrap().outcome, RefundOutcome::Pending);
-    for c in ["02", "03", "91", "95", "97", "99", "42", ""] {
+    for c in ["02", "03", "91", "95", "97", "42", ""] {
         assert!(matches!(code(c), Err(ConnectorError::Rejected { code, .. }) if code == c), "{c}");
     }
 }
 
 #[test]
-fn refund_query_reads_the_matching_refund_off_querydr() {
-    let shown = |t: &str, s: &str, a: &str| {
-        refund_query_result(
-            &msg(&[("vnp_TransactionType", t), ("vnp_TransactionStatus", s), ("vnp_Amount", a)]),
-            50_000,
-        )
-    };
-    assert_eq!(shown("03", "00", "5000000").unwrap().outcome, RefundOutcome::Succeeded);
-    assert_eq!(shown("02", "05", "5000000").unwrap().outcome, RefundOutcome::Pending);
-    assert!(matches!(shown("03", "09", "5000000").unwrap().outcome, RefundOutcome::Failed { .. }));
-    // Another refund is shown, or none: ours cannot be told, so it stays pending.
-    assert_eq!(shown("03", "00", "1000000").unwrap().outcome, RefundOutcome::Pending);
-    assert_eq!(shown("01", "00", "13500000").unwrap().outcome, RefundOutcome::Pending);
-    assert_eq!(shown("01", "05", "13500000").unwrap().outcome, RefundOutcome::Pending);
-    assert!(matches!(shown("01", "09", "13500000").unwrap().outcome, RefundOutcome::Failed { .. }));
-    assert!(matches!(shown("03", "00", "abc"), Err(ConnectorError::BadResponse(_))));
-    assert!(matches!(shown("77", "00", "5000000"), Err(ConnectorError::BadResponse(_))));
+fn unsure_a_refund_answered_99_other_error_stays_pending_because_99_does_not_say_it_was_refused() {
+    let r = refund_result(&msg(&[("vnp_ResponseCode", "99"), ("vnp_Message", "Unexpected error")])).unwrap();
+    assert_eq!(r, RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref: None });
+}
+
+fn shown(t: &str, s: &str, a: &str, no: &str) -> Fields {
+    msg(&[("vnp_TransactionType", t), ("vnp_TransactionStatus", s), ("vnp_Amount", a), ("vnp_TransactionNo", no)])
+}
+
+#[test]
+fn refund_query_reads_the_refund_off_querydr_by_its_vnpay_number() {
+    let ours = Some("7001");
+    let q = |m: &Fields| refund_query_result(m, ours);
+    assert_eq!(
+        q(&shown("03", "00", "5000000", "7001")).unwrap(),
+        RefundResult { outcome: RefundOutcome::Succeeded, gateway_refund_ref: Some("7001".into()) }
+    );
+    assert_eq!(q(&shown("02", "05", "13500000", "7001")).unwrap().outcome, RefundOutcome::Pending);
+    assert!(matches!(q(&shown("03", "09", "5000000", "7001")).unwrap().outcome, RefundOutcome::Failed { .. }));
+    // Another refund is shown, or the payment itself (even with a refund state on it): ours
+    // cannot be told, so it stays pending.
+    assert_eq!(q(&shown("03", "00", "5000000", "7002")).unwrap().outcome, RefundOutcome::Pending);
+    assert_eq!(q(&shown("03", "09", "5000000", "7002")).unwrap().outcome, RefundOutcome::Pending);
+    assert_eq!(q(&shown("03", "00", "5000000", "")).unwrap().outcome, RefundOutcome::Pending);
+    assert_eq!(q(&shown("01", "00", "13500000", "14422574")).unwrap().outcome, RefundOutcome::Pending);
+    assert_eq!(q(&shown("01", "05", "13500000", "14422574")).unwrap().outcome, RefundOutcome::Pending);
+    assert_eq!(q(&shown("01", "09", "13500000", "14422574")).unwrap().outcome, RefundOutcome::Pending);
+    assert!(matches!(q(&shown("03", "zz", "5000000", "7001")), Err(ConnectorError::BadResponse(_))));
+    assert!(matches!(q(&shown("77", "00", "5000000", "7001")), Err(ConnectorError::BadResponse(_))));
+}
+
+#[test]
+fn two_equal_partial_refunds_are_told_apart_by_their_vnpay_numbers_never_by_amount() {
+    // VNPay shows refund 7002 of 50 000 đồng: it settles refund 7002 only, not the other
+    // refund of the same amount, nor one whose number the lost refund answer never gave.
+    let answer = shown("03", "00", "5000000", "7002");
+    assert_eq!(refund_query_result(&answer, Some("7002")).unwrap().outcome, RefundOutcome::Succeeded);
+    assert_eq!(refund_query_result(&answer, Some("7001")).unwrap().outcome, RefundOutcome::Pending);
+    assert_eq!(refund_query_result(&answer, None).unwrap().outcome, RefundOutcome::Pending);
+    let failed = shown("03", "09", "5000000", "7002");
+    assert_eq!(refund_query_result(&failed, Some("7001")).unwrap().outcome, RefundOutcome::Pending);
+    assert_eq!(refund_query_result(&failed, None).unwrap().outcome, RefundOutcome::Pending);
 }

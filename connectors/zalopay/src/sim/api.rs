@@ -234,6 +234,6 @@ pub(super) async fn query_refund(
         Some(done) => {
             ok(Answer { refund_id: Some(number(&done.gateway_refund_id)), ..answer(1, 1, "Hoan tien thanh cong") })
         }
-        None => fail(-1, "m_refund_id not found (simulator)"),
+        None => fail(crate::codes::REFUND_NOT_KNOWN, "m_refund_id not found (simulator)"),
     }
 }
