@@ -3,9 +3,10 @@
 
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
+use super::extract::Query;
 use crate::app::AppState;
 use crate::service::reports::{self as svc, Format, MonthlyReport, SettlementReport, Table};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -129,16 +129,22 @@ pub struct NewLine {
     pub amount: Amount,
 }
 
-/// The payer, as the portal gives it.
+/// The payer, as the portal gives it (each field optional, no control characters).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Payer {
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    /// Citizen identity number (CCCD).
     #[serde(default)]
+    #[schema(max_length = 20)]
     pub id_number: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 20)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 254)]
     pub email: Option<String>,
 }
 
@@ -157,107 +163,272 @@ pub struct NewPayment {
     pub metadata: Value,
 }
 
-const FIELDS: [&str; 9] = [
-    "agency_code",
-    "dossier_code",
-    "procedure_code",
-    "description",
-    "lines",
-    "payer",
-    "return_url",
-    "expires_in_seconds",
-    "metadata",
-];
+/// The characters of a code (dossier, procedure, line): ASCII letters, digits, `.`, `-`,
+/// `_` and `/`, nothing else (no spaces): codes travel in file names, CSV cells, gateway
+/// order descriptions and URLs unescaped.
+pub const CODE_CHARS: &str = "letters, digits, '.', '-', '_' or '/'";
 
-fn type_error(field: &str, expected: &str) -> Invalid {
-    Invalid::new("invalid_type", field, format!("{field} must be {expected}"))
+/// Whether `c` may be part of a code ([`CODE_CHARS`]).
+pub fn is_code_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/')
 }
 
-fn get_str(obj: &Map<String, Value>, field: &str, path: &str, max: usize, required: bool) -> Result<String, Invalid> {
-    match obj.get(field) {
-        None | Some(Value::Null) if required => Err(Invalid::new("missing_field", path, format!("{path} is required"))),
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => text(path, s, max, required),
-        Some(_) => Err(type_error(path, "a string")),
+/// Checks a code: 1 to `max` of [`CODE_CHARS`], as given (nothing trimmed).
+pub fn code(field: &str, v: &str, max: usize) -> Result<String, Invalid> {
+    if v.is_empty() || v.len() > max || !v.chars().all(is_code_char) {
+        return Err(Invalid::new("invalid_code", field, format!("{field}: 1-{max} {CODE_CHARS}")));
     }
+    Ok(v.to_owned())
+}
+
+/// The longest dossier code (mã hồ sơ).
+pub const MAX_DOSSIER_CODE: usize = 64;
+/// The longest procedure code (mã TTHC) and line code.
+pub const MAX_CODE: usize = 32;
+
+/// The create-payment request body (DESIGN §6) as the client sends it; [`CreatePayment::check`]
+/// turns it into a [`NewPayment`]. Unknown fields are refused at every level.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayment {
+    /// The collecting agency: 1-40 letters, digits, `.`, `-` or `_`.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,40}$", max_length = 40, example = "H12.20")]
+    pub agency_code: String,
+    /// Dossier code (mã hồ sơ): 1-64 letters, digits, `.`, `-`, `_` or `/`.
+    #[schema(pattern = r"^[A-Za-z0-9._/-]{1,64}$", max_length = 64, example = "H12.20-261127-0001")]
+    pub dossier_code: String,
+    /// Procedure code (mã TTHC): 1-32 letters, digits, `.`, `-`, `_` or `/`.
+    #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._/-]{1,32}$", max_length = 32, example = "1.004227")]
+    pub procedure_code: Option<String>,
+    /// 1-255 characters, no control characters, not blank.
+    #[schema(min_length = 1, max_length = 255)]
+    pub description: String,
+    /// 1-100 lines; the payment's amount is their sum.
+    #[schema(value_type = Vec<CreateLine>, min_items = 1, max_items = 100)]
+    pub lines: Vec<Obj<CreateLine>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Payer>)]
+    pub payer: Option<Obj<Payer>>,
+    /// Where the payer's browser goes back to: an absolute `http` or `https` URL (at most
+    /// 2000 characters); `payment_id` and `status` are added to its query.
+    #[schema(max_length = 2000, example = "https://portal.example.vn/return")]
+    pub return_url: String,
+    /// 60 to the configured maximum (30 days by default); the configured default (900) if absent.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 60, maximum = 2592000)]
+    pub expires_in_seconds: Option<serde_json::Number>,
+    /// Free JSON object for the portal, at most 4 KiB serialised; returned as given.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// One line of the create request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLine {
+    /// `fee` (phí) or `charge` (lệ phí).
+    #[schema(value_type = LineKind)]
+    pub kind: String,
+    /// Fee code: 1-32 letters, digits, `.`, `-`, `_` or `/`.
+    #[schema(pattern = r"^[A-Za-z0-9._/-]{1,32}$", max_length = 32, example = "LP-GPLX")]
+    pub code: String,
+    /// 1-255 characters, no control characters, not blank.
+    #[schema(min_length = 1, max_length = 255)]
+    pub description: String,
+    /// Whole đồng, 1 to 10^12: a string of digits (`"135000"`, or with a zero fraction
+    /// `"135000.00"`) or a whole JSON number.
+    #[schema(schema_with = amount_schema)]
+    pub amount: AmountInput,
+}
+
+/// An amount as sent: checked by [`CreatePayment::check`], so that every wrong amount
+/// (a fraction, a sign, a word, `true`) is one `invalid_amount` naming its line.
+#[derive(Debug)]
+pub struct AmountInput(Value);
+
+impl<'de> Deserialize<'de> for AmountInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(AmountInput)
+    }
+}
+
+/// The schema of an amount field: a string of digits or a whole number, 1 to 10^12.
+pub fn amount_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^[0-9]+(\.[0-9]+)?$"))
+                .max_length(Some(40))
+                .examples(["135000"]),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(super::money::MAX_AMOUNT as f64)),
+        )
+        .build()
+        .into()
+}
+
+impl AmountInput {
+    fn check(&self, path: &str) -> Result<Amount, Invalid> {
+        let amount = match &self.0 {
+            Value::Null => return Err(Invalid::new("missing_field", path, format!("{path} is required"))),
+            // Digits, and a fraction only with digits on both sides of one dot: no sign,
+            // no exponent, no spaces.
+            Value::String(s) => {
+                let (whole, fraction) = s.split_once('.').unwrap_or((s, "0"));
+                let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+                if !digits(whole) || !digits(fraction) {
+                    Err(AmountError::NotANumber)
+                } else {
+                    Amount::parse(s)
+                }
+            }
+            v => Amount::from_json(v),
+        };
+        amount.map_err(|e| amount_error(path, e))
+    }
+}
+
+/// A text field as sent: at most `max` characters as given, no control characters, not
+/// blank when required; stored without surrounding spaces.
+fn text_field(path: &str, v: &str, max: usize, required: bool) -> Result<String, Invalid> {
+    if v.chars().count() > max {
+        return Err(Invalid::new("field_too_long", path, format!("{path} is longer than {max} characters")));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(Invalid::new("invalid_field", path, format!("{path} contains control characters")));
+    }
+    text(path, v, max, required)
 }
 
 fn amount_error(path: &str, e: AmountError) -> Invalid {
     Invalid::new("invalid_amount", path, e.message())
 }
 
+/// A JSON object deserialised into `T`: serde lets a struct be read from an array of its
+/// fields in order (`[null, null]`), which no client means and the schema does not allow.
+#[derive(Debug)]
+pub struct Obj<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Obj)
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// Deserialises a JSON object into `T`, turning serde's complaint into an [`Invalid`] that
+/// names the field by its path (`lines[0].amount`): `missing_field` (absent or null),
+/// `unknown_field`, or `invalid_type`.
+pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Invalid> {
+    serde_path_to_error::deserialize(v).map(|Obj(t)| t).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let msg = e.inner().to_string();
+        let join = |name: &str| {
+            if path.is_empty() {
+                name.to_owned()
+            } else if path == name || path.ends_with(&format!(".{name}")) {
+                path.clone()
+            } else {
+                format!("{path}.{name}")
+            }
+        };
+        let quoted = msg.split('`').nth(1).unwrap_or("");
+        let (code, field) = if msg.starts_with("missing field `") {
+            ("missing_field", join(quoted))
+        } else if msg.starts_with("unknown field `") {
+            ("unknown_field", join(quoted))
+        } else if msg.starts_with("invalid type: null") {
+            ("missing_field", path.clone())
+        } else {
+            ("invalid_type", path.clone())
+        };
+        Invalid { code, message: msg, field: Some(field).filter(|f| !f.is_empty()) }
+    })
+}
+
 impl NewPayment {
     /// Parses and checks a create request body. `default_expiry`/`max_expiry` in seconds.
     pub fn parse(body: &Value, default_expiry: i64, max_expiry: i64) -> Result<NewPayment, Invalid> {
-        let obj = body.as_object().ok_or_else(|| type_error("body", "a JSON object"))?;
-        if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(Invalid::new("unknown_field", k.clone(), format!("unknown field {k}")));
-        }
-        let agency = get_str(obj, "agency_code", "agency_code", 40, true)?;
-        let agency_code = agency_code("agency_code", &agency)?;
-        let dossier_code = get_str(obj, "dossier_code", "dossier_code", 64, true)?;
-        let procedure_code = get_str(obj, "procedure_code", "procedure_code", 32, false)?;
-        let description = get_str(obj, "description", "description", 255, true)?;
-        let lines_v = match obj.get("lines") {
-            None | Some(Value::Null) => return Err(Invalid::new("missing_field", "lines", "lines is required")),
-            Some(Value::Array(a)) => a,
-            Some(_) => return Err(type_error("lines", "an array")),
+        from_json::<CreatePayment>(body.clone())?.check(default_expiry, max_expiry)
+    }
+}
+
+impl CreatePayment {
+    /// Checks every field's rules; the first broken one is the error.
+    pub fn check(self, default_expiry: i64, max_expiry: i64) -> Result<NewPayment, Invalid> {
+        // As sent: `agency_code()` alone would trim what the schema refuses.
+        let agency_code = agency_code("agency_code", &self.agency_code).and_then(|c| {
+            if c == self.agency_code {
+                Ok(c)
+            } else {
+                agency_code("agency_code", "")
+            }
+        })?;
+        let dossier_code = code("dossier_code", &self.dossier_code, MAX_DOSSIER_CODE)?;
+        let procedure_code = match &self.procedure_code {
+            None => String::new(),
+            Some(p) => code("procedure_code", p, MAX_CODE)?,
         };
-        if lines_v.is_empty() {
+        let description = text_field("description", &self.description, 255, true)?;
+        if self.lines.is_empty() {
             return Err(Invalid::new("missing_field", "lines", "a payment needs at least one line"));
         }
-        if lines_v.len() > MAX_LINES {
+        if self.lines.len() > MAX_LINES {
             return Err(Invalid::new("too_many_lines", "lines", format!("at most {MAX_LINES} lines")));
         }
-        let mut lines = Vec::with_capacity(lines_v.len());
+        let mut lines = Vec::with_capacity(self.lines.len());
         let mut total = Amount::from_stored(0);
-        for (i, l) in lines_v.iter().enumerate() {
+        for (i, Obj(l)) in self.lines.iter().enumerate() {
             let path = |f: &str| format!("lines[{i}].{f}");
-            let lo = l.as_object().ok_or_else(|| type_error(&format!("lines[{i}]"), "an object"))?;
-            if let Some(k) = lo.keys().find(|k| !["kind", "code", "description", "amount"].contains(&k.as_str())) {
-                return Err(Invalid::new("unknown_field", path(k), format!("unknown field {}", path(k))));
-            }
-            let kind_s = get_str(lo, "kind", &path("kind"), 10, true)?;
-            let kind = LineKind::parse(&kind_s).ok_or_else(|| {
+            let kind = LineKind::parse(&l.kind).ok_or_else(|| {
                 Invalid::new("invalid_line_kind", path("kind"), "kind is fee (phí) or charge (lệ phí)")
             })?;
-            let amount = match lo.get("amount") {
-                None | Some(Value::Null) => {
-                    return Err(Invalid::new("missing_field", path("amount"), "amount is required"))
-                }
-                Some(v) => Amount::from_json(v).map_err(|e| amount_error(&path("amount"), e))?,
-            };
+            let amount = l.amount.check(&path("amount"))?;
             total = total.checked_add(amount).ok_or_else(|| amount_error("lines", AmountError::TooLarge))?;
             lines.push(NewLine {
                 kind,
-                code: get_str(lo, "code", &path("code"), 32, true)?,
-                description: get_str(lo, "description", &path("description"), 255, true)?,
+                code: code(&path("code"), &l.code, MAX_CODE)?,
+                description: text_field(&path("description"), &l.description, 255, true)?,
                 amount,
             });
         }
-        let payer = match obj.get("payer") {
-            None | Some(Value::Null) => Payer::default(),
-            Some(Value::Object(p)) => {
-                if let Some(k) = p.keys().find(|k| !["name", "id_number", "phone", "email"].contains(&k.as_str())) {
-                    return Err(Invalid::new(
-                        "unknown_field",
-                        format!("payer.{k}"),
-                        format!("unknown field payer.{k}"),
-                    ));
-                }
-                let opt = |f: &str, max| {
-                    get_str(p, f, &format!("payer.{f}"), max, false).map(|s| if s.is_empty() { None } else { Some(s) })
+        let payer = match self.payer {
+            None => Payer::default(),
+            Some(Obj(p)) => {
+                let opt = |f: &str, v: &Option<String>, max| match v {
+                    None => Ok(None),
+                    Some(s) => {
+                        text_field(&format!("payer.{f}"), s, max, false)
+                            .map(|s| if s.is_empty() { None } else { Some(s) })
+                    }
                 };
                 Payer {
-                    name: opt("name", 200)?,
-                    id_number: opt("id_number", 20)?,
-                    phone: opt("phone", 20)?,
-                    email: opt("email", 254)?,
+                    name: opt("name", &p.name, 200)?,
+                    id_number: opt("id_number", &p.id_number, 20)?,
+                    phone: opt("phone", &p.phone, 20)?,
+                    email: opt("email", &p.email, 254)?,
                 }
             }
-            Some(_) => return Err(type_error("payer", "an object")),
         };
-        let return_url = get_str(obj, "return_url", "return_url", 2000, true)?;
+        let return_url = text_field("return_url", &self.return_url, 2000, true)?;
         match url::Url::parse(&return_url) {
             Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {}
             _ => {
@@ -268,28 +439,27 @@ impl NewPayment {
                 ))
             }
         }
-        let expires_in_seconds = match obj.get("expires_in_seconds") {
-            None | Some(Value::Null) => default_expiry,
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(v) if (60..=max_expiry).contains(&v) => v,
-                _ => {
-                    return Err(Invalid::new(
-                        "invalid_expiry",
-                        "expires_in_seconds",
-                        format!("expires_in_seconds is a whole number from 60 to {max_expiry}"),
-                    ))
+        let expires_in_seconds = match &self.expires_in_seconds {
+            None => default_expiry,
+            // A whole number written as `900.0` is still a whole number.
+            Some(n) => {
+                match n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
+                {
+                    Some(v) if (60..=max_expiry).contains(&v) => v,
+                    _ => {
+                        return Err(Invalid::new(
+                            "invalid_expiry",
+                            "expires_in_seconds",
+                            format!("expires_in_seconds is a whole number from 60 to {max_expiry}"),
+                        ))
+                    }
                 }
-            },
-            Some(_) => return Err(type_error("expires_in_seconds", "a whole number")),
-        };
-        let metadata = match obj.get("metadata") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(m @ Value::Object(_)) if m.to_string().len() <= 4096 => m.clone(),
-            Some(Value::Object(_)) => {
-                return Err(Invalid::new("field_too_long", "metadata", "metadata is larger than 4 KiB"))
             }
-            Some(_) => return Err(type_error("metadata", "an object")),
         };
+        let metadata = Value::Object(self.metadata.unwrap_or_default());
+        if metadata.to_string().len() > 4096 {
+            return Err(Invalid::new("field_too_long", "metadata", "metadata is larger than 4 KiB"));
+        }
         Ok(NewPayment {
             agency_code,
             dossier_code,
