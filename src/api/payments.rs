@@ -184,6 +184,7 @@ pub async fn cancel(
 #[serde(deny_unknown_fields)]
 pub struct StartAttempt {
     /// Connector account id, e.g. `sandbox`.
+    #[schema(example = "sandbox")]
     pub connector: String,
     /// `vi` (default) or `en`.
     #[serde(default)]

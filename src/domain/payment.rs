@@ -190,6 +190,13 @@ pub const MAX_CODE: usize = 32;
 /// turns it into a [`NewPayment`]. Unknown fields are refused at every level.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "agency_code": "H12.20", "dossier_code": "H12.20-261127-0001", "procedure_code": "1.004227",
+    "description": "Cap doi giay phep lai xe",
+    "lines": [{"kind": "charge", "code": "LP-GPLX", "description": "Le phi cap doi GPLX", "amount": "135000"}],
+    "payer": {"name": "Nguyen Ngoc Lam", "id_number": "001090000001", "phone": "0912345678"},
+    "return_url": "https://portal.example.vn/return", "expires_in_seconds": 900, "metadata": {}
+}))]
 pub struct CreatePayment {
     /// The collecting agency: 1-40 letters, digits, `.`, `-` or `_`.
     #[schema(pattern = r"^[A-Za-z0-9._-]{1,40}$", max_length = 40, example = "H12.20")]
