@@ -54,6 +54,7 @@ pub struct DaysQuery {
     /// A connector account or statement source id.
     pub source: Option<String>,
     /// A GMT+7 business day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 

@@ -129,6 +129,7 @@ pub struct ListQuery {
     /// A connector account id.
     pub source: Option<String>,
     /// A business day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 

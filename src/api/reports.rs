@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SettlementQuery {
     /// The GMT+7 business day, `YYYY-MM-DD` (required).
+    #[param(format = Date)]
     pub date: Option<String>,
     /// Only this agency's accounts (all of them, even without activity).
     pub agency_code: Option<String>,
