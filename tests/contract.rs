@@ -157,6 +157,9 @@ async fn the_create_body_is_typed_and_refuses_what_it_does_not_know_at_every_lev
         ),
         (with(&|b| b["lines"] = json!({"kind": "fee"})), "invalid_type", Some("lines")),
         (with(&|b| b["lines"][0] = json!("LP")), "invalid_type", Some("lines[0]")),
+        // serde reads a struct from an array of its fields in order; a client never means that.
+        (with(&|b| b["lines"][0] = json!(["charge", "LP", "d", "135000"])), "invalid_type", Some("lines[0]")),
+        (with(&|b| b["payer"] = json!(["Lam", null, null, null])), "invalid_type", Some("payer")),
         (with(&|b| b["payer"]["phone"] = json!(912345678)), "invalid_type", Some("payer.phone")),
         (with(&|b| b["metadata"] = json!([1])), "invalid_type", Some("metadata")),
         (with(&|b| b["expires_in_seconds"] = json!("900")), "invalid_type", Some("expires_in_seconds")),
@@ -188,6 +191,18 @@ async fn the_create_body_is_typed_and_refuses_what_it_does_not_know_at_every_lev
     assert_eq!((p["amount"].as_str(), p["procedure_code"].as_str()), (Some("135000"), Some("")));
     let p = app.create_payment(&with(&|b| b["lines"][0]["amount"] = json!("135000.00"))).await;
     assert_eq!(p["amount"], "135000");
+    let (status, code, _) = create(&app, &json!(["H12.20", "D-1", null, "d", [], null, "https://x.vn/r"])).await;
+    assert_eq!((status, code.as_str()), (422, "invalid_type"));
+    // Every typed body (here an admin one): `[null, null]` is not `{}`.
+    let r = app
+        .client
+        .patch(format!("{}/v1/agencies/H12", app.url))
+        .bearer_auth(&app.admin_key)
+        .json(&json!([null, null]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (422, "invalid_type".into(), None));
     app.stop().await;
 }
 
