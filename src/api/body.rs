@@ -43,20 +43,7 @@ impl FromRequest<AppState> for JsonBody {
 }
 
 /// Deserialises a JSON value into `T`, turning serde's complaint into a 422 that names
-/// the field (its path, e.g. `receives[1]`).
+/// the field by its path (e.g. `receives[1]`, `lines[0].amount`).
 pub fn typed<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let msg = e.inner().to_string();
-        let (code, field) = if let Some(f) = msg.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
-            ("missing_field", if path == "." { f.to_owned() } else { format!("{path}.{f}") })
-        } else if msg.starts_with("unknown field") {
-            ("unknown_field", msg.split('`').nth(1).unwrap_or("").to_owned())
-        } else {
-            ("invalid_type", path)
-        };
-        let mut err = ApiError::unprocessable(code, msg);
-        err.field = Some(field).filter(|f| !f.is_empty() && f != ".");
-        err
-    })
+    crate::domain::payment::from_json(v).map_err(ApiError::from)
 }

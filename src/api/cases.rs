@@ -4,9 +4,10 @@
 use super::auth::Principal;
 use super::body::JsonBody;
 use super::error::{ApiError, ErrorBody};
+use super::extract::{Path, Query};
 use crate::app::AppState;
 use crate::service::cases::{self as svc, CaseQuery, CaseView, DayView, ResolveCase};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -53,6 +54,7 @@ pub struct DaysQuery {
     /// A connector account or statement source id.
     pub source: Option<String>,
     /// A GMT+7 business day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 

@@ -2,11 +2,12 @@
 
 use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{Path, Query};
 use crate::app::AppState;
 use crate::service::rfc3339;
 use crate::store::now_ms;
 use crate::store::outbox::{DeliveryRow, OutboxFilter, OutboxRow};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -53,13 +54,26 @@ pub struct EventList {
     pub data: Vec<OutboxEventView>,
 }
 
+/// A webhook event's delivery status, for the OpenAPI document.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+    Skipped,
+}
+
 /// Query of the event list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     pub payment_id: Option<String>,
     /// `pending`, `delivered`, `failed` or `skipped`.
+    #[param(value_type = Option<DeliveryStatus>, inline)]
     pub status: Option<String>,
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -8,6 +8,7 @@ pub mod callbacks;
 pub mod cases;
 pub mod error;
 pub mod events;
+pub mod extract;
 pub mod ops;
 pub mod payments;
 pub mod ratelimit;
@@ -16,9 +17,10 @@ pub mod refunds;
 pub mod reports;
 
 use crate::app::AppState;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::time::{Duration, Instant};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -52,7 +54,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The `/v1` routes together with their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(payments::router())
         .merge(refunds::router())
         .merge(recon::router())
@@ -61,7 +63,56 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin::router())
         .merge(events::router())
         .merge(ops::documented())
-        .split_for_parts()
+        .split_for_parts();
+    let mut doc = doc;
+    complete(&mut doc);
+    (router, doc)
+}
+
+/// Adds to every `/v1` operation the refusals any of them can answer, so that the
+/// document lists every status a client may see: the key (401, 403), the limits (429
+/// with `Retry-After`, 431, 413), the request's shape (400, 415, 422), the resource (404)
+/// and the database (503).
+fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{ContentBuilder, Header, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let in_path = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let has_body = op.request_body.is_some();
+            let mut add = |status: &str, response: ResponseBuilder| {
+                op.responses.responses.entry(status.to_owned()).or_insert_with(|| RefOr::T(response.build()));
+            };
+            add("400", error("invalid_query, invalid_path, invalid_json, bad_request: the request is malformed"));
+            add("401", error("missing_api_key, invalid_api_key, revoked_api_key"));
+            add("403", error("forbidden: this key's role or portal may not do that"));
+            if in_path {
+                add("404", error("not_found"));
+            }
+            if has_body {
+                add("413", error("body_too_large"));
+                add("415", error("unsupported_media_type: send Content-Type: application/json"));
+            }
+            if has_body || !params.is_empty() {
+                add("422", error("the request breaks a rule; `field` names the part at fault"));
+            }
+            let retry_after = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
+            add("429", error("rate_limited: this key's quota is spent").header("Retry-After", retry_after));
+            add("431", error("headers_too_large"));
+            add("503", error("database_unavailable, unavailable: retry later"));
+        }
+    }
 }
 
 /// The whole application router.
@@ -88,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), contract))
         .layer(CatchPanicLayer::custom(|_| error::ApiError::internal("a handler panicked").into_response_owned()))
         .with_state(state.clone());
     // Simulators exist only in demo mode (outside it, `serve` refuses `simulate = true`).
@@ -120,6 +172,102 @@ fn method_label(m: &axum::http::Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
+}
+
+/// Who reads an answer at a path: a program (the `/v1` API and everything else), a
+/// person (the hosted pages, the console), or a gateway (callbacks, simulators: their
+/// own protocols, left as they are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Api,
+    Program,
+    Person,
+    Gateway,
+}
+
+impl Reader {
+    fn of(path: &str, accepts_html: bool) -> Reader {
+        let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+        if under("/v1") {
+            Reader::Api
+        } else if under("/callbacks") || under("/sim") {
+            Reader::Gateway
+        } else if under("/checkout") || under("/console") || under("/return") || accepts_html {
+            Reader::Person
+        } else {
+            Reader::Program
+        }
+    }
+}
+
+/// The JSON refusal for an error answered without one: axum's 404 of an unknown route and
+/// 405 of a wrong method (both with an empty body), a timeout's 503, the streaming body
+/// limit's 413, and any plain-text rejection on `/v1`.
+fn refusal(status: StatusCode, method: &axum::http::Method, text: &str) -> error::ApiError {
+    let said = |default: &str| if text.trim().is_empty() { default.to_owned() } else { text.trim().to_owned() };
+    let (code, message) = match status.as_u16() {
+        400 => ("bad_request", said("the request is malformed")),
+        404 => ("not_found", "no such resource: see /openapi.json for the routes".to_owned()),
+        405 => ("method_not_allowed", format!("{method} is not allowed here; the Allow header lists what is")),
+        408 => ("request_timeout", "the request took too long to arrive".to_owned()),
+        413 => ("body_too_large", said("the request body is too large")),
+        415 => ("unsupported_media_type", said("unsupported Content-Type")),
+        422 => ("unprocessable", said("the request cannot be processed")),
+        431 => ("headers_too_large", "the request's headers are too large".to_owned()),
+        503 => ("unavailable", "the service cannot answer now; retry later".to_owned()),
+        s if s >= 500 => ("internal_error", "internal error".to_owned()),
+        _ => ("client_error", said("the request was refused")),
+    };
+    error::ApiError::new(status, code, message)
+}
+
+/// Keeps every refusal in the contract: an API error is `{"error": {...}}` with a stable
+/// code, a page error is a page, and no error has an empty body. Headers such as `Allow`
+/// and `Retry-After` are kept.
+async fn contract(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let accepts_html =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    let reader = Reader::of(req.uri().path(), accepts_html);
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) || reader == Reader::Gateway {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let empty = axum::body::HttpBody::size_hint(resp.body()).exact() == Some(0);
+    let rewrite = match reader {
+        Reader::Api => !is_json,
+        _ => empty,
+    };
+    if !rewrite {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = if empty || status.is_server_error() {
+        String::new()
+    } else {
+        let bytes = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+        String::from_utf8_lossy(&bytes).chars().take(500).collect()
+    };
+    let err = refusal(status, &method, &text);
+    let fresh = if reader == Reader::Person {
+        let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"));
+        (status, axum::response::Html(state.pages.message(&title, &err.message))).into_response()
+    } else {
+        err.into_response()
+    };
+    let (fresh_parts, fresh_body) = fresh.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    for (name, value) in &fresh_parts.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, fresh_body)
 }
 
 /// Counts requests by route and status and logs each one.

@@ -3,11 +3,13 @@
 use super::auth::Principal;
 use super::body::{typed, JsonBody};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{Path, Query};
 use crate::app::AppState;
+use crate::domain::payment::{is_code_char, CreatePayment, PaymentStatus};
 use crate::service::payments::{self as svc, idempotency_key};
 use crate::service::view::{EventView, PaymentView};
 use crate::store::payments::PaymentFilter;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,12 +30,19 @@ fn stored(s: svc::Stored) -> Response {
     (s.status, [(header::CONTENT_TYPE, "application/json")], s.body).into_response()
 }
 
-/// Create a payment for a dossier's fees.
+/// Create a payment for a dossier's fees (a portal key).
 #[utoipa::path(post, path = "/v1/payments", tag = "payments",
-    request_body(content = Object, description = "DESIGN §6 create request"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "same key + same body -> the first response again")),
-    responses((status = 201, body = PaymentView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    request_body = CreatePayment,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$",
+        description = "1-255 visible ASCII characters. Same key + same body -> the first response again; \
+            same key + another body -> 409 `idempotency_key_reused`")),
+    responses((status = 201, body = PaymentView),
+        (status = 400, body = ErrorBody, description = "invalid_json, invalid_idempotency_key"),
+        (status = 403, body = ErrorBody, description = "forbidden: not a portal key"),
+        (status = 409, body = ErrorBody, description = "idempotency_key_reused"),
+        (status = 422, body = ErrorBody, description = "missing_field, unknown_field, invalid_type, invalid_code, \
+            invalid_agency_code, invalid_amount, invalid_line_kind, too_many_lines, field_too_long, invalid_field, \
+            invalid_return_url, invalid_expiry, unknown_agency, agency_not_allowed, no_account_for_line")))]
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -45,7 +54,7 @@ pub async fn create(
 }
 
 /// Read a payment.
-#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path, description = "`pay_...`")),
     responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -59,15 +68,40 @@ pub async fn get(
 /// Query of the payment list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
+    /// A dossier code (exact).
+    #[param(pattern = r"^[A-Za-z0-9._/-]{1,64}$")]
     pub dossier_code: Option<String>,
+    #[param(value_type = Option<PaymentStatus>, inline)]
     pub status: Option<String>,
+    /// An agency code (exact).
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,40}$")]
     pub agency_code: Option<String>,
-    /// RFC 3339.
+    /// Created at or after, RFC 3339.
+    #[param(format = DateTime)]
     pub created_from: Option<String>,
+    /// Created at or before, RFC 3339.
+    #[param(format = DateTime)]
     pub created_to: Option<String>,
     /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}_[A-Za-z0-9_]{1,64}$")]
     pub cursor: Option<String>,
+}
+
+/// Whether `v` is 1-`max` characters of which each passes `ok`.
+fn shaped(v: &str, max: usize, ok: impl Fn(char) -> bool) -> bool {
+    !v.is_empty() && v.len() <= max && v.chars().all(ok)
+}
+
+/// A cursor as [`list`] makes it: `<created_at ms>_<payment id>`.
+fn parse_cursor(c: &str) -> Option<(i64, String)> {
+    let (at, id) = c.split_once('_')?;
+    if !shaped(at, 18, |c| c.is_ascii_digit()) || !shaped(id, 64, |c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    Some((at.parse().ok()?, id.to_owned()))
 }
 
 /// A page of payments, newest first.
@@ -87,9 +121,10 @@ fn parse_time(field: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> 
     }
 }
 
-/// List payments (a portal sees its own).
+/// List payments, newest first (a portal sees its own).
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", params(ListQuery),
-    responses((status = 200, body = PaymentPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = PaymentPage),
+        (status = 400, body = ErrorBody, description = "invalid_query (names the parameter), invalid_cursor")))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
@@ -100,21 +135,23 @@ pub async fn list(
         return Err(ApiError::bad_request("invalid_query", "limit is 1-100").with_field("limit"));
     }
     if let Some(s) = &q.status {
-        if crate::domain::payment::PaymentStatus::parse(s).is_none() {
+        if PaymentStatus::parse(s).is_none() {
             return Err(ApiError::bad_request("invalid_query", "unknown status").with_field("status"));
         }
     }
+    if q.dossier_code.as_deref().is_some_and(|d| !shaped(d, 64, is_code_char)) {
+        return Err(ApiError::bad_request("invalid_query", "dossier_code: 1-64 letters, digits, '.', '-', '_' or '/'")
+            .with_field("dossier_code"));
+    }
+    if q.agency_code.as_deref().is_some_and(|a| !shaped(a, 40, |c| c != '/' && is_code_char(c))) {
+        return Err(ApiError::bad_request("invalid_query", "agency_code: 1-40 letters, digits, '.', '-' or '_'")
+            .with_field("agency_code"));
+    }
     let after = match &q.cursor {
         None => None,
-        Some(c) => {
-            let (at, id) = c.split_once('_').ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", "cursor is not one of ours").with_field("cursor")
-            })?;
-            let at: i64 = at.parse().map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "cursor is not one of ours").with_field("cursor")
-            })?;
-            Some((at, id.to_owned()))
-        }
+        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "cursor is not one of ours").with_field("cursor")
+        })?),
     };
     let f = PaymentFilter {
         portal_id: None,
@@ -132,7 +169,8 @@ pub async fn list(
 
 /// Cancel a payment nobody has paid.
 #[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments", params(("id" = String, Path)),
-    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PaymentView), (status = 403, body = ErrorBody, description = "forbidden: a finance key"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "invalid_state")))]
 pub async fn cancel(
     State(state): State<AppState>,
     who: Principal,
@@ -146,6 +184,7 @@ pub async fn cancel(
 #[serde(deny_unknown_fields)]
 pub struct StartAttempt {
     /// Connector account id, e.g. `sandbox`.
+    #[schema(example = "sandbox")]
     pub connector: String,
     /// `vi` (default) or `en`.
     #[serde(default)]
@@ -157,7 +196,9 @@ pub struct StartAttempt {
 #[utoipa::path(post, path = "/v1/payments/{id}/attempts", tag = "payments", params(("id" = String, Path)),
     request_body = StartAttempt,
     responses((status = 201, body = Object, description = "{\"type\":\"redirect\",\"url\"} or {\"type\":\"qr\",\"payload\",\"transfer\"}"),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "payment_not_payable"),
+        (status = 422, body = ErrorBody, description = "unknown_connector, connector_not_allowed, ..."),
+        (status = 502, body = ErrorBody, description = "the gateway failed")))]
 pub async fn start_attempt(
     State(state): State<AppState>,
     who: Principal,

@@ -4,9 +4,10 @@
 use super::auth::Principal;
 use super::body::{JsonBody, MAX_UPLOAD};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{Path, Query};
 use crate::app::AppState;
 use crate::service::recon::{self as svc, ImportRun, ItemView, RunView, Upload};
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -22,7 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The multipart form of an upload, for the OpenAPI document.
 #[allow(dead_code)]
-#[derive(utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UploadForm {
     /// A connector account id (its settlement file) or a configured statement source.
     source: String,
@@ -127,6 +129,7 @@ pub struct ListQuery {
     /// A connector account id.
     pub source: Option<String>,
     /// A business day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 

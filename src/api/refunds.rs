@@ -3,10 +3,12 @@
 use super::auth::Principal;
 use super::body::{typed, JsonBody};
 use super::error::{ApiError, ErrorBody};
+use super::extract::Path;
 use crate::app::AppState;
+use crate::domain::money::MAX_AMOUNT;
 use crate::service::payments::idempotency_key;
 use crate::service::refunds::{self as svc, RefundView};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,17 +20,33 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Refund request body.
+#[allow(dead_code)]
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewRefund {
-    /// Whole đồng as a string of digits.
-    pub amount: String,
-    pub reason: String,
+    /// Whole đồng, 1 to what is left to refund: a string of digits or a whole number.
+    #[schema(schema_with = refund_amount_schema)]
+    amount: String,
+    /// Why: 1-255 characters (spaces around it do not count), not blank.
+    #[schema(min_length = 1)]
+    reason: String,
+}
+
+/// As [`crate::domain::payment::amount_schema`], with the spaces around a string amount the refund parser allows.
+fn refund_amount_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*[0-9.]+\s*$")))
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(MAX_AMOUNT as f64)))
+        .build()
+        .into()
 }
 
 /// Refund (part of) a paid payment. 202: executed through the gateway, or
 /// `pending_manual` where the gateway cannot refund online.
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "refunds", params(("id" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "same key + same body -> the first response again")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$",
+            description = "1-255 visible ASCII characters. Same key + same body -> the first response again")),
     request_body = NewRefund,
     responses((status = 202, body = RefundView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "refund_exceeds_available, payment_not_refundable"), (status = 422, body = ErrorBody)))]

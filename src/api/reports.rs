@@ -3,9 +3,10 @@
 
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
+use super::extract::Query;
 use crate::app::AppState;
 use crate::service::reports::{self as svc, Format, MonthlyReport, SettlementReport, Table};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SettlementQuery {
     /// The GMT+7 business day, `YYYY-MM-DD` (required).
+    #[param(format = Date)]
     pub date: Option<String>,
     /// Only this agency's accounts (all of them, even without activity).
     pub agency_code: Option<String>,
