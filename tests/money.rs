@@ -383,16 +383,24 @@ async fn a_duplicate_collection_can_be_refunded_and_its_review_resolved() {
     let open = review_cases(&app, "open").await;
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0]["outcome"], "second_success");
-    // Finance pays the duplicate back...
+    // Finance pays the duplicate back, naming the second attempt: through its own gateway
+    // transaction, and the payment (paid once) stays paid...
+    let second = p["attempts"][1]["id"].as_str().unwrap().to_owned();
     let r = app
         .post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
-        .json(&json!({"amount": "135000", "reason": "Thu trùng: hoàn lại lần thanh toán thứ hai"}))
+        .json(
+            &json!({"amount": "135000", "reason": "Thu trùng: hoàn lại lần thanh toán thứ hai", "attempt_id": second}),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
     let refund: Value = r.json().await.unwrap();
     assert_eq!(refund["status"], "succeeded", "{refund}");
+    assert_eq!((refund["attempt_id"].as_str(), refund["duplicate"].as_bool()), (Some(second.as_str()), Some(true)));
+    let p = app.payment(&id).await;
+    assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("succeeded"), Some("0")), "{p}");
+    assert_eq!(events_of(&app, &id, "payment.refunded").await, 0);
     // ...and closes the case with it.
     let r = app
         .post(&format!("/v1/cases/{}/resolve", open[0]["id"].as_str().unwrap()), &app.finance_key)

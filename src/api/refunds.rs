@@ -30,6 +30,15 @@ pub struct NewRefund {
     /// Why: 1-255 characters (spaces around it do not count), not blank.
     #[schema(min_length = 1)]
     reason: String,
+    /// The attempt whose collection to return (an id from the payment's `attempts`).
+    /// Absent or null: the attempt that paid the payment, booked on the payment. Another
+    /// attempt that also succeeded (a second collection, a late success on an expired or
+    /// cancelled payment) is refunded through its own gateway, up to its own amount, in any
+    /// payment status, and leaves the payment's status and refunded amount as they are.
+    /// 422 `unknown_attempt` (not this payment's), `attempt_not_refundable` (it did not
+    /// succeed), `refund_exceeds_attempt` (more than is left of its amount).
+    #[schema(max_length = 64, nullable)]
+    attempt_id: Option<String>,
 }
 
 /// As [`crate::domain::payment::amount_schema`], with the spaces around a string amount the refund parser allows.
@@ -42,14 +51,15 @@ fn refund_amount_schema() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
-/// Refund (part of) a paid payment. 202: executed through the gateway, or
-/// `pending_manual` where the gateway cannot refund online.
+/// Refund (part of) a paid payment, or of a duplicate collection (`attempt_id`). 202:
+/// executed through the gateway, or `pending_manual` where the gateway cannot refund online.
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "refunds", params(("id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$",
             description = "1-255 visible ASCII characters. Same key + same body -> the first response again")),
     request_body = NewRefund,
     responses((status = 202, body = RefundView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "refund_exceeds_available, payment_not_refundable"), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody, description = "refund_exceeds_available, payment_not_refundable"), (status = 422, body = ErrorBody,
+            description = "invalid input; unknown_attempt, attempt_not_refundable, refund_exceeds_attempt")))]
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,

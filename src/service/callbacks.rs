@@ -373,6 +373,7 @@ async fn apply_in(
             let txn = fact.gateway_txn.as_deref();
             if store.succeed_attempt(tx, &attempt.id, txn).await? {
                 if store.transition_payment(tx, pid, PaymentStatus::Succeeded, Some(now_ms())).await? {
+                    store.set_paying_attempt(tx, pid, &attempt.id).await?;
                     // The payment is paid: its other attempts are done, in this transaction.
                     let closed = store.close_other_attempts(tx, pid, &attempt.id).await?;
                     let data = payment_data(state, tx, pid).await?;
@@ -416,6 +417,7 @@ async fn apply_in(
                             known.as_deref().unwrap_or("-"),
                             fact.amount.unwrap_or_default()
                         );
+                        record_second_credit(state, tx, attempt, new, actor).await?;
                         needs_review(state, tx, pid, review::SECOND_SUCCESS, &detail, actor).await?;
                         return Ok(Disposition::Applied);
                     }
@@ -429,6 +431,45 @@ async fn apply_in(
             Ok(Disposition::Applied)
         }
     }
+}
+
+/// A second credit under a paid attempt's reference is a collection of its own: it is
+/// recorded as a succeeded attempt (reference `<reference>.<credit>`, the credit as its
+/// transaction) so that finance can refund exactly it. The bank's retry of the same credit
+/// writes nothing new.
+async fn record_second_credit(
+    state: &AppState,
+    tx: &mut Tx,
+    attempt: &AttemptRow,
+    txn: &str,
+    actor: &str,
+) -> Result<(), ApiError> {
+    let now = now_ms();
+    let second = AttemptRow {
+        id: new_id("att"),
+        reference: format!("{}.{txn}", attempt.reference),
+        status: AttemptStatus::Succeeded.as_str().to_owned(),
+        gateway_ref: None,
+        gateway_txn: Some(txn.to_owned()),
+        failure_code: None,
+        created_at: now,
+        updated_at: now,
+        ..attempt.clone()
+    };
+    if state.store.record_duplicate_attempt(tx, &second).await? {
+        state
+            .store
+            .audit(
+                tx,
+                &attempt.payment_id,
+                "attempt.second_collection",
+                actor,
+                &serde_json::json!({"attempt_id": second.id, "of_attempt": attempt.id, "gateway_txn": txn,
+                    "amount": second.amount}),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// A failed attempt gives the payment back to the payer (unless another is open).

@@ -1,5 +1,7 @@
 //! Refunds: reserve against the payment (race-free), execute through the connector, and
-//! settle when the gateway confirms. A gateway that cannot refund online (a bank
+//! settle when the gateway confirms. A refund may name a duplicate collection (an attempt
+//! that succeeded but did not pay the payment): it is reserved against that attempt's
+//! amount, goes through that attempt's gateway and leaves the payment as it is. A gateway that cannot refund online (a bank
 //! transfer) gives a `pending_manual` refund that finance completes with the bank
 //! reference of the payout.
 
@@ -27,6 +29,11 @@ pub struct RefundView {
     /// `pending`, `succeeded`, `failed` or `pending_manual`.
     pub status: String,
     pub connector: String,
+    /// The attempt whose collection the refund returns.
+    pub attempt_id: String,
+    /// Whether that attempt is a duplicate collection (not the one that paid the payment):
+    /// its refund leaves the payment's status and refunded amount as they are.
+    pub duplicate: bool,
     pub reference: String,
     pub gateway_refund_ref: Option<String>,
     pub bank_reference: Option<String>,
@@ -44,6 +51,8 @@ impl From<&RefundRow> for RefundView {
             reason: r.reason.clone(),
             status: r.status.clone(),
             connector: r.connector_id.clone(),
+            attempt_id: r.attempt_id.clone(),
+            duplicate: r.duplicate_attempt_id.is_some(),
             reference: r.reference.clone(),
             gateway_refund_ref: r.gateway_refund_ref.clone(),
             bank_reference: r.bank_reference.clone(),
@@ -76,7 +85,7 @@ pub async fn create(
     let obj = body
         .as_object()
         .ok_or_else(|| ApiError::unprocessable("invalid_type", "the body must be a JSON object").with_field("body"))?;
-    if let Some(k) = obj.keys().find(|k| *k != "amount" && *k != "reason") {
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "amount" | "reason" | "attempt_id")) {
         return Err(ApiError::unprocessable("unknown_field", format!("unknown field {k}")).with_field(k.clone()));
     }
     let amount = match obj.get("amount") {
@@ -93,10 +102,34 @@ pub async fn create(
         }
         Some(_) => return Err(ApiError::unprocessable("invalid_type", "reason must be a string").with_field("reason")),
     };
-    let attempt =
-        state.store.attempts(payment_id).await?.into_iter().find(|a| a.status == "succeeded").ok_or_else(|| {
-            ApiError::conflict("payment_not_refundable", format!("a {} payment cannot be refunded", payment.status))
-        })?;
+    let named = match obj.get("attempt_id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(crate::domain::text("attempt_id", s, 64, true)?),
+        Some(_) => {
+            return Err(ApiError::unprocessable("invalid_type", "attempt_id must be a string").with_field("attempt_id"))
+        }
+    };
+    let paying = state.store.paying_attempt(payment_id).await?;
+    let attempts = state.store.attempts(payment_id).await?;
+    let attempt = match &named {
+        // No attempt named, or the paying one: the payment's own collection is returned.
+        None => paying.as_ref().and_then(|p| attempts.iter().find(|a| &a.id == p)),
+        Some(id) => Some(attempts.iter().find(|a| &a.id == id).ok_or_else(|| {
+            ApiError::unprocessable("unknown_attempt", "the payment has no attempt with this id")
+                .with_field("attempt_id")
+        })?),
+    }
+    .ok_or_else(|| {
+        ApiError::conflict("payment_not_refundable", format!("a {} payment cannot be refunded", payment.status))
+    })?;
+    let duplicate = paying.as_deref() != Some(attempt.id.as_str());
+    if duplicate && attempt.status != "succeeded" {
+        return Err(ApiError::unprocessable(
+            "attempt_not_refundable",
+            format!("a {} attempt collected nothing to refund", attempt.status),
+        )
+        .with_field("attempt_id"));
+    }
     let account = state
         .connectors
         .get(&attempt.connector_id)
@@ -118,6 +151,7 @@ pub async fn create(
         requested_by: who.actor(),
         created_at: now,
         updated_at: now,
+        duplicate_attempt_id: duplicate.then(|| attempt.id.clone()),
     };
     let hash = request_hash(&format!("POST /v1/payments/{payment_id}/refunds"), body);
     let scope = format!("{}:{}", who.role.as_str(), who.portal_id.clone().unwrap_or_else(|| who.key_id.clone()));
@@ -131,7 +165,17 @@ pub async fn create(
             return replay(&hash, &used, status, response);
         }
     }
-    if !store.reserve_refund(&mut tx, payment_id, row.amount).await? {
+    if duplicate {
+        // Money out of the duplicate's own collection, capped at its amount.
+        if !store.reserve_duplicate_refund(&mut tx, payment_id, &attempt.id, row.amount).await? {
+            tx.rollback().await?;
+            return Err(ApiError::unprocessable(
+                "refund_exceeds_attempt",
+                format!("the refunds of attempt {} would exceed the {} it collected", attempt.id, attempt.amount),
+            )
+            .with_field("amount"));
+        }
+    } else if !store.reserve_refund(&mut tx, payment_id, row.amount).await? {
         tx.rollback().await?;
         let p = store.payment(payment_id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
         if !matches!(p.status.as_str(), "succeeded" | "partially_refunded") {
@@ -150,7 +194,8 @@ pub async fn create(
             payment_id,
             "refund.requested",
             &who.actor(),
-            &serde_json::json!({"refund_id": row.id, "amount": row.amount, "reason": row.reason, "manual": manual}),
+            &serde_json::json!({"refund_id": row.id, "amount": row.amount, "reason": row.reason, "manual": manual,
+                "attempt_id": row.attempt_id, "duplicate": duplicate}),
         )
         .await?;
     let response = serde_json::to_string(&RefundView::from(&row)).map_err(ApiError::internal)?;
@@ -305,7 +350,8 @@ pub async fn settle(state: &AppState, r: &RefundRow, verdict: Verdict, actor: &s
         }
         Verdict::Failed(code) => {
             if store.fail_refund(&mut tx, r, &code).await? {
-                let data = serde_json::json!({"refund_id": r.id, "payment_id": r.payment_id, "amount": r.amount.to_string(), "failure_code": code});
+                let data = serde_json::json!({"refund_id": r.id, "payment_id": r.payment_id, "amount": r.amount.to_string(), "failure_code": code,
+                    "attempt_id": r.attempt_id, "duplicate": r.duplicate_attempt_id.is_some()});
                 store.insert_event(&mut tx, &r.payment_id, "refund.failed", None, None, &data, true).await?;
                 store.audit(&mut tx, &r.payment_id, "refund.failed", actor, &data).await?;
             }
@@ -323,8 +369,15 @@ async fn booked(
     actor: &str,
 ) -> Result<(), ApiError> {
     let store = &state.store;
-    let data = serde_json::json!({"refund_id": r.id, "payment_id": r.payment_id, "amount": r.amount.to_string(), "payment_status": status});
+    let duplicate = r.duplicate_attempt_id.is_some();
+    let data = serde_json::json!({"refund_id": r.id, "payment_id": r.payment_id, "amount": r.amount.to_string(), "payment_status": status,
+        "attempt_id": r.attempt_id, "duplicate": duplicate});
     store.insert_event(tx, &r.payment_id, "refund.succeeded", None, None, &data, true).await?;
+    if duplicate {
+        // The payment was paid once and stays as it is: no `payment.refunded`.
+        store.audit(tx, &r.payment_id, "refund.succeeded", actor, &data).await?;
+        return Ok(());
+    }
     if status == "refunded" {
         store
             .insert_event(

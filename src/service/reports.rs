@@ -9,6 +9,12 @@
 //! takes `split(r1 + ... + rk) - split(r1 + ... + r(k-1))`, so the refunds of a payment
 //! never take more from a line than it carried, and a full refund gives every line back
 //! exactly. A settlement line whose amount is not the payment's is split the same way.
+//!
+//! A duplicate collection (an attempt that succeeded but did not pay its payment) is not
+//! the payment's money: `paid` counts the payment once, so a refund of a duplicate is not
+//! in `refunded` either. It is money out of that attempt's collection: the gateway's file
+//! settles the duplicate's pay and its refund, which net to what is left of it, and its
+//! refunds are split cumulatively among themselves, apart from the payment's.
 
 use crate::api::auth::{Principal, Role};
 use crate::api::error::ApiError;
@@ -51,16 +57,17 @@ pub fn split(total: i64, weights: &[i64]) -> Vec<i64> {
 /// Each refund's share of its payment's lines (same order as the lines), by the
 /// cumulative rule of this module's doc.
 pub fn refund_shares(lines: &[LineInfo], refunds: &[RefundInfo]) -> HashMap<String, Vec<i64>> {
-    let mut by_payment: HashMap<&str, Vec<&RefundInfo>> = HashMap::new();
+    // The payment's own refunds, and each duplicate collection's, are split apart.
+    let mut by_payment: HashMap<(&str, Option<&str>), Vec<&RefundInfo>> = HashMap::new();
     for r in refunds {
-        by_payment.entry(r.payment_id.as_str()).or_default().push(r);
+        by_payment.entry((r.payment_id.as_str(), r.duplicate_attempt_id.as_deref())).or_default().push(r);
     }
     let mut lines_of: HashMap<&str, Vec<i64>> = HashMap::new();
     for l in lines {
         lines_of.entry(l.payment_id.as_str()).or_default().push(l.amount);
     }
     let mut out = HashMap::new();
-    for (pid, mut rs) in by_payment {
+    for ((pid, _), mut rs) in by_payment {
         let Some(weights) = lines_of.get(pid) else { continue };
         rs.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
         let mut cum = 0i64;
@@ -247,7 +254,7 @@ pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>)
         sums.entry(account).or_default().paid += amount;
     }
     let (refunds, shares, lines) = refunds_with_shares(store, start, end).await?;
-    for r in &refunds {
+    for r in refunds.iter().filter(|r| r.duplicate_attempt_id.is_none()) {
         if let (Some(share), Some(ls)) = (shares.get(&r.id), lines.get(&r.payment_id)) {
             for (l, part) in ls.iter().zip(share) {
                 sums.entry(l.account_id.clone()).or_default().refunded += part;
@@ -488,7 +495,7 @@ pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -
         e.1 += g.amount;
     }
     let (refunds, shares, lines) = refunds_with_shares(store, start, end).await?;
-    for r in &refunds {
+    for r in refunds.iter().filter(|r| r.duplicate_attempt_id.is_none()) {
         if let (Some(share), Some(ls)) = (shares.get(&r.id), lines.get(&r.payment_id)) {
             for (l, part) in ls.iter().zip(share) {
                 let key = (l.agency_code.clone(), l.kind.clone(), l.procedure_code.clone(), r.connector_id.clone());
@@ -680,7 +687,28 @@ mod tests {
     }
 
     fn refund(id: &str, pid: &str, amount: i64, at: i64) -> RefundInfo {
-        RefundInfo { id: id.into(), payment_id: pid.into(), connector_id: "sandbox".into(), amount, updated_at: at }
+        RefundInfo {
+            id: id.into(),
+            payment_id: pid.into(),
+            connector_id: "sandbox".into(),
+            amount,
+            updated_at: at,
+            duplicate_attempt_id: None,
+        }
+    }
+
+    #[test]
+    fn a_duplicate_collections_refunds_are_split_apart_from_the_payments() {
+        let lines = [line("p", 0, 1, "a"), line("p", 1, 2, "b")];
+        // A refund of the payment, then refunds of its duplicate collection: the duplicate's
+        // are split as if the payment's were not there (mixed, d1 would take 1 from `a`).
+        let dup = |id: &str, at| RefundInfo { duplicate_attempt_id: Some("att_2".into()), ..refund(id, "p", 1, at) };
+        let refunds = [refund("r1", "p", 1, 1), dup("d1", 2), dup("d2", 3), dup("d3", 4)];
+        let s = refund_shares(&lines, &refunds);
+        assert_eq!((s["r1"].clone(), s["d1"].clone()), (vec![0, 1], vec![0, 1]));
+        let a: i64 = ["d1", "d2", "d3"].iter().map(|r| s[*r][0]).sum();
+        let b: i64 = ["d1", "d2", "d3"].iter().map(|r| s[*r][1]).sum();
+        assert_eq!((a, b), (1, 2), "the duplicate's refunds give each line back exactly");
     }
 
     #[test]

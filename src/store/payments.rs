@@ -433,6 +433,45 @@ impl Store {
         Ok(r.rows_affected())
     }
 
+    /// Records which attempt paid a payment (with its transition to `succeeded`): a refund
+    /// that names no attempt returns that one, and every other succeeded attempt of the
+    /// payment is a duplicate collection.
+    pub async fn set_paying_attempt(&self, tx: &mut Tx, payment_id: &str, attempt_id: &str) -> Result<()> {
+        sqlx::query("UPDATE payments SET paid_attempt_id = $1 WHERE id = $2")
+            .bind(attempt_id)
+            .bind(payment_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a second collection under an attempt's reference (another bank credit for a
+    /// paid reference) as its own succeeded attempt, so that it can be refunded. Its
+    /// reference is derived from the credit, so the bank's retry of the same credit finds
+    /// the attempt already there: `false`, nothing written.
+    pub async fn record_duplicate_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<bool> {
+        let r = sqlx::query(&format!(
+            "INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) \
+             ON CONFLICT (reference) DO NOTHING"
+        ))
+        .bind(&a.id)
+        .bind(&a.payment_id)
+        .bind(&a.connector_id)
+        .bind(&a.reference)
+        .bind(&a.status)
+        .bind(a.amount)
+        .bind(&a.currency)
+        .bind(&a.gateway_ref)
+        .bind(&a.gateway_txn)
+        .bind(&a.failure_code)
+        .bind(&a.action)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn insert_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"

@@ -21,10 +21,13 @@ pub struct RefundRow {
     pub requested_by: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The duplicate attempt this refund returns (then `attempt_id` too); `None`: it returns
+    /// the payment's own collection and is booked on the payment.
+    pub duplicate_attempt_id: Option<String>,
 }
 
 const COLS: &str = "id, payment_id, attempt_id, connector_id, reference, amount, reason, status, gateway_refund_ref, \
-    failure_code, bank_reference, requested_by, created_at, updated_at";
+    failure_code, bank_reference, requested_by, created_at, updated_at, duplicate_attempt_id";
 
 impl Store {
     /// Reserves `amount` of a paid payment for a refund. `false`: the payment is not
@@ -42,24 +45,66 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Reserves `amount` of a duplicate collection for its refund: an attempt of
+    /// `payment_id` that succeeded but did not pay it, capped at the attempt's amount with
+    /// one guarded update. `false`: nothing changed. The attempt's `updated_at` is left alone:
+    /// it dates the collection for reconciliation.
+    pub async fn reserve_duplicate_refund(
+        &self,
+        tx: &mut Tx,
+        payment_id: &str,
+        attempt_id: &str,
+        amount: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE attempts SET reserved_refunds = reserved_refunds + $1 WHERE id = $2 \
+             AND payment_id = $3 AND status = 'succeeded' AND reserved_refunds + $1 <= amount \
+             AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = $3 AND p.paid_attempt_id = $2)",
+        )
+        .bind(amount)
+        .bind(attempt_id)
+        .bind(payment_id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The attempt that paid a paid payment: the one recorded with its success, or (for a
+    /// payment paid before that was recorded) its first succeeded attempt. `None` if the
+    /// payment is not paid.
+    pub async fn paying_attempt(&self, payment_id: &str) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT COALESCE(p.paid_attempt_id, (SELECT a.id FROM attempts a WHERE a.payment_id = p.id \
+             AND a.status = 'succeeded' ORDER BY a.created_at, a.id LIMIT 1)) FROM payments p \
+             WHERE p.id = $1 AND p.status IN ('succeeded', 'partially_refunded', 'refunded')",
+        )
+        .bind(payment_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| r.0))
+    }
+
     pub async fn insert_refund(&self, tx: &mut Tx, r: &RefundRow) -> Result<()> {
-        sqlx::query(&format!("INSERT INTO refunds ({COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"))
-            .bind(&r.id)
-            .bind(&r.payment_id)
-            .bind(&r.attempt_id)
-            .bind(&r.connector_id)
-            .bind(&r.reference)
-            .bind(r.amount)
-            .bind(&r.reason)
-            .bind(&r.status)
-            .bind(&r.gateway_refund_ref)
-            .bind(&r.failure_code)
-            .bind(&r.bank_reference)
-            .bind(&r.requested_by)
-            .bind(r.created_at)
-            .bind(r.updated_at)
-            .execute(&mut *tx.tx)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO refunds ({COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
+        ))
+        .bind(&r.id)
+        .bind(&r.payment_id)
+        .bind(&r.attempt_id)
+        .bind(&r.connector_id)
+        .bind(&r.reference)
+        .bind(r.amount)
+        .bind(&r.reason)
+        .bind(&r.status)
+        .bind(&r.gateway_refund_ref)
+        .bind(&r.failure_code)
+        .bind(&r.bank_reference)
+        .bind(&r.requested_by)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .bind(&r.duplicate_attempt_id)
+        .execute(&mut *tx.tx)
+        .await?;
         Ok(())
     }
 
@@ -79,6 +124,8 @@ impl Store {
 
     /// Completes an open refund (`pending` or `pending_manual`) and books it on the
     /// payment. `None` if this call did not complete it; else the payment's new status.
+    /// A duplicate's refund is money out of its attempt's collection: the payment, its
+    /// status and refunded amount stay as they are (its status is returned).
     pub async fn complete_refund(
         &self,
         tx: &mut Tx,
@@ -99,6 +146,13 @@ impl Store {
         .await?;
         if done.rows_affected() != 1 {
             return Ok(None);
+        }
+        if r.duplicate_attempt_id.is_some() {
+            let (status,): (String,) = sqlx::query_as("SELECT status FROM payments WHERE id = $1")
+                .bind(&r.payment_id)
+                .fetch_one(&mut *tx.tx)
+                .await?;
+            return Ok(Some(status));
         }
         let (status,): (String,) = sqlx::query_as(
             "UPDATE payments SET refunded_amount = refunded_amount + $1, updated_at = $2, \
@@ -124,6 +178,14 @@ impl Store {
             .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
+        }
+        if let Some(attempt_id) = &r.duplicate_attempt_id {
+            sqlx::query("UPDATE attempts SET reserved_refunds = reserved_refunds - $1 WHERE id = $2")
+                .bind(r.amount)
+                .bind(attempt_id)
+                .execute(&mut *tx.tx)
+                .await?;
+            return Ok(true);
         }
         sqlx::query("UPDATE payments SET reserved_refunds = reserved_refunds - $1, updated_at = $2 WHERE id = $3")
             .bind(r.amount)

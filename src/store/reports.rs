@@ -37,6 +37,8 @@ pub struct RefundInfo {
     pub connector_id: String,
     pub amount: i64,
     pub updated_at: i64,
+    /// The duplicate collection (attempt) the refund returns; `None`: the payment's own.
+    pub duplicate_attempt_id: Option<String>,
 }
 
 /// A settled line of a settlement file that is not a whole payment of ours.
@@ -128,7 +130,7 @@ impl Store {
     /// Refunds that succeeded in `[start, end)`.
     pub async fn refunds_succeeded(&self, start: i64, end: i64) -> Result<Vec<RefundInfo>> {
         Ok(sqlx::query_as(
-            "SELECT id, payment_id, connector_id, amount, updated_at FROM refunds \
+            "SELECT id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id FROM refunds \
              WHERE status = 'succeeded' AND updated_at >= $1 AND updated_at < $2",
         )
         .bind(start)
@@ -142,7 +144,7 @@ impl Store {
         let mut out = Vec::new();
         for chunk in payment_ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT id, payment_id, connector_id, amount, updated_at FROM refunds \
+                "SELECT id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id FROM refunds \
                  WHERE status = 'succeeded' AND payment_id IN ({})",
                 marks(chunk.len())
             );

@@ -1,0 +1,234 @@
+//! Refunds of a duplicate collection (issue 9): a refund names the attempt it returns; an
+//! attempt that succeeded but did not pay its payment (a second VietQR credit, a late
+//! success on an expired payment, a second gateway tab) is refunded through its own
+//! gateway, up to its own amount, in any payment status, and leaves the payment as it is.
+
+mod common;
+use common::*;
+use feegate_connector::crypto::hmac_sha256_hex;
+use serde_json::{json, Value};
+
+const VIETQR_SECRET: &[u8] = b"vietqr-demo-notify-secret";
+
+/// The receiving bank's signed credit notification.
+async fn credit(app: &TestApp, reference: &str, txn: &str, bin: &str, account: &str) -> u16 {
+    let body = serde_json::to_vec(&json!({"notification_id": format!("N{txn}"), "account_number": account,
+        "bank_bin": bin, "amount": 135_000, "content": format!("MBVCB.{txn}.{reference}.CT tu 0011004123456"),
+        "bank_txn_id": txn, "credited_at": "2026-11-27T10:00:00+07:00"}))
+    .unwrap();
+    let r = app
+        .client
+        .post(format!("{}/callbacks/vietqr", app.url))
+        .header("content-type", "application/json")
+        .header("X-Bank-Signature", hmac_sha256_hex(VIETQR_SECRET, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+/// Asks for a refund (finance); gives the status and the body.
+async fn refund(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
+    let r = app.post(&format!("/v1/payments/{id}/refunds"), &app.finance_key).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn event_count(app: &TestApp, id: &str, kind: &str) -> usize {
+    let v: Value =
+        app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
+    v.as_array().unwrap().iter().filter(|e| e["type"] == kind).count()
+}
+
+fn attempt(p: &Value, i: usize) -> (String, String) {
+    let a = &p["attempts"][i];
+    (a["id"].as_str().unwrap().to_owned(), a["status"].as_str().unwrap().to_owned())
+}
+
+/// A payment the payer paid in two sandbox tabs: (payment id, paying attempt, duplicate).
+async fn paid_twice(app: &TestApp) -> (String, String, String) {
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let tabs = [app.choose(&id, "sandbox").await, app.choose(&id, "sandbox").await];
+    for tab in &tabs {
+        let r = app.client.post(tab).form(&[("outcome", "success")]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    let p = app.payment(&id).await;
+    let ((first, s0), (second, s1)) = (attempt(&p, 0), attempt(&p, 1));
+    assert_eq!((s0.as_str(), s1.as_str(), p["status"].as_str()), ("succeeded", "succeeded", Some("succeeded")));
+    (id, first, second)
+}
+
+#[tokio::test]
+async fn a_second_vietqr_credit_of_a_paid_payment_is_refunded_by_hand_and_the_payment_stays_paid() {
+    let app = TestApp::spawn().await;
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
+        .json(&json!({"connector": "vietqr"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let t = r.json::<Value>().await.unwrap()["transfer"].clone();
+    let (reference, bin, account) =
+        (t["content"].as_str().unwrap(), t["bank_bin"].as_str().unwrap(), t["account_number"].as_str().unwrap());
+    assert_eq!(credit(&app, reference, "FT0401", bin, account).await, 200);
+    // The payer scanned the QR twice; the bank also retries the second credit.
+    assert_eq!(credit(&app, reference, "FT0402", bin, account).await, 200);
+    assert_eq!(credit(&app, reference, "FT0402", bin, account).await, 200);
+    let p = app.payment(&id).await;
+    assert_eq!(p["attempts"].as_array().unwrap().len(), 2, "the second credit is one collection: {p}");
+    let (dup, status) = attempt(&p, 1);
+    assert_eq!(status, "succeeded");
+    assert_eq!(p["attempts"][1]["reference"], format!("{reference}.FT0402"));
+
+    let (status, r) =
+        refund(&app, &id, json!({"amount": "135000", "reason": "Chuyển khoản trùng", "attempt_id": dup})).await;
+    assert_eq!(status, 202, "{r}");
+    assert_eq!((r["status"].as_str(), r["attempt_id"].as_str()), (Some("pending_manual"), Some(dup.as_str())));
+    assert_eq!((r["duplicate"].as_bool(), r["connector"].as_str()), (Some(true), Some("vietqr")));
+    let rid = r["id"].as_str().unwrap();
+    let r = app
+        .post(&format!("/v1/payments/{id}/refunds/{rid}/complete"), &app.finance_key)
+        .json(&json!({"bank_reference": "FT0499"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!((r["status"].as_str(), r["bank_reference"].as_str()), (Some("succeeded"), Some("FT0499")));
+    let p = app.payment(&id).await;
+    assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("succeeded"), Some("0")), "{p}");
+    assert_eq!(event_count(&app, &id, "refund.succeeded").await, 1);
+    assert_eq!(event_count(&app, &id, "payment.refunded").await, 0, "the fee was paid once");
+    // The payment's own collection is still there to refund, in full.
+    let (status, r) = refund(&app, &id, json!({"amount": "135000", "reason": "Hồ sơ bị từ chối"})).await;
+    assert_eq!((status, r["duplicate"].as_bool()), (202, Some(false)), "{r}");
+    assert_eq!(r["attempt_id"], p["attempts"][0]["id"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_late_success_on_an_expired_payment_is_refunded_through_its_own_gateway() {
+    let app = TestApp::spawn().await;
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let tab = app.choose(&id, "sandbox").await;
+    // The payment expires while the payer is on the gateway's page...
+    let store = app.state.store.pool();
+    sqlx::query("UPDATE payments SET status = 'expired' WHERE id = $1").bind(&id).execute(store).await.unwrap();
+    sqlx::query("UPDATE attempts SET status = 'expired' WHERE payment_id = $1").bind(&id).execute(store).await.unwrap();
+    // ...who pays anyway: the gateway has the money.
+    let r = app.client.post(&tab).form(&[("outcome", "success")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let p = app.payment(&id).await;
+    let (late, status) = attempt(&p, 0);
+    assert_eq!((p["status"].as_str(), status.as_str()), (Some("expired"), "succeeded"), "{p}");
+    // Without naming it, an expired payment has nothing of its own to refund.
+    let (status, r) = refund(&app, &id, json!({"amount": "135000", "reason": "x"})).await;
+    assert_eq!((status, r["error"]["code"].as_str()), (409, Some("payment_not_refundable")));
+    let (status, r) = refund(&app, &id, json!({"amount": "135000", "reason": "Thu sau hạn", "attempt_id": late})).await;
+    assert_eq!(status, 202, "{r}");
+    assert_eq!((r["status"].as_str(), r["connector"].as_str()), (Some("succeeded"), Some("sandbox")), "{r}");
+    let p = app.payment(&id).await;
+    assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("expired"), Some("0")), "{p}");
+    assert_eq!(event_count(&app, &id, "refund.succeeded").await, 1);
+    assert_eq!(event_count(&app, &id, "payment.refunded").await, 0);
+    let (status, r) = refund(&app, &id, json!({"amount": "1", "reason": "again", "attempt_id": late})).await;
+    assert_eq!((status, r["error"]["code"].as_str()), (422, Some("refund_exceeds_attempt")), "{r}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_refunds_of_one_duplicate_accept_at_most_its_amount() {
+    let app = TestApp::spawn().await;
+    let (id, first, dup) = paid_twice(&app).await;
+    // The payment's own collection is refunded in full first (naming its attempt is the
+    // same as naming none): the duplicate is still refundable.
+    let (status, r) = refund(&app, &id, json!({"amount": "135000", "reason": "x", "attempt_id": first})).await;
+    assert_eq!((status, r["duplicate"].as_bool()), (202, Some(false)), "{r}");
+    assert_eq!(app.payment(&id).await["status"], "refunded");
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let req = app
+            .post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
+            .json(&json!({"amount": "50000", "reason": "race", "attempt_id": dup}));
+        tasks.push(tokio::spawn(async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|a| a.0 == 202).count(), 2, "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a == &&(422, "refund_exceeds_attempt".to_owned())).count(), 18);
+    let (n, sum): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds \
+         WHERE attempt_id = $1 AND status <> 'failed'",
+    )
+    .bind(&dup)
+    .fetch_one(app.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!((n, sum), (2, 100_000));
+    let p = app.payment(&id).await;
+    assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("refunded"), Some("135000")));
+    assert_eq!(event_count(&app, &id, "payment.refunded").await, 1, "only the payment's own refund");
+    assert_eq!(event_count(&app, &id, "refund.succeeded").await, 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refunds_naming_a_wrong_attempt_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    // A payment whose first try was declined, then paid.
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    assert!(app.pay_sandbox(&id, "failure").await.contains("status="));
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    let p = app.payment(&id).await;
+    let (declined, status) = attempt(&p, 0);
+    assert_eq!(status, "failed", "{p}");
+    let (other, _, other_dup) = paid_twice(&app).await;
+    let (refunds, events) = (app.count("refunds").await, app.count("events").await);
+    let cases: [(Value, u16, &str, &str); 7] = [
+        (json!(declined), 422, "attempt_not_refundable", "attempt_id"),
+        (json!(other_dup), 422, "unknown_attempt", "attempt_id"),
+        (json!("att_nope"), 422, "unknown_attempt", "attempt_id"),
+        (json!(7), 422, "invalid_type", "attempt_id"),
+        (json!(" "), 422, "missing_field", "attempt_id"),
+        (json!("att_\u{0}"), 422, "invalid_field", "attempt_id"),
+        (json!("a".repeat(65)), 422, "field_too_long", "attempt_id"),
+    ];
+    for (attempt_id, status, code, field) in cases {
+        let r = app
+            .post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
+            .json(&json!({"amount": "1000", "reason": "x", "attempt_id": attempt_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(r).await, (status, code.to_owned(), Some(field.to_owned())), "{attempt_id}");
+    }
+    // More than the duplicate collected.
+    let (status, r) = refund(&app, &other, json!({"amount": "135001", "reason": "x", "attempt_id": other_dup})).await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str(), r["error"]["field"].as_str()),
+        (422, Some("refund_exceeds_attempt"), Some("amount"))
+    );
+    assert_eq!((app.count("refunds").await, app.count("events").await), (refunds, events), "nothing was written");
+    let (reserved,): (i64,) = sqlx::query_as("SELECT reserved_refunds FROM attempts WHERE id = $1")
+        .bind(&other_dup)
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(reserved, 0);
+    for p in [&id, &other] {
+        let p = app.payment(p).await;
+        assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("succeeded"), Some("0")));
+    }
+    app.stop().await;
+}
