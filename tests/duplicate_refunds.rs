@@ -232,3 +232,111 @@ async fn refunds_naming_a_wrong_attempt_are_refused_and_change_nothing() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_refunded_duplicate_ties_out_in_the_settlement_report() {
+    let app = TestApp::spawn().await;
+    let mut body = payment_body();
+    body["lines"] = json!([
+        {"kind": "charge", "code": "LP-GPLX", "description": "Lệ phí cấp đổi GPLX", "amount": "135000"},
+        {"kind": "fee", "code": "P-SH", "description": "Phí sát hạch", "amount": "50000"}
+    ]);
+    let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
+    let tabs = [app.choose(&id, "sandbox").await, app.choose(&id, "sandbox").await];
+    for tab in &tabs {
+        assert_eq!(app.client.post(tab).form(&[("outcome", "success")]).send().await.unwrap().status(), 303);
+    }
+    let p = app.payment(&id).await;
+    let dup = attempt(&p, 1).0;
+    // The duplicate is paid back in two parts.
+    for amount in ["35000", "150000"] {
+        let (status, r) = refund(&app, &id, json!({"amount": amount, "reason": "Thu trùng", "attempt_id": dup})).await;
+        assert_eq!((status, r["status"].as_str()), (202, Some("succeeded")), "{r}");
+    }
+    let date = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+7))
+        .date()
+        .format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap();
+    let file = app
+        .client
+        .get(format!("{}/sim/sandbox/_control/settlement?date={date}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = app
+        .post("/v1/reconciliation/runs", &app.finance_key)
+        .json(&json!({"source": "sandbox", "date": date, "content": file}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let rep: Value = app
+        .get(&format!("/v1/reports/settlement?date={date}"), &app.finance_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The gateway settled both collections and the duplicate's refunds: what is left is the
+    // payment, which feegate expects once, with nothing of it refunded.
+    for (line, paid) in [(0, "135000"), (1, "50000")] {
+        let account = p["lines"][line]["account_id"].as_str().unwrap();
+        let a = rep["accounts"].as_array().unwrap().iter().find(|a| a["account_id"] == account).unwrap();
+        assert_eq!(
+            [&a["paid"], &a["refunded"], &a["expected"], &a["settled"], &a["difference_settled"]],
+            [&json!(paid), &json!("0"), &json!(paid), &json!(paid), &json!("0")],
+            "{rep}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_attempt_that_paid_is_the_payments_own_even_when_another_was_started_first() {
+    let app = TestApp::spawn().await;
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let tabs = [app.choose(&id, "sandbox").await, app.choose(&id, "sandbox").await];
+    // The payer pays in the second tab first; the first tab's success is the duplicate.
+    for tab in tabs.iter().rev() {
+        assert_eq!(app.client.post(tab).form(&[("outcome", "success")]).send().await.unwrap().status(), 303);
+    }
+    let p = app.payment(&id).await;
+    let ((started_first, _), (paid_by, _)) = (attempt(&p, 0), attempt(&p, 1));
+    let (status, r) = refund(&app, &id, json!({"amount": "1000", "reason": "x"})).await;
+    assert_eq!(
+        (status, r["attempt_id"].as_str(), r["duplicate"].as_bool()),
+        (202, Some(paid_by.as_str()), Some(false))
+    );
+    let (status, r) = refund(&app, &id, json!({"amount": "1000", "reason": "x", "attempt_id": started_first})).await;
+    assert_eq!((status, r["duplicate"].as_bool()), (202, Some(true)), "{r}");
+    assert_eq!(app.payment(&id).await["refunded_amount"], "1000");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_refund_body_names_the_attempt_and_refuses_unknown_fields() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.client.get(format!("{}/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    let body = &doc["components"]["schemas"]["NewRefund"];
+    assert_eq!(body["additionalProperties"], false, "{body}");
+    let attempt_id = &body["properties"]["attempt_id"];
+    assert_eq!(attempt_id["maxLength"], 64, "{attempt_id}");
+    assert!(attempt_id["description"].as_str().unwrap().contains("refund_exceeds_attempt"), "{attempt_id}");
+    let required: Vec<&str> = body["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(!required.contains(&"attempt_id"), "{body}");
+    // The server refuses what the schema refuses.
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
+        .json(&json!({"amount": "1", "reason": "x", "attempt": "att_1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (422, "unknown_field".to_owned(), Some("attempt".to_owned())));
+    app.stop().await;
+}
