@@ -340,3 +340,87 @@ async fn the_openapi_refund_body_names_the_attempt_and_refuses_unknown_fields() 
     assert_eq!(error_code(r).await, (422, "unknown_field".to_owned(), Some("attempt".to_owned())));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn payments_of_an_older_database_keep_the_attempt_their_refunds_went_through() {
+    let db_url = fresh_database().await;
+    {
+        // The database as migrations 0001..0010 left it: a payment paid twice whose refund
+        // went through its first succeeded attempt, one paid after a declined try, and an
+        // expired one with a late success.
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
+        let dir = if on_postgres() { "migrations/postgres" } else { "migrations/sqlite" };
+        let mut m = sqlx::migrate::Migrator::new(std::path::Path::new(dir)).await.unwrap();
+        m.migrations = m.migrations.iter().filter(|x| x.version < 11).cloned().collect::<Vec<_>>().into();
+        m.run(&pool).await.unwrap();
+        for sql in [
+            "INSERT INTO agencies (code, name, parent_code, created_at) VALUES ('OLD.01', 'Old agency', NULL, 1)",
+            "INSERT INTO portals (id, name, webhook_url, webhook_secret, agencies, created_at) \
+             VALUES ('old-portal', 'Old portal', NULL, 'x', '[\"OLD.01\"]', 1)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        for (pid, status, refunded) in
+            [("pay_twice", "partially_refunded", 1000), ("pay_retry", "succeeded", 0), ("pay_late", "expired", 0)]
+        {
+            sqlx::query(
+                "INSERT INTO payments (id, portal_id, agency_code, dossier_code, procedure_code, description, \
+                 currency, amount, refunded_amount, status, payer, return_url, metadata, created_at, updated_at, \
+                 expires_at, paid_at, reserved_refunds) VALUES ($1, 'old-portal', 'OLD.01', 'D-1', 'P-1', 'old', \
+                 'VND', 135000, $2, $3, '{}', 'https://p.example/r', '{}', 1, 1, 1, 1, $2)",
+            )
+            .bind(pid)
+            .bind(refunded)
+            .bind(status)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        for (id, pid, status, created) in [
+            ("att_a", "pay_twice", "succeeded", 1),
+            ("att_b", "pay_twice", "succeeded", 2),
+            ("att_c", "pay_retry", "failed", 1),
+            ("att_d", "pay_retry", "succeeded", 2),
+            ("att_e", "pay_late", "succeeded", 1),
+        ] {
+            sqlx::query(
+                "INSERT INTO attempts (id, payment_id, connector_id, reference, status, amount, currency, action, \
+                 created_at, updated_at) VALUES ($1, $2, 'sandbox', $1, $3, 135000, 'VND', '{}', $4, $4)",
+            )
+            .bind(id)
+            .bind(pid)
+            .bind(status)
+            .bind(created)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO refunds (id, payment_id, attempt_id, connector_id, reference, amount, reason, status, \
+             requested_by, created_at, updated_at) VALUES ('rfd_old', 'pay_twice', 'att_a', 'sandbox', 'FGROLD', \
+             1000, 'old', 'succeeded', 'staff:old', 3, 3)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let app = TestApp::spawn_on(&db_url, &[]).await;
+    for (pid, paying) in [("pay_twice", Some("att_a")), ("pay_retry", Some("att_d")), ("pay_late", None)] {
+        let (got,): (Option<String>,) = sqlx::query_as("SELECT paid_attempt_id FROM payments WHERE id = $1")
+            .bind(pid)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(got.as_deref(), paying, "{pid}");
+    }
+    let list: Value =
+        app.get("/v1/payments/pay_twice/refunds", &app.finance_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!((list[0]["attempt_id"].as_str(), list[0]["duplicate"].as_bool()), (Some("att_a"), Some(false)));
+    // The second collection of the old payment is a duplicate, capped at its own amount.
+    let (status, r) =
+        refund(&app, "pay_twice", json!({"amount": "135001", "reason": "x", "attempt_id": "att_b"})).await;
+    assert_eq!((status, r["error"]["code"].as_str()), (422, Some("refund_exceeds_attempt")), "{r}");
+    app.stop().await;
+}
