@@ -293,6 +293,23 @@ async fn a_refunded_duplicate_ties_out_in_the_settlement_report() {
             "{rep}"
         );
     }
+    // The month counts the payment once, with nothing of it refunded.
+    let month = &date[..7];
+    let rep: Value = app
+        .get(&format!("/v1/reports/monthly?month={month}"), &app.finance_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows: Vec<(&str, &str)> = rep["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["amount"].as_str().unwrap(), r["refunded"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rows, vec![("135000", "0"), ("50000", "0")], "{rep}");
     app.stop().await;
 }
 
