@@ -441,3 +441,60 @@ async fn payments_of_an_older_database_keep_the_attempt_their_refunds_went_throu
     assert_eq!((status, r["error"]["code"].as_str()), (422, Some("refund_exceeds_attempt")), "{r}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_credit_on_the_statement_is_a_duplicate_not_a_missing_transfer() {
+    let app = TestApp::spawn().await;
+    // A fee (to the Vietcombank account of the demo's statement source) paid twice by VietQR.
+    let mut body = payment_body();
+    body["lines"] = json!([{"kind": "fee", "code": "P-01", "description": "Phí thẩm định", "amount": "135000"}]);
+    let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
+        .json(&json!({"connector": "vietqr"}))
+        .send()
+        .await
+        .unwrap();
+    let t = r.json::<Value>().await.unwrap()["transfer"].clone();
+    let (reference, bin, account) =
+        (t["content"].as_str().unwrap(), t["bank_bin"].as_str().unwrap(), t["account_number"].as_str().unwrap());
+    assert_eq!(account, "0351000765432");
+    for txn in ["FT0501", "FT0502"] {
+        assert_eq!(credit(&app, reference, txn, bin, account).await, 200);
+    }
+    assert_eq!(app.payment(&id).await["attempts"].as_array().unwrap().len(), 2);
+    let day = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();
+    let d = format!("{:02}/{:02}/{}", day.day(), u8::from(day.month()), day.year());
+    let mut csv = String::from(
+        "NGÂN HÀNG TMCP NGOẠI THƯƠNG VIỆT NAM,,,,,,\nSAO KÊ TÀI KHOẢN / ACCOUNT STATEMENT,,,,,,\n\
+         Số tài khoản: 0351000765432 - SO GIAO THONG VAN TAI TINH HA NAM,,,,,,\nLoại tiền: VND,,,,,,\n\
+         STT,Ngày giao dịch,Số tham chiếu,Số tiền ghi nợ,Số tiền ghi có,Số dư,Nội dung chi tiết\n",
+    );
+    for (n, (txn, balance)) in [("FT0501", "10,135,000"), ("FT0502", "10,270,000")].iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{d},5073IBT{:07},\"\",\"135,000\",\"{balance}\",\"MBVCB.{txn}.{reference}.CT tu 0011004123456\"\n",
+            n + 1,
+            n + 1
+        ));
+    }
+    let r = app
+        .post("/v1/reconciliation/runs", &app.finance_key)
+        .json(&json!({"source": "vcb-0351000765432", "content": csv}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let run: Value = r.json().await.unwrap();
+    // The second credit is the duplicate the review is about; the attempt recorded for it is
+    // not a transfer the statement lacks.
+    assert_eq!(
+        (
+            run["counts"]["matched"].as_i64(),
+            run["counts"]["duplicate"].as_i64(),
+            run["counts"]["missing_in_file"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{run}"
+    );
+    app.stop().await;
+}

@@ -17,6 +17,11 @@ WHERE status IN ('succeeded', 'partially_refunded', 'refunded');
 -- that it never exceeds the attempt's amount, whatever the concurrency.
 ALTER TABLE attempts ADD COLUMN reserved_refunds BIGINT NOT NULL DEFAULT 0;
 
+-- A second bank credit under a paid attempt's reference, recorded as its own attempt: the
+-- attempt whose reference it carried. The statement proves it as a duplicate of that one,
+-- never as a transfer of its own.
+ALTER TABLE attempts ADD COLUMN second_of TEXT REFERENCES attempts(id);
+
 -- The duplicate attempt a refund returns; NULL: the refund returns the payment's own
 -- collection (through its paying attempt, `attempt_id`), as every older refund did.
 ALTER TABLE refunds ADD COLUMN duplicate_attempt_id TEXT REFERENCES attempts(id);

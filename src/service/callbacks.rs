@@ -456,7 +456,7 @@ async fn record_second_credit(
         updated_at: now,
         ..attempt.clone()
     };
-    if state.store.record_duplicate_attempt(tx, &second).await? {
+    if state.store.record_duplicate_attempt(tx, &second, &attempt.id).await? {
         state
             .store
             .audit(

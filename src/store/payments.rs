@@ -448,10 +448,11 @@ impl Store {
     /// Records a second collection under an attempt's reference (another bank credit for a
     /// paid reference) as its own succeeded attempt, so that it can be refunded. Its
     /// reference is derived from the credit, so the bank's retry of the same credit finds
-    /// the attempt already there: `false`, nothing written.
-    pub async fn record_duplicate_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<bool> {
+    /// the attempt already there: `false`, nothing written. `second_of` is the attempt whose
+    /// reference the credit carried.
+    pub async fn record_duplicate_attempt(&self, tx: &mut Tx, a: &AttemptRow, second_of: &str) -> Result<bool> {
         let r = sqlx::query(&format!(
-            "INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) \
+            "INSERT INTO attempts ({ATTEMPT_COLS}, second_of) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) \
              ON CONFLICT (reference) DO NOTHING"
         ))
         .bind(&a.id)
@@ -467,6 +468,7 @@ impl Store {
         .bind(&a.action)
         .bind(a.created_at)
         .bind(a.updated_at)
+        .bind(second_of)
         .execute(&mut *tx.tx)
         .await?;
         Ok(r.rows_affected() == 1)

@@ -49,7 +49,9 @@ impl Store {
     }
 
     /// Attempts a statement of `account_id` may prove: the direct transfers (`direct`
-    /// connectors) that succeeded in `[start, end)` with lines routed here (`expected`), and
+    /// connectors) that succeeded in `[start, end)` with lines routed here (`expected`; a
+    /// second credit recorded as its own attempt is not: the statement shows it as a
+    /// `duplicate` of the attempt whose reference it carried), and
     /// any attempt whose reference the statement names whole or as a cut-short prefix.
     pub async fn statement_payments(
         &self,
@@ -88,7 +90,7 @@ impl Store {
         if !direct.is_empty() {
             let sql = format!(
                 "{cols} WHERE a.status = 'succeeded' AND a.updated_at >= $2 AND a.updated_at < $3 \
-                 AND a.connector_id IN ({}) AND EXISTS (SELECT 1 FROM payment_lines l \
+                 AND a.second_of IS NULL AND a.connector_id IN ({}) AND EXISTS (SELECT 1 FROM payment_lines l \
                  WHERE l.payment_id = p.id AND l.account_id = $1) ORDER BY a.reference",
                 marks(4, direct.len())
             );
