@@ -76,7 +76,10 @@ async fn unknown_routes_and_wrong_methods_are_json_on_the_api_and_pages_in_the_b
     let r = app.client.get(format!("{}/checkout/pay_x/more", app.url)).send().await.unwrap();
     let got = answer(r).await;
     assert_eq!(got.0, 404);
-    assert!(got.1.starts_with("text/html") && got.2.as_str().is_some_and(|t| t.contains("404")), "{got:?}");
+    assert!(
+        got.1.starts_with("text/html") && got.2.as_str().is_some_and(|t| t.contains("Không tìm thấy trang")),
+        "{got:?}"
+    );
     let r = app.client.delete(format!("{}/checkout/pay_x", app.url)).send().await.unwrap();
     assert!(r.headers().contains_key("allow"));
     let got = answer(r).await;

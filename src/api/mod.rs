@@ -256,8 +256,26 @@ async fn contract(State(state): State<AppState>, req: Request, next: Next) -> Re
     };
     let err = refusal(status, &method, &text);
     let fresh = if reader == Reader::Person {
-        let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"));
-        (status, axum::response::Html(state.pages.message(&title, &err.message))).into_response()
+        // A person reads this page (a payer who mistyped or followed an old link): in
+        // Vietnamese and English, and what to do next rather than the API's words.
+        let (title, message) = match status.as_u16() {
+            404 => (
+                "Không tìm thấy trang · Page not found".to_owned(),
+                "Địa chỉ này không có trên trang thanh toán. Hãy quay lại cổng dịch vụ công và mở lại \
+                 liên kết thanh toán của hồ sơ. · This address does not exist here: go back to the \
+                 public service portal and open the dossier's payment link again."
+                    .to_owned(),
+            ),
+            _ => (
+                format!("Không thực hiện được yêu cầu · The request could not be completed ({})", status.as_u16()),
+                format!(
+                    "Hãy quay lại cổng dịch vụ công và thử lại sau. · Go back to the public service portal and try \
+                     again later. ({})",
+                    err.message
+                ),
+            ),
+        };
+        (status, axum::response::Html(state.pages.message(&title, &message))).into_response()
     } else {
         err.into_response()
     };
