@@ -62,16 +62,7 @@ async fn a_callback_with_a_bad_signature_changes_nothing_and_is_recorded() {
             .await
             .unwrap();
     assert_eq!((n, verified), (1, 0), "the forged callback is kept, unverified");
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("feegate_callback_verification_failures_total{connector=\"sandbox\"}"), "{metrics}");
     // Garbage with a valid signature is malformed, and changes nothing either.
     let (status, _) = send(&app, "sandbox", b"{\"reference\": 1}".to_vec(), SECRET).await;

@@ -71,16 +71,7 @@ async fn a_key_over_its_limit_gets_429_with_retry_after_and_another_key_does_not
     assert_eq!(list(&app, &app.finance_key).await.status(), 200, "another role has its own bucket");
     tokio::time::sleep(Duration::from_secs(secs)).await;
     assert_eq!(list(&app, &a).await.status(), 200, "after Retry-After the key works again");
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.lines().any(|l| l.starts_with("feegate_rate_limited_total")
             && l.contains("scope=\"api_key\"")
@@ -198,16 +189,7 @@ async fn a_flood_of_unverified_callbacks_is_limited_while_a_verified_callback_st
     let r = app.client.get(format!("{}/callbacks/vnpay?vnp_TxnRef=x&vnp_SecureHash=00", app.url)).send().await.unwrap();
     assert_ne!(r.status(), 429);
     assert_eq!(app.count("callbacks").await, 8);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.lines().any(|l| l.starts_with("feegate_rate_limited_total")
             && l.contains("scope=\"unverified_callback\"")

@@ -12,16 +12,7 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(app.client.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
     assert_eq!(app.client.get(format!("{}/readyz", app.url)).send().await.unwrap().status(), 200);
     app.create_payment(&payment_body()).await;
-    let m = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = app.metrics().await;
     assert!(m.contains("feegate_http_requests_total{method=\"POST\",route=\"/v1/payments\",status=\"201\"}"), "{m}");
     assert!(m.contains("feegate_payment_transitions_total{to=\"created\"}"));
     app.stop().await;

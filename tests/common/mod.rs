@@ -191,6 +191,12 @@ impl TestApp {
         assert!(r.status().is_success());
     }
 
+    /// The Prometheus text of `/metrics`, read with the admin key (it is never public).
+    pub async fn metrics(&self) -> String {
+        let r = self.client.get(format!("{}/metrics", self.url)).bearer_auth(&self.admin_key).send().await;
+        r.expect("metrics").text().await.expect("metrics text")
+    }
+
     /// Counts rows of a table (for "nothing was written" checks).
     pub async fn count(&self, table: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
