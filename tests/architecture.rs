@@ -67,11 +67,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("bin/feegate_bench/pg.rs", "sqlx::query_as"),
     ("bin/feegate_bench/recon.rs", "sqlx::query"),
     ("bin/feegate_bench/recon.rs", "sqlx::query_as"),
-    // Status codes written in the service: removed in step 1 (the service error table).
-    ("service/attempts.rs", "axum"),
-    ("service/callbacks.rs", "axum"),
-    ("service/payments.rs", "axum"),
-    ("service/refunds.rs", "axum"),
     // The service answers the API's error type, reads the API's principal and body helper,
     // derives the API's schemas; the API reads store rows: removed in step 2.
     ("service/admin.rs", "crate::api"),
@@ -92,7 +87,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("service/view.rs", "utoipa"),
     ("api/admin.rs", "crate::store"),
     ("api/auth.rs", "crate::store"),
-    ("api/error.rs", "crate::store"),
     ("api/events.rs", "crate::store"),
     ("api/payments.rs", "crate::store"),
 ];

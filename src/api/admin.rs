@@ -8,6 +8,7 @@ use crate::app::AppState;
 use crate::domain::agency::{agency_code, Account, Agency, LineKind, NewAccount};
 use crate::domain::ids::new_id;
 use crate::service::admin as svc;
+use crate::service::error::Code;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -61,14 +62,12 @@ pub async fn create_agency(
     };
     if let Some(p) = &a.parent_code {
         if state.store.agency(p).await?.is_none() {
-            return Err(
-                ApiError::unprocessable("unknown_agency", format!("no agency has code {p}")).with_field("parent_code")
-            );
+            return Err(ApiError::new(Code::UnknownAgency, format!("no agency has code {p}")).with_field("parent_code"));
         }
     }
     let mut tx = state.store.begin().await?;
     state.store.insert_agency(&mut tx, &a).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict => ApiError::conflict("agency_exists", "an agency with this code exists"),
+        crate::store::StoreError::Conflict => ApiError::new(Code::AgencyExists, "an agency with this code exists"),
         other => other.into(),
     })?;
     state.store.audit(&mut tx, "admin", "agency.created", &who.actor(), &serde_json::json!({"code": a.code})).await?;
@@ -173,7 +172,7 @@ pub async fn patch_account(
         .ok_or_else(|| ApiError::not_found("account"))?;
     let receives = p.receives.unwrap_or(a.receives);
     if receives.is_empty() {
-        return Err(ApiError::unprocessable("missing_field", "receives lists fee and/or charge").with_field("receives"));
+        return Err(ApiError::new(Code::MissingField, "receives lists fee and/or charge").with_field("receives"));
     }
     let mut tx = state.store.begin().await?;
     state.store.patch_account(&mut tx, &id, p.active.unwrap_or(a.active), &receives).await?;
@@ -305,9 +304,8 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
     who.require(&[Role::Admin])?;
     let n: NewKey = typed(b)?;
-    let role = Role::parse(&n.role).ok_or_else(|| {
-        ApiError::unprocessable("invalid_role", "role is portal, finance or admin").with_field("role")
-    })?;
+    let role = Role::parse(&n.role)
+        .ok_or_else(|| ApiError::new(Code::InvalidRole, "role is portal, finance or admin").with_field("role"))?;
     let (id, key) = svc::create_key(&state.store, role, n.portal_id, &n.name, &who.actor()).await?;
     Ok((StatusCode::CREATED, Json(KeyCreated { id, key })))
 }

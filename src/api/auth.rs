@@ -3,10 +3,10 @@
 
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::service::error::Code;
 use crate::store::admin::KeyRow;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -80,18 +80,18 @@ pub fn new_key() -> (String, String, String) {
     (id, key, hash)
 }
 
-fn unauthorized(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+fn unauthorized(code: Code, message: &str) -> ApiError {
+    ApiError::new(code, message)
 }
 
 /// Checks a presented key against its stored row.
 pub fn check(row: &KeyRow, presented: &str) -> Result<(), ApiError> {
     let ok: bool = hash_key(presented).as_bytes().ct_eq(row.hash.as_bytes()).into();
     if !ok {
-        return Err(unauthorized("invalid_api_key", "the API key is not valid"));
+        return Err(unauthorized(Code::InvalidApiKey, "the API key is not valid"));
     }
     if row.revoked_at.is_some() {
-        return Err(unauthorized("revoked_api_key", "the API key has been revoked"));
+        return Err(unauthorized(Code::RevokedApiKey, "the API key has been revoked"));
     }
     Ok(())
 }
@@ -107,20 +107,20 @@ impl FromRequestParts<AppState> for Principal {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing_api_key", "send Authorization: Bearer <key>"))?;
-        let value = header.to_str().map_err(|_| unauthorized("invalid_api_key", "the API key is not valid"))?;
+            .ok_or_else(|| unauthorized(Code::MissingApiKey, "send Authorization: Bearer <key>"))?;
+        let value = header.to_str().map_err(|_| unauthorized(Code::InvalidApiKey, "the API key is not valid"))?;
         let key = value
             .strip_prefix("Bearer ")
-            .ok_or_else(|| unauthorized("invalid_api_key", "use the Bearer scheme: Authorization: Bearer <key>"))?
+            .ok_or_else(|| unauthorized(Code::InvalidApiKey, "use the Bearer scheme: Authorization: Bearer <key>"))?
             .trim();
         let id = key
             .strip_prefix("fgk_")
             .and_then(|rest| rest.split_once('_'))
             .map(|(id, _)| format!("key_{id}"))
             .filter(|id| id.len() <= 40)
-            .ok_or_else(|| unauthorized("invalid_api_key", "the API key is not valid"))?;
+            .ok_or_else(|| unauthorized(Code::InvalidApiKey, "the API key is not valid"))?;
         let row =
-            state.store.key(&id).await?.ok_or_else(|| unauthorized("invalid_api_key", "the API key is not valid"))?;
+            state.store.key(&id).await?.ok_or_else(|| unauthorized(Code::InvalidApiKey, "the API key is not valid"))?;
         check(&row, key)?;
         let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored key has an unknown role"))?;
         Ok(Principal { key_id: row.id, role, portal_id: row.portal_id, name: row.name })

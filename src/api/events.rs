@@ -4,6 +4,7 @@ use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Path, Query};
 use crate::app::AppState;
+use crate::service::error::Code;
 use crate::service::rfc3339;
 use crate::store::now_ms;
 use crate::store::outbox::{DeliveryRow, OutboxFilter, OutboxRow};
@@ -117,11 +118,11 @@ pub async fn list(
 ) -> Result<Json<EventList>, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit is 1-200").with_field("limit"));
+        return Err(ApiError::new(Code::InvalidQuery, "limit is 1-200").with_field("limit"));
     }
     if let Some(s) = &q.status {
         if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request("invalid_query", "unknown status").with_field("status"));
+            return Err(ApiError::new(Code::InvalidQuery, "unknown status").with_field("status"));
         }
     }
     let portal_id = match who.role {
@@ -151,7 +152,7 @@ pub async fn redeliver(
         _ => return Err(ApiError::not_found("event")),
     };
     if e.webhook == 0 {
-        return Err(ApiError::conflict("not_a_webhook_event", "this event is status history, not sent to portals"));
+        return Err(ApiError::new(Code::NotAWebhookEvent, "this event is status history, not sent to portals"));
     }
     let mut tx = store.begin().await?;
     if !store.redeliver(&mut tx, &id, now_ms()).await? {

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::domain::agency::{agency_code, Agency, AgencyImport, LineKind, NewAccount};
 use crate::domain::ids::{new_id, new_secret};
 use crate::domain::text;
+use crate::service::error::Code;
 use crate::store::admin::{KeyRow, PortalRow};
 use crate::store::{now_ms, Store, Tx};
 use anyhow::Context;
@@ -153,8 +154,9 @@ pub async fn create_portal(
             i
         }
         Some(_) => {
-            return Err(ApiError::unprocessable("invalid_field", "portal id: 1-64 letters, digits, '-' or '_'")
-                .with_field("id"))
+            return Err(
+                ApiError::new(Code::InvalidField, "portal id: 1-64 letters, digits, '-' or '_'").with_field("id")
+            )
         }
         None => new_id("ptl"),
     };
@@ -162,7 +164,7 @@ pub async fn create_portal(
         match url::Url::parse(u) {
             Ok(p) if p.scheme() == "https" || p.scheme() == "http" => {}
             _ => {
-                return Err(ApiError::unprocessable("invalid_webhook_url", "webhook_url must be an http(s) URL")
+                return Err(ApiError::new(Code::InvalidWebhookUrl, "webhook_url must be an http(s) URL")
                     .with_field("webhook_url"))
             }
         }
@@ -179,7 +181,7 @@ pub async fn create_portal(
     };
     let mut tx = store.begin().await?;
     if !store.insert_portal(&mut tx, &row, false).await? {
-        return Err(ApiError::conflict("portal_exists", "a portal with this id exists"));
+        return Err(ApiError::new(Code::PortalExists, "a portal with this id exists"));
     }
     if !origins.is_empty() {
         store.set_portal_return_origins(&mut tx, &row.id, &origins, false).await?;
@@ -207,20 +209,16 @@ pub async fn create_key(
 ) -> Result<(String, String), ApiError> {
     match (role, &portal_id) {
         (Role::Portal, None) => {
-            return Err(ApiError::unprocessable("missing_field", "a portal key needs portal_id").with_field("portal_id"))
+            return Err(ApiError::new(Code::MissingField, "a portal key needs portal_id").with_field("portal_id"))
         }
         (Role::Finance | Role::Admin, Some(_)) => {
-            return Err(
-                ApiError::unprocessable("invalid_field", "only portal keys belong to a portal").with_field("portal_id")
-            )
+            return Err(ApiError::new(Code::InvalidField, "only portal keys belong to a portal").with_field("portal_id"))
         }
         _ => {}
     }
     if let Some(p) = &portal_id {
         if store.portal(p).await?.is_none() {
-            return Err(
-                ApiError::unprocessable("unknown_portal", format!("no portal has id {p}")).with_field("portal_id")
-            );
+            return Err(ApiError::new(Code::UnknownPortal, format!("no portal has id {p}")).with_field("portal_id"));
         }
     }
     let (id, key, hash) = new_key();
@@ -266,8 +264,8 @@ pub const MAX_RETURN_ORIGINS: usize = 20;
 /// https only, a host, nothing after it but an optional `/`.
 pub fn return_origin(raw: &str) -> Result<String, ApiError> {
     let bad = || {
-        ApiError::unprocessable(
-            "invalid_return_origin",
+        ApiError::new(
+            Code::InvalidReturnOrigin,
             format!(
                 "`{}` is not an https origin like https://portal.example.vn",
                 raw.chars().take(100).collect::<String>()
@@ -286,8 +284,8 @@ pub fn return_origin(raw: &str) -> Result<String, ApiError> {
 /// Checks a list of return origins: their canonical forms, without repeats.
 fn clean_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
     if origins.len() > MAX_RETURN_ORIGINS {
-        return Err(ApiError::unprocessable(
-            "too_many_return_origins",
+        return Err(ApiError::new(
+            Code::TooManyReturnOrigins,
             format!("a portal has at most {MAX_RETURN_ORIGINS} return origins"),
         )
         .with_field("origins"));
@@ -315,8 +313,8 @@ pub async fn check_return_url(store: &Store, portal_id: &str, return_url: &str) 
         _ => false,
     };
     if !allowed {
-        return Err(ApiError::unprocessable(
-            "return_url_not_allowed",
+        return Err(ApiError::new(
+            Code::ReturnUrlNotAllowed,
             "return_url must be an https URL on one of this portal's return origins (set by an admin)",
         )
         .with_field("return_url"));

@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::domain::ids::{new_id, new_reference};
 use crate::domain::payment::{AttemptStatus, PaymentStatus};
 use crate::service::datetime;
+use crate::service::error::Code;
 use crate::store::now_ms;
 use crate::store::payments::{AttemptRow, PaymentRow};
 use feegate_connector::{Action, Beneficiary, ConnectorError, Locale, StartRequest};
@@ -21,20 +22,17 @@ pub async fn start(
     actor: &str,
 ) -> Result<Action, ApiError> {
     let account = state.connectors.get(connector_id).filter(|a| a.serves(&payment.agency_code)).ok_or_else(|| {
-        ApiError::unprocessable(
-            "unknown_connector",
-            format!("connector {connector_id} does not collect for this agency"),
-        )
-        .with_field("connector")
+        ApiError::new(Code::UnknownConnector, format!("connector {connector_id} does not collect for this agency"))
+            .with_field("connector")
     })?;
     let now = now_ms();
     if !payment.status().is_payable() || payment.expires_at <= now {
-        return Err(ApiError::conflict("payment_not_payable", format!("the payment is {}", payment.status)));
+        return Err(ApiError::new(Code::PaymentNotPayable, format!("the payment is {}", payment.status)));
     }
     let range = account.connector.amount_range();
     if !range.contains(&payment.amount) {
-        return Err(ApiError::unprocessable(
-            "amount_not_accepted",
+        return Err(ApiError::new(
+            Code::AmountNotAccepted,
             format!(
                 "{} takes amounts from {} to {} đồng; choose another way to pay",
                 account.connector.display_name(),
@@ -46,8 +44,8 @@ pub async fn start(
     }
     let beneficiary = single_beneficiary(state, payment).await?;
     if account.connector.needs_beneficiary() && beneficiary.is_none() {
-        return Err(ApiError::unprocessable(
-            "connector_not_applicable",
+        return Err(ApiError::new(
+            Code::ConnectorNotApplicable,
             "this payment's lines go to several accounts; one bank transfer cannot pay it",
         )
         .with_field("connector"));
@@ -72,7 +70,7 @@ pub async fn start(
     store.insert_attempt(&mut tx, &attempt).await?;
     if !store.transition_payment(&mut tx, &payment.id, PaymentStatus::Pending, None).await? {
         tx.rollback().await?;
-        return Err(ApiError::conflict("payment_not_payable", "the payment is no longer payable"));
+        return Err(ApiError::new(Code::PaymentNotPayable, "the payment is no longer payable"));
     }
     if payment.status() == PaymentStatus::Created {
         store
@@ -142,16 +140,12 @@ pub async fn start(
             tracing::warn!(payment_id = %payment.id, connector = connector_id, error = %e, "gateway refused to start");
             Err(match e {
                 ConnectorError::NotSupported { .. } | ConnectorError::Config(_) => ApiError::internal(e),
-                ConnectorError::Rejected { .. } => ApiError::new(
-                    axum::http::StatusCode::BAD_GATEWAY,
-                    "gateway_rejected",
-                    format!("the gateway refused the payment: {e}"),
-                ),
-                ConnectorError::Transport(_) | ConnectorError::BadResponse(_) => ApiError::new(
-                    axum::http::StatusCode::BAD_GATEWAY,
-                    "gateway_unavailable",
-                    "the gateway did not answer; try again or choose another",
-                ),
+                ConnectorError::Rejected { .. } => {
+                    ApiError::new(Code::GatewayRejected, format!("the gateway refused the payment: {e}"))
+                }
+                ConnectorError::Transport(_) | ConnectorError::BadResponse(_) => {
+                    ApiError::new(Code::GatewayUnavailable, "the gateway did not answer; try again or choose another")
+                }
             })
         }
     }

@@ -6,6 +6,7 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::new_id;
 use crate::domain::payment::{review, AttemptStatus, PaymentStatus};
+use crate::service::error::Code;
 use crate::service::view::PaymentView;
 use crate::store::payments::{AttemptRow, CallbackRecord};
 use crate::store::{now_ms, Tx};
@@ -271,7 +272,7 @@ async fn landed_in(
     attempt: &AttemptRow,
     fact: &Fact,
 ) -> Result<CreditedAccount, ApiError> {
-    let unavailable = |m: String| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "gateway_unavailable", m);
+    let unavailable = |m: String| ApiError::new(Code::GatewayUnavailable, m);
     let account = state.connectors.get(connector_id).ok_or_else(|| ApiError::not_found("connector"))?;
     let txn = fact.gateway_txn.as_deref().ok_or_else(|| {
         unavailable(format!("a credit for {} without a transaction number cannot be checked", attempt.reference))

@@ -7,6 +7,7 @@ use crate::api::auth::{Principal, Role};
 use crate::api::body::typed;
 use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::service::error::Code;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::service::rfc3339;
 use crate::store::cases::{CaseFilter, CaseStatus, DayRow, ItemCaseRow, Resolution, ReviewCaseRow};
@@ -156,25 +157,19 @@ pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Ve
         "resolved" => CaseStatus::Resolved,
         "all" => CaseStatus::All,
         other => {
-            return Err(ApiError::unprocessable(
-                "invalid_status",
-                format!("status `{other}` is not open, resolved or all"),
-            )
-            .with_field("status"))
+            return Err(ApiError::new(Code::InvalidStatus, format!("status `{other}` is not open, resolved or all"))
+                .with_field("status"))
         }
     };
     let kind = q.kind.as_deref();
     if let Some(k) = kind.filter(|k| !["settlement", "statement", "review"].contains(k)) {
-        return Err(ApiError::unprocessable(
-            "invalid_kind",
-            format!("kind `{k}` is not settlement, statement or review"),
-        )
-        .with_field("kind"));
+        return Err(ApiError::new(Code::InvalidKind, format!("kind `{k}` is not settlement, statement or review"))
+            .with_field("kind"));
     }
     let day = q.date.as_deref().map(parse_date).transpose()?.map(day_bounds);
     let limit = q.limit.unwrap_or(MAX_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::unprocessable("invalid_limit", format!("limit is 1 to {MAX_LIMIT}")).with_field("limit"));
+        return Err(ApiError::new(Code::InvalidLimit, format!("limit is 1 to {MAX_LIMIT}")).with_field("limit"));
     }
     let f = CaseFilter { status, source: q.source.clone(), date: q.date.clone(), day, limit };
     let mut out: Vec<CaseView> = Vec::new();
@@ -212,17 +207,15 @@ pub async fn resolve(
     who.require(STAFF)?;
     let req: ResolveCase = typed(body)?;
     if !RESOLUTION_CODES.contains(&req.code.as_str()) {
-        return Err(ApiError::unprocessable(
-            "invalid_resolution_code",
+        return Err(ApiError::new(
+            Code::InvalidResolutionCode,
             format!("code `{}` is not one of {}", req.code, RESOLUTION_CODES.join(", ")),
         )
         .with_field("code"));
     }
     let note = req.note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(
-            ApiError::unprocessable("invalid_note", "note is required, at most 2000 characters").with_field("note")
-        );
+        return Err(ApiError::new(Code::InvalidNote, "note is required, at most 2000 characters").with_field("note"));
     }
     let store = &state.store;
     let actor = who.actor();
@@ -241,7 +234,7 @@ pub async fn resolve(
     let r = Resolution { case_id: &case_id, code: &req.code, note, resolved_by: &actor, resolved_at: at };
     if !store.insert_resolution(&mut tx, &r).await? {
         tx.rollback().await?;
-        return Err(ApiError::conflict("case_already_resolved", format!("case {case_id} is already resolved")));
+        return Err(ApiError::new(Code::CaseAlreadyResolved, format!("case {case_id} is already resolved")));
     }
     let data = serde_json::json!({"case_id": case_id, "kind": view.kind, "source": view.source, "date": view.date,
         "outcome": view.outcome, "code": req.code, "note": note});
@@ -282,11 +275,8 @@ fn known_source(state: &AppState, source: &str) -> Result<(), ApiError> {
     if state.connectors.get(source).is_some() || state.config.reconciliation.sources.iter().any(|s| s.id == source) {
         return Ok(());
     }
-    Err(ApiError::unprocessable(
-        "unknown_source",
-        format!("no connector or reconciliation source {source} is configured"),
-    )
-    .with_field("source"))
+    Err(ApiError::new(Code::UnknownSource, format!("no connector or reconciliation source {source} is configured"))
+        .with_field("source"))
 }
 
 /// `POST /v1/reconciliation/days/{source}/{date}/close`: 409 `no_run` when nothing was
@@ -306,13 +296,13 @@ pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &s
     }
     if !store.has_run(&mut tx, source, date).await? {
         tx.rollback().await?;
-        return Err(ApiError::conflict("no_run", format!("nothing was imported for {source} on {date}")));
+        return Err(ApiError::new(Code::NoRun, format!("nothing was imported for {source} on {date}")));
     }
     let open = store.open_case_count(&mut tx, source, date, day).await?;
     if open > 0 {
         tx.rollback().await?;
-        return Err(ApiError::conflict(
-            "open_cases",
+        return Err(ApiError::new(
+            Code::OpenCases,
             format!("{open} case(s) of {source} on {date} are open; resolve them first"),
         ));
     }
@@ -355,8 +345,8 @@ pub async fn list_days(
 }
 
 fn day_closed(source: &str, date: &str, d: &DayRow) -> ApiError {
-    ApiError::conflict(
-        "day_closed",
+    ApiError::new(
+        Code::DayClosed,
         format!("{source} on {date} was closed by {} at {}; nothing was imported", d.closed_by, rfc3339(d.closed_at)),
     )
 }

@@ -203,7 +203,7 @@ async fn work(state: &AppState, owner: &str, c: &CorrectionRow) -> anyhow::Resul
     let result = confirm(state, &c.attempt_id, &c.actor, &evidence).await;
     let retry = match &result {
         Ok(Correction::QueryFailed(_)) => true,
-        Err(e) => e.status.is_server_error(),
+        Err(e) => e.is_server_fault(),
         Ok(_) => false,
     };
     let said = match &result {

@@ -14,6 +14,7 @@
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::config::ReconSource;
+use crate::service::error::Code;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
@@ -104,8 +105,8 @@ async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &P
     // (a multi-gigabyte file took the node down, and again after each restart).
     let size = tokio::fs::metadata(path).await?.len();
     if size > MAX_FILE {
-        let e = ApiError::unprocessable(
-            "file_too_large",
+        let e = ApiError::new(
+            Code::FileTooLarge,
             format!("the file has {size} bytes; an import takes at most {MAX_FILE} (the upload limit)"),
         );
         return reject(source, dir, path, &name, e).await;
@@ -113,8 +114,8 @@ async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &P
     let bytes = tokio::fs::read(path).await?;
     let date = if source.format == "settlement" { date_in_name(&name) } else { None };
     let result = if source.format == "settlement" && date.is_none() {
-        Err(ApiError::unprocessable(
-            "missing_field",
+        Err(ApiError::new(
+            Code::MissingField,
             "a settlement file's name must carry its business day (YYYY-MM-DD or YYYYMMDD)",
         ))
     } else {
@@ -136,7 +137,7 @@ async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &P
             Ok(Outcome::Imported { file: done, run_id: run.id, new })
         }
         // The database or something else of ours failed: leave the file to be retried.
-        Err(e) if e.status.is_server_error() => anyhow::bail!("importing {name}: {} ({})", e.message, e.code),
+        Err(e) if e.is_server_fault() => anyhow::bail!("importing {name}: {} ({})", e.message, e.code),
         Err(e) => reject(source, dir, path, &name, e).await,
     }
 }

@@ -6,6 +6,7 @@ pub mod attempts;
 pub mod callbacks;
 pub mod cases;
 pub mod corrections;
+pub mod error;
 pub mod expiry;
 pub mod inbox;
 pub mod outbox;

@@ -7,19 +7,32 @@ use crate::app::AppState;
 use crate::domain::agency::route;
 use crate::domain::ids::new_id;
 use crate::domain::payment::{NewPayment, PaymentStatus};
+use crate::service::error::Code;
 use crate::store::idempotency::Claim;
 use crate::store::now_ms;
 use crate::store::payments::{LineRow, PaymentFilter, PaymentRow};
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
 /// The most characters an `Idempotency-Key` may have.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// An answer that may be a replay of an earlier one: status and JSON body text.
+/// An answer that may be a replay of an earlier one: the status saved with the
+/// idempotency key (201 created, 202 accepted; the API answers it as the HTTP status) and
+/// the JSON body text.
 pub struct Stored {
-    pub status: StatusCode,
+    pub status: u16,
     pub body: String,
+}
+
+impl Stored {
+    /// A new record was created.
+    pub fn created(body: String) -> Self {
+        Self { status: 201, body }
+    }
+    /// The request was taken and goes on (a refund with its gateway).
+    pub fn accepted(body: String) -> Self {
+        Self { status: 202, body }
+    }
 }
 
 /// Checks an `Idempotency-Key` header value.
@@ -27,7 +40,7 @@ pub fn idempotency_key(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     match raw {
         None => Ok(None),
         Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) => {
-            Err(ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key is 1-255 visible ASCII characters")
+            Err(ApiError::new(Code::InvalidIdempotencyKey, "Idempotency-Key is 1-255 visible ASCII characters")
                 .with_field("Idempotency-Key"))
         }
         Some(k) => Ok(Some(k.to_owned())),
@@ -43,9 +56,9 @@ pub fn request_hash(route: &str, body: &serde_json::Value) -> String {
 /// Answers a used key: the saved response, or 409 for a different request.
 pub fn replay(request_hash: &str, used_hash: &str, status: u16, response: String) -> Result<Stored, ApiError> {
     if used_hash != request_hash {
-        return Err(ApiError::conflict("idempotency_key_reused", "this Idempotency-Key was used with another request"));
+        return Err(ApiError::new(Code::IdempotencyKeyReused, "this Idempotency-Key was used with another request"));
     }
-    Ok(Stored { status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body: response })
+    Ok(Stored { status, body: response })
 }
 
 /// `POST /v1/payments`.
@@ -63,12 +76,13 @@ pub async fn create(
     // No open redirect: the payer comes back only to an origin the portal's admin allowed.
     super::admin::check_return_url(&state.store, &portal_id, &new.return_url).await?;
     if state.store.agency(&new.agency_code).await?.is_none() {
-        return Err(ApiError::unprocessable("unknown_agency", format!("no agency has code {}", new.agency_code))
+        return Err(ApiError::new(Code::UnknownAgency, format!("no agency has code {}", new.agency_code))
             .with_field("agency_code"));
     }
     if !portal.may_bill(&new.agency_code) {
-        return Err(ApiError::unprocessable("agency_not_allowed", "this portal may not bill that agency")
-            .with_field("agency_code"));
+        return Err(
+            ApiError::new(Code::AgencyNotAllowed, "this portal may not bill that agency").with_field("agency_code")
+        );
     }
     let accounts = state.store.accounts(&new.agency_code).await?;
     let now = now_ms();
@@ -76,8 +90,8 @@ pub async fn create(
     let mut lines = Vec::with_capacity(new.lines.len());
     for (i, l) in new.lines.iter().enumerate() {
         let account = route(&accounts, l.kind).ok_or_else(|| {
-            ApiError::unprocessable(
-                "no_account_for_line",
+            ApiError::new(
+                Code::NoAccountForLine,
                 format!("agency {} has no active account receiving {}", new.agency_code, l.kind.as_str()),
             )
             .with_field(format!("lines[{i}].kind"))
@@ -154,7 +168,7 @@ pub async fn create(
     }
     tx.commit().await?;
     metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
-    Ok(Stored { status: StatusCode::CREATED, body: response })
+    Ok(Stored::created(response))
 }
 
 /// Loads a payment the caller may see (another portal's payment is a 404).
@@ -212,7 +226,7 @@ pub async fn cancel(state: &AppState, who: &Principal, id: &str) -> Result<Payme
     if !store.transition_payment(&mut tx, id, PaymentStatus::Cancelled, None).await? {
         tx.rollback().await?;
         let now = store.payment(id).await?.map(|p| p.status).unwrap_or_default();
-        return Err(ApiError::conflict("invalid_state", format!("a {now} payment cannot be cancelled")));
+        return Err(ApiError::new(Code::InvalidState, format!("a {now} payment cannot be cancelled")));
     }
     store.expire_open_attempts(&mut tx, id).await?;
     let from = p.status();

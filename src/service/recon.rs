@@ -9,6 +9,7 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::new_id;
 use crate::domain::recon::{counts, Item, Lines, Matcher, Outcome, Records};
+use crate::service::error::Code;
 use crate::service::rfc3339;
 use crate::store::now_ms;
 use crate::store::recon::{ItemRow, RunRow};
@@ -193,7 +194,7 @@ const STAFF: &[Role] = &[Role::Finance, Role::Admin];
 
 pub fn parse_date(s: &str) -> Result<time::Date, ApiError> {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| ApiError::unprocessable("invalid_date", "date must be a day as YYYY-MM-DD").with_field("date"))
+        .map_err(|_| ApiError::new(Code::InvalidDate, "date must be a day as YYYY-MM-DD").with_field("date"))
 }
 
 /// `[start, end)` of a GMT+7 business day in unix ms.
@@ -206,10 +207,9 @@ fn file_bytes(req: &ImportRun) -> Result<Vec<u8>, ApiError> {
     match (&req.content, &req.content_base64) {
         (Some(text), None) => Ok(text.as_bytes().to_vec()),
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
-            ApiError::unprocessable("invalid_base64", "content_base64 is not standard base64")
-                .with_field("content_base64")
+            ApiError::new(Code::InvalidBase64, "content_base64 is not standard base64").with_field("content_base64")
         }),
-        _ => Err(ApiError::unprocessable("missing_field", "send the file as content or content_base64, not both")
+        _ => Err(ApiError::new(Code::MissingField, "send the file as content or content_base64, not both")
             .with_field("content")),
     }
 }
@@ -217,13 +217,10 @@ fn file_bytes(req: &ImportRun) -> Result<Vec<u8>, ApiError> {
 fn settlement_error(e: SettlementError) -> ApiError {
     match e {
         SettlementError::NotSupported { .. } => {
-            ApiError::unprocessable("settlement_not_supported", "this connector has no settlement file")
-                .with_field("source")
+            ApiError::new(Code::SettlementNotSupported, "this connector has no settlement file").with_field("source")
         }
-        other => {
-            ApiError::unprocessable("invalid_settlement_file", format!("the settlement file is unusable: {other}"))
-                .with_field("content")
-        }
+        other => ApiError::new(Code::InvalidSettlementFile, format!("the settlement file is unusable: {other}"))
+            .with_field("content"),
     }
 }
 
@@ -275,19 +272,19 @@ pub async fn import_upload(
 ) -> Result<(bool, RunView), ApiError> {
     who.require(STAFF)?;
     if up.source.is_empty() {
-        return Err(ApiError::unprocessable("missing_field", "the form needs a source").with_field("source"));
+        return Err(ApiError::new(Code::MissingField, "the form needs a source").with_field("source"));
     }
     if let (Some(want), Some(have)) = (up.format.as_deref(), source_format(state, &up.source)) {
         if want != have {
-            return Err(ApiError::unprocessable(
-                "format_mismatch",
+            return Err(ApiError::new(
+                Code::FormatMismatch,
                 format!("source {} takes {have} files, not {want}", up.source),
             )
             .with_field("format"));
         }
     }
     if up.bytes.is_empty() {
-        return Err(ApiError::unprocessable("missing_field", "the form needs a non-empty file").with_field("file"));
+        return Err(ApiError::new(Code::MissingField, "the form needs a non-empty file").with_field("file"));
     }
     import_file(state, &who.actor(), &up.source, up.date.as_deref(), up.bytes, rerun).await
 }
@@ -311,7 +308,7 @@ pub async fn import_file(
     }
     if state.connectors.get(source).is_some() {
         let date = date.ok_or_else(|| {
-            ApiError::unprocessable("missing_field", "a settlement file needs its business date").with_field("date")
+            ApiError::new(Code::MissingField, "a settlement file needs its business date").with_field("date")
         })?;
         let day = parse_date(date)?;
         return import_settlement(state, actor, source, day, date, bytes, rerun).await;
@@ -319,11 +316,8 @@ pub async fn import_file(
     if let Some(s) = state.config.reconciliation.sources.iter().find(|s| s.id == source && s.format != "settlement") {
         return crate::service::statements::import(state, actor, s, date, bytes, rerun).await;
     }
-    Err(ApiError::unprocessable(
-        "unknown_source",
-        format!("no connector or reconciliation source {source} is configured"),
-    )
-    .with_field("source"))
+    Err(ApiError::new(Code::UnknownSource, format!("no connector or reconciliation source {source} is configured"))
+        .with_field("source"))
 }
 
 /// A settlement file matched against our records, not yet stored.
@@ -347,7 +341,7 @@ pub async fn match_settlement(
     let parsed = account.connector.parse_settlement(&bytes).map_err(settlement_error)?;
     drop(bytes);
     let too_large = |_| {
-        ApiError::unprocessable("invalid_settlement_file", "the settlement file is too large to reconcile at once")
+        ApiError::new(Code::InvalidSettlementFile, "the settlement file is too large to reconcile at once")
             .with_field("content")
     };
     let lines = Lines::pack(parsed).map_err(too_large)?;
@@ -436,7 +430,7 @@ async fn import_settlement(
             total_ms = started.elapsed().as_millis() as u64, "reconciliation run");
         return Ok((true, RunView::from(&run)));
     }
-    Err(ApiError::conflict("conflict", "concurrent re-runs of this file; retry"))
+    Err(ApiError::new(Code::Conflict, "concurrent re-runs of this file; retry"))
 }
 
 async fn existing(state: &AppState, source: &str, date: &str, sha: &str) -> Result<(bool, RunView), ApiError> {
@@ -476,7 +470,7 @@ pub async fn items(
     who.require(STAFF)?;
     if let Some(o) = outcome {
         Outcome::parse(o).ok_or_else(|| {
-            ApiError::unprocessable("invalid_status", format!("status `{o}` is not an outcome")).with_field("status")
+            ApiError::new(Code::InvalidStatus, format!("status `{o}` is not an outcome")).with_field("status")
         })?;
     }
     state.store.recon_run(id).await?.ok_or_else(|| ApiError::not_found("run"))?;

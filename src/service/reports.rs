@@ -13,6 +13,7 @@
 use crate::api::auth::{Principal, Role};
 use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::service::error::Code;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::store::cases::{CaseFilter, CaseStatus};
 use crate::store::reports::{LineInfo, RefundInfo};
@@ -464,7 +465,7 @@ fn kind_name(kind: &str) -> &'static str {
 
 /// `[start, end)` in unix ms of a GMT+7 calendar month `YYYY-MM`.
 pub fn month_bounds(month: &str) -> Result<(i64, i64), ApiError> {
-    let bad = || ApiError::unprocessable("invalid_month", "month must be YYYY-MM").with_field("month");
+    let bad = || ApiError::new(Code::InvalidMonth, "month must be YYYY-MM").with_field("month");
     let (y, m) = month.split_once('-').filter(|(y, m)| y.len() == 4 && m.len() == 2).ok_or_else(bad)?;
     let year: i32 = y.parse().map_err(|_| bad())?;
     let m: u8 = m.parse().map_err(|_| bad())?;
@@ -590,8 +591,9 @@ pub fn format(f: Option<&str>) -> Result<Format, ApiError> {
     match f.unwrap_or("json") {
         "json" => Ok(Format::Json),
         "csv" => Ok(Format::Csv),
-        other => Err(ApiError::unprocessable("invalid_format", format!("format `{other}` is not json or csv"))
-            .with_field("format")),
+        other => {
+            Err(ApiError::new(Code::InvalidFormat, format!("format `{other}` is not json or csv")).with_field("format"))
+        }
     }
 }
 
@@ -607,11 +609,8 @@ pub async fn import_command(
 ) -> Result<String, ApiError> {
     if let (Some(want), Some(have)) = (format, crate::service::recon::source_format(state, source)) {
         if want != have {
-            return Err(ApiError::unprocessable(
-                "format_mismatch",
-                format!("source {source} takes {have} files, not {want}"),
-            )
-            .with_field("format"));
+            return Err(ApiError::new(Code::FormatMismatch, format!("source {source} takes {have} files, not {want}"))
+                .with_field("format"));
         }
     }
     let (created, run) = crate::service::recon::import_file(state, "cli", source, date, bytes, rerun).await?;
@@ -651,7 +650,7 @@ pub async fn report_command(
             (r.table(), note)
         }
         (None, Some(m)) => (monthly(state, m, agency).await?.table(), None),
-        _ => return Err(ApiError::unprocessable("missing_field", "give --date D or --month M").with_field("date")),
+        _ => return Err(ApiError::new(Code::MissingField, "give --date D or --month M").with_field("date")),
     };
     if csv {
         return table.to_csv();

@@ -14,6 +14,7 @@ use crate::domain::ids::new_id;
 use crate::domain::recon::Outcome;
 use crate::domain::statement::{self, Direction, Refused, Statement, StatementError};
 use crate::domain::stmt_match::{self, batch_amount, Batch, BatchLine, Book, Entry, Item};
+use crate::service::error::Code;
 use crate::service::recon::{day_bounds, parse_date, RunView, StatementSummary};
 use crate::store::recon::{NewCorrection, RunRow};
 use crate::store::statements::StatementAccount;
@@ -103,7 +104,7 @@ pub async fn validate_sources(config: &Config, connectors: &Connectors, store: &
 }
 
 fn statement_error(e: StatementError) -> ApiError {
-    ApiError::unprocessable(e.code(), format!("the statement is unusable: {e}")).with_field("content")
+    ApiError::new(e.code(), format!("the statement is unusable: {e}")).with_field("content")
 }
 
 fn folded(s: &str) -> String {
@@ -185,7 +186,7 @@ fn parse(
                     status: "refused".into(),
                     currency: None,
                     entries: None,
-                    code: Some(r.error.code().into()),
+                    code: Some(r.error.code().as_str().into()),
                     reason: Some(r.error.to_string()),
                 });
                 first_refusal.get_or_insert(r.error);
@@ -199,8 +200,8 @@ fn parse(
             return Err(statement_error(e));
         }
         others.dedup();
-        return Err(ApiError::unprocessable(
-            "statement_wrong_account",
+        return Err(ApiError::new(
+            Code::StatementWrongAccount,
             format!(
                 "the file is a statement of {}, not of account {} (source {})",
                 others.join(", "),
@@ -239,8 +240,8 @@ pub async fn import(
     let account = match store.accounts_by_number(number).await?.as_slice() {
         [one] => one.clone(),
         _ => {
-            return Err(ApiError::unprocessable(
-                "unknown_account",
+            return Err(ApiError::new(
+                Code::UnknownAccount,
                 format!("account {number} of source {} is not one active agency account", source.id),
             )
             .with_field("source"))
@@ -425,7 +426,7 @@ async fn store_run(
         tracing::info!(run_id = %run.id, source = %run.source, date = %run.business_date, version = run.version, "statement run");
         return Ok((true, RunView::from(&run)));
     }
-    Err(ApiError::conflict("conflict", "concurrent re-runs of this file; retry"))
+    Err(ApiError::new(Code::Conflict, "concurrent re-runs of this file; retry"))
 }
 
 async fn existing(state: &AppState, run: &RunRow) -> Result<(bool, RunView), ApiError> {
