@@ -8,9 +8,8 @@ use axum::extract::{FromRequest, Request};
 /// The largest request body feegate reads.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// The largest file a reconciliation upload (multipart) may carry: a gateway's settlement
-/// file of a busy day runs to tens of megabytes.
-pub const MAX_UPLOAD: usize = 128 * 1024 * 1024;
+pub use crate::service::error::typed;
+pub use crate::service::inbox::MAX_UPLOAD;
 
 /// A request body parsed as any JSON value; the handler's parser checks its shape.
 pub struct JsonBody(pub serde_json::Value);
@@ -32,10 +31,4 @@ impl FromRequest<AppState> for JsonBody {
             .map_err(|e| ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {e}")))?;
         Ok(JsonBody(value))
     }
-}
-
-/// Deserialises a JSON value into `T`, turning serde's complaint into a 422 that names
-/// the field by its path (e.g. `receives[1]`, `lines[0].amount`).
-pub fn typed<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
-    crate::domain::payment::from_json(v).map_err(ApiError::from)
 }

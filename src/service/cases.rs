@@ -3,11 +3,11 @@
 //! once every case of it is resolved. Each resolution and close is audited in the same
 //! transaction as its write.
 
-use crate::api::auth::{Principal, Role};
-use crate::api::body::typed;
-use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::service::caller::{Principal, Role};
+use crate::service::error::typed;
 use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::service::rfc3339;
 use crate::store::cases::{CaseFilter, CaseStatus, DayRow, ItemCaseRow, Resolution, ReviewCaseRow};
@@ -150,26 +150,26 @@ pub struct CaseQuery {
 }
 
 /// `GET /v1/cases`: run items first (by day, source, file order), then reviews.
-pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Vec<CaseView>, ApiError> {
+pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Vec<CaseView>, Error> {
     who.require(STAFF)?;
     let status = match q.status.as_deref().unwrap_or("open") {
         "open" => CaseStatus::Open,
         "resolved" => CaseStatus::Resolved,
         "all" => CaseStatus::All,
         other => {
-            return Err(ApiError::new(Code::InvalidStatus, format!("status `{other}` is not open, resolved or all"))
+            return Err(Error::new(Code::InvalidStatus, format!("status `{other}` is not open, resolved or all"))
                 .with_field("status"))
         }
     };
     let kind = q.kind.as_deref();
     if let Some(k) = kind.filter(|k| !["settlement", "statement", "review"].contains(k)) {
-        return Err(ApiError::new(Code::InvalidKind, format!("kind `{k}` is not settlement, statement or review"))
+        return Err(Error::new(Code::InvalidKind, format!("kind `{k}` is not settlement, statement or review"))
             .with_field("kind"));
     }
     let day = q.date.as_deref().map(parse_date).transpose()?.map(day_bounds);
     let limit = q.limit.unwrap_or(MAX_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(Code::InvalidLimit, format!("limit is 1 to {MAX_LIMIT}")).with_field("limit"));
+        return Err(Error::new(Code::InvalidLimit, format!("limit is 1 to {MAX_LIMIT}")).with_field("limit"));
     }
     let f = CaseFilter { status, source: q.source.clone(), date: q.date.clone(), day, limit };
     let mut out: Vec<CaseView> = Vec::new();
@@ -198,16 +198,11 @@ pub struct ResolveCase {
 /// `POST /v1/cases/{id}/resolve`: resolves an open case once; the resolution and its
 /// audit entry are written together. A review case is named by its `rev_...` id; a
 /// payment's `pay_...` id resolves that payment's oldest open review.
-pub async fn resolve(
-    state: &AppState,
-    who: &Principal,
-    id: &str,
-    body: serde_json::Value,
-) -> Result<CaseView, ApiError> {
+pub async fn resolve(state: &AppState, who: &Principal, id: &str, body: serde_json::Value) -> Result<CaseView, Error> {
     who.require(STAFF)?;
     let req: ResolveCase = typed(body)?;
     if !RESOLUTION_CODES.contains(&req.code.as_str()) {
-        return Err(ApiError::new(
+        return Err(Error::new(
             Code::InvalidResolutionCode,
             format!("code `{}` is not one of {}", req.code, RESOLUTION_CODES.join(", ")),
         )
@@ -215,26 +210,26 @@ pub async fn resolve(
     }
     let note = req.note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(ApiError::new(Code::InvalidNote, "note is required, at most 2000 characters").with_field("note"));
+        return Err(Error::new(Code::InvalidNote, "note is required, at most 2000 characters").with_field("note"));
     }
     let store = &state.store;
     let actor = who.actor();
     let at = now_ms();
     let mut tx = store.begin().await?;
     let (scope, mut view) = if id.starts_with("rci_") {
-        let row = store.item_case(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+        let row = store.item_case(&mut tx, id).await?.ok_or_else(|| Error::not_found("case"))?;
         ("admin".to_owned(), CaseView::from(&row))
     } else if id.starts_with("rev_") || id.starts_with("pay_") {
-        let row = store.review_case(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+        let row = store.review_case(&mut tx, id).await?.ok_or_else(|| Error::not_found("case"))?;
         (row.id.clone(), CaseView::from(&row))
     } else {
-        return Err(ApiError::not_found("case"));
+        return Err(Error::not_found("case"));
     };
     let case_id = view.id.clone();
     let r = Resolution { case_id: &case_id, code: &req.code, note, resolved_by: &actor, resolved_at: at };
     if !store.insert_resolution(&mut tx, &r).await? {
         tx.rollback().await?;
-        return Err(ApiError::new(Code::CaseAlreadyResolved, format!("case {case_id} is already resolved")));
+        return Err(Error::new(Code::CaseAlreadyResolved, format!("case {case_id} is already resolved")));
     }
     let data = serde_json::json!({"case_id": case_id, "kind": view.kind, "source": view.source, "date": view.date,
         "outcome": view.outcome, "code": req.code, "note": note});
@@ -271,18 +266,18 @@ fn day_view(source: &str, date: &str, open_cases: i64, closed: Option<&DayRow>) 
     }
 }
 
-fn known_source(state: &AppState, source: &str) -> Result<(), ApiError> {
+fn known_source(state: &AppState, source: &str) -> Result<(), Error> {
     if state.connectors.get(source).is_some() || state.config.reconciliation.sources.iter().any(|s| s.id == source) {
         return Ok(());
     }
-    Err(ApiError::new(Code::UnknownSource, format!("no connector or reconciliation source {source} is configured"))
+    Err(Error::new(Code::UnknownSource, format!("no connector or reconciliation source {source} is configured"))
         .with_field("source"))
 }
 
 /// `POST /v1/reconciliation/days/{source}/{date}/close`: 409 `no_run` when nothing was
 /// imported for the day, 409 `open_cases` while a case of it is open; closing a closed
 /// day answers its record again.
-pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &str) -> Result<DayView, ApiError> {
+pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &str) -> Result<DayView, Error> {
     who.require(STAFF)?;
     known_source(state, source)?;
     let day = day_bounds(parse_date(date)?);
@@ -296,12 +291,12 @@ pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &s
     }
     if !store.has_run(&mut tx, source, date).await? {
         tx.rollback().await?;
-        return Err(ApiError::new(Code::NoRun, format!("nothing was imported for {source} on {date}")));
+        return Err(Error::new(Code::NoRun, format!("nothing was imported for {source} on {date}")));
     }
     let open = store.open_case_count(&mut tx, source, date, day).await?;
     if open > 0 {
         tx.rollback().await?;
-        return Err(ApiError::new(
+        return Err(Error::new(
             Code::OpenCases,
             format!("{open} case(s) of {source} on {date} are open; resolve them first"),
         ));
@@ -328,7 +323,7 @@ pub async fn list_days(
     who: &Principal,
     source: Option<&str>,
     date: Option<&str>,
-) -> Result<Vec<DayView>, ApiError> {
+) -> Result<Vec<DayView>, Error> {
     who.require(STAFF)?;
     if let Some(d) = date {
         parse_date(d)?;
@@ -344,8 +339,8 @@ pub async fn list_days(
     Ok(out)
 }
 
-fn day_closed(source: &str, date: &str, d: &DayRow) -> ApiError {
-    ApiError::new(
+fn day_closed(source: &str, date: &str, d: &DayRow) -> Error {
+    Error::new(
         Code::DayClosed,
         format!("{source} on {date} was closed by {} at {}; nothing was imported", d.closed_by, rfc3339(d.closed_at)),
     )
@@ -353,7 +348,7 @@ fn day_closed(source: &str, date: &str, d: &DayRow) -> ApiError {
 
 /// Refuses an import into a closed day with 409 `day_closed` before its file is parsed (a
 /// cheap early answer; [`lock_open_day`] inside the import's transaction is the guard).
-pub async fn refuse_closed_day(state: &AppState, source: &str, date: &str) -> Result<(), ApiError> {
+pub async fn refuse_closed_day(state: &AppState, source: &str, date: &str) -> Result<(), Error> {
     match state.store.closed_day(source, date).await? {
         Some(d) => Err(day_closed(source, date, &d)),
         None => Ok(()),
@@ -362,7 +357,7 @@ pub async fn refuse_closed_day(state: &AppState, source: &str, date: &str) -> Re
 
 /// In an import's transaction, before its run is written: locks the day against a
 /// concurrent close and refuses with 409 `day_closed` if it is closed.
-pub async fn lock_open_day(state: &AppState, tx: &mut Tx, source: &str, date: &str) -> Result<(), ApiError> {
+pub async fn lock_open_day(state: &AppState, tx: &mut Tx, source: &str, date: &str) -> Result<(), Error> {
     match state.store.lock_day(tx, source, date).await? {
         Some(d) => Err(day_closed(source, date, &d)),
         None => Ok(()),

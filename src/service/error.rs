@@ -42,6 +42,12 @@ impl Error {
     }
 }
 
+/// Deserialises a JSON value into `T`, turning serde's complaint into a refusal that names
+/// the field by its path (e.g. `receives[1]`, `lines[0].amount`).
+pub fn typed<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, Error> {
+    crate::domain::payment::from_json(v).map_err(Error::from)
+}
+
 impl From<Invalid> for Error {
     fn from(i: Invalid) -> Self {
         Self { code: i.code, message: i.message, field: i.field }

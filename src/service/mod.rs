@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod attempts;
 pub mod callbacks;
+pub mod caller;
 pub mod cases;
 pub mod corrections;
 pub mod error;

@@ -3,13 +3,13 @@
 //! transfer) gives a `pending_manual` refund that finance completes with the bank
 //! reference of the payout.
 
-use crate::api::auth::{Principal, Role};
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::{new_id, new_reference};
 use crate::domain::money::Amount;
+use crate::service::caller::{Principal, Role};
 use crate::service::datetime;
 use crate::service::error::Code;
+use crate::service::error::Error as ApiError;
 use crate::service::payments::{replay, request_hash, Stored};
 use crate::store::idempotency::Claim;
 use crate::store::now_ms;

@@ -10,10 +10,10 @@
 //! never take more from a line than it carried, and a full refund gives every line back
 //! exactly. A settlement line whose amount is not the payment's is split the same way.
 
-use crate::api::auth::{Principal, Role};
-use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::service::caller::{Principal, Role};
 use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::store::cases::{CaseFilter, CaseStatus};
 use crate::store::reports::{LineInfo, RefundInfo};
@@ -108,18 +108,18 @@ impl Table {
     /// UTF-8 with a byte order mark and CRLF line ends, so that a spreadsheet opens it with
     /// its Vietnamese intact.
     /// Cells a spreadsheet would run as a formula are defused (see [`csv_cell`]).
-    pub fn to_csv(&self) -> Result<Vec<u8>, ApiError> {
+    pub fn to_csv(&self) -> Result<Vec<u8>, Error> {
         let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-        w.write_record(self.header.iter().map(|h| csv_cell(h, false).into_owned())).map_err(ApiError::internal)?;
+        w.write_record(self.header.iter().map(|h| csv_cell(h, false).into_owned())).map_err(Error::internal)?;
         for row in &self.rows {
             let cells = row
                 .iter()
                 .enumerate()
                 .map(|(i, c)| csv_cell(c, self.numeric.get(i).copied().unwrap_or(false)).into_owned());
-            w.write_record(cells).map_err(ApiError::internal)?;
+            w.write_record(cells).map_err(Error::internal)?;
         }
         let mut out = "\u{feff}".as_bytes().to_vec();
-        out.extend(w.into_inner().map_err(ApiError::internal)?);
+        out.extend(w.into_inner().map_err(Error::internal)?);
         Ok(out)
     }
 
@@ -215,7 +215,7 @@ struct Sums {
 }
 
 /// Lines per payment, in line order.
-async fn lines_by_payment(store: &Store, ids: &BTreeSet<String>) -> Result<HashMap<String, Vec<LineInfo>>, ApiError> {
+async fn lines_by_payment(store: &Store, ids: &BTreeSet<String>) -> Result<HashMap<String, Vec<LineInfo>>, Error> {
     let ids: Vec<String> = ids.iter().cloned().collect();
     let mut out: HashMap<String, Vec<LineInfo>> = HashMap::new();
     for l in store.lines_of(&ids).await? {
@@ -229,7 +229,7 @@ async fn refunds_with_shares(
     store: &Store,
     start: i64,
     end: i64,
-) -> Result<(Vec<RefundInfo>, HashMap<String, Vec<i64>>, HashMap<String, Vec<LineInfo>>), ApiError> {
+) -> Result<(Vec<RefundInfo>, HashMap<String, Vec<i64>>, HashMap<String, Vec<LineInfo>>), Error> {
     let refunds = store.refunds_succeeded(start, end).await?;
     let pids: BTreeSet<String> = refunds.iter().map(|r| r.payment_id.clone()).collect();
     let lines = lines_by_payment(store, &pids).await?;
@@ -239,7 +239,7 @@ async fn refunds_with_shares(
 }
 
 /// Builds the settlement report of a GMT+7 day.
-pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>) -> Result<SettlementReport, ApiError> {
+pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>) -> Result<SettlementReport, Error> {
     let (start, end) = day_bounds(parse_date(date)?);
     let store = &state.store;
     let accounts = store.report_accounts(agency_code).await?;
@@ -332,7 +332,7 @@ async fn count_open_cases(
     date: &str,
     day: (i64, i64),
     sums: &mut HashMap<String, Sums>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, Error> {
     let store = &state.store;
     let f = CaseFilter {
         status: CaseStatus::Open,
@@ -464,8 +464,8 @@ fn kind_name(kind: &str) -> &'static str {
 }
 
 /// `[start, end)` in unix ms of a GMT+7 calendar month `YYYY-MM`.
-pub fn month_bounds(month: &str) -> Result<(i64, i64), ApiError> {
-    let bad = || ApiError::new(Code::InvalidMonth, "month must be YYYY-MM").with_field("month");
+pub fn month_bounds(month: &str) -> Result<(i64, i64), Error> {
+    let bad = || Error::new(Code::InvalidMonth, "month must be YYYY-MM").with_field("month");
     let (y, m) = month.split_once('-').filter(|(y, m)| y.len() == 4 && m.len() == 2).ok_or_else(bad)?;
     let year: i32 = y.parse().map_err(|_| bad())?;
     let m: u8 = m.parse().map_err(|_| bad())?;
@@ -477,7 +477,7 @@ pub fn month_bounds(month: &str) -> Result<(i64, i64), ApiError> {
 }
 
 /// Builds the monthly summary of a GMT+7 month.
-pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -> Result<MonthlyReport, ApiError> {
+pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -> Result<MonthlyReport, Error> {
     let (start, end) = month_bounds(month)?;
     let store = &state.store;
     let names: HashMap<String, String> = store.agency_names().await?.into_iter().collect();
@@ -575,7 +575,7 @@ impl MonthlyReport {
 }
 
 /// Checks the caller may read reports (finance, admin).
-pub fn may_read(who: &Principal) -> Result<(), ApiError> {
+pub fn may_read(who: &Principal) -> Result<(), Error> {
     who.require(STAFF)
 }
 
@@ -587,12 +587,12 @@ pub enum Format {
 }
 
 /// `json` (the default) or `csv`.
-pub fn format(f: Option<&str>) -> Result<Format, ApiError> {
+pub fn format(f: Option<&str>) -> Result<Format, Error> {
     match f.unwrap_or("json") {
         "json" => Ok(Format::Json),
         "csv" => Ok(Format::Csv),
         other => {
-            Err(ApiError::new(Code::InvalidFormat, format!("format `{other}` is not json or csv")).with_field("format"))
+            Err(Error::new(Code::InvalidFormat, format!("format `{other}` is not json or csv")).with_field("format"))
         }
     }
 }
@@ -606,10 +606,10 @@ pub async fn import_command(
     date: Option<&str>,
     rerun: bool,
     bytes: Vec<u8>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     if let (Some(want), Some(have)) = (format, crate::service::recon::source_format(state, source)) {
         if want != have {
-            return Err(ApiError::new(Code::FormatMismatch, format!("source {source} takes {have} files, not {want}"))
+            return Err(Error::new(Code::FormatMismatch, format!("source {source} takes {have} files, not {want}"))
                 .with_field("format"));
         }
     }
@@ -641,7 +641,7 @@ pub async fn report_command(
     month: Option<&str>,
     agency: Option<&str>,
     csv: bool,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, Error> {
     let (table, note) = match (date, month) {
         (Some(d), None) => {
             let r = settlement(state, d, agency).await?;
@@ -650,7 +650,7 @@ pub async fn report_command(
             (r.table(), note)
         }
         (None, Some(m)) => (monthly(state, m, agency).await?.table(), None),
-        _ => return Err(ApiError::new(Code::MissingField, "give --date D or --month M").with_field("date")),
+        _ => return Err(Error::new(Code::MissingField, "give --date D or --month M").with_field("date")),
     };
     if csv {
         return table.to_csv();
