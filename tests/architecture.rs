@@ -67,15 +67,12 @@ const KNOWN: &[(&str, &str)] = &[
     ("bin/feegate_bench/pg.rs", "sqlx::query_as"),
     ("bin/feegate_bench/recon.rs", "sqlx::query"),
     ("bin/feegate_bench/recon.rs", "sqlx::query_as"),
-    // The service derives the API's schemas; the API reads store rows: removed in step 2.
+    // The service derives the API's schemas: removed in step 2.
     ("service/cases.rs", "utoipa"),
     ("service/recon.rs", "utoipa"),
     ("service/refunds.rs", "utoipa"),
     ("service/reports.rs", "utoipa"),
     ("service/view.rs", "utoipa"),
-    ("api/admin.rs", "crate::store"),
-    ("api/events.rs", "crate::store"),
-    ("api/payments.rs", "crate::store"),
 ];
 
 /// A path the code names, with its line.

@@ -2,14 +2,14 @@
 //! return origins, API keys, and the demo seed. Each is audited under the `admin` scope.
 
 use crate::config::Config;
-use crate::domain::agency::{agency_code, Agency, AgencyImport, LineKind, NewAccount};
+use crate::domain::agency::{agency_code, Account, Agency, AgencyImport, LineKind, NewAccount};
 use crate::domain::ids::{new_id, new_secret};
 use crate::domain::text;
 use crate::service::caller::{new_key, Role};
 use crate::service::error::Code;
 use crate::service::error::Error;
 use crate::store::admin::{KeyRow, PortalRow};
-use crate::store::{now_ms, Store, Tx};
+use crate::store::{now_ms, Store, StoreError, Tx};
 use anyhow::Context;
 
 /// Writes one agency and its accounts (insert or update).
@@ -351,4 +351,138 @@ pub async fn set_return_origins(
 pub async fn checkout_form_key(store: &Store) -> Result<Vec<u8>, Error> {
     let candidate = format!("{}{}", new_secret(), new_secret());
     Ok(store.server_key("checkout_form", &candidate).await?.into_bytes())
+}
+
+/// A portal as the service reads it: its settings, allowed return origins and webhook secret
+/// (the API shows the secret only in the answer that creates the portal).
+#[derive(Debug, Clone)]
+pub struct Portal {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: Option<String>,
+    pub agencies: Vec<String>,
+    pub return_origins: Vec<String>,
+    pub webhook_secret: String,
+}
+
+impl Portal {
+    fn of(p: PortalRow, return_origins: Vec<String>) -> Portal {
+        Portal {
+            agencies: serde_json::from_str(&p.agencies).unwrap_or_default(),
+            id: p.id,
+            name: p.name,
+            webhook_url: p.webhook_url,
+            return_origins,
+            webhook_secret: p.webhook_secret,
+        }
+    }
+}
+
+/// Every portal with its return origins.
+pub async fn portals(store: &Store) -> Result<Vec<Portal>, Error> {
+    let mut out = Vec::new();
+    for p in store.portals().await? {
+        let origins = store.portal_return_origins(&p.id).await?.unwrap_or_default();
+        out.push(Portal::of(p, origins));
+    }
+    Ok(out)
+}
+
+/// One portal with its return origins.
+pub async fn portal(store: &Store, id: &str) -> Result<Portal, Error> {
+    let p = store.portal(id).await?.ok_or_else(|| Error::not_found("portal"))?;
+    let origins = store.portal_return_origins(&p.id).await?.unwrap_or_default();
+    Ok(Portal::of(p, origins))
+}
+
+/// Every agency.
+pub async fn agencies(store: &Store) -> Result<Vec<Agency>, Error> {
+    Ok(store.agencies().await?)
+}
+
+/// Creates an agency (audited); its parent must exist.
+pub async fn create_agency(
+    store: &Store,
+    code: &str,
+    name: &str,
+    parent_code: Option<String>,
+    actor: &str,
+) -> Result<Agency, Error> {
+    let a = Agency { code: agency_code("code", code)?, name: text("name", name, 200, true)?, parent_code };
+    if let Some(p) = &a.parent_code {
+        if store.agency(p).await?.is_none() {
+            return Err(Error::new(Code::UnknownAgency, format!("no agency has code {p}")).with_field("parent_code"));
+        }
+    }
+    let mut tx = store.begin().await?;
+    store.insert_agency(&mut tx, &a).await.map_err(|e| match e {
+        StoreError::Conflict => Error::new(Code::AgencyExists, "an agency with this code exists"),
+        other => other.into(),
+    })?;
+    store.audit(&mut tx, "admin", "agency.created", actor, &serde_json::json!({"code": a.code})).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// Changes an agency's name or parent (audited).
+pub async fn patch_agency(
+    store: &Store,
+    code: &str,
+    name: Option<String>,
+    parent_code: Option<String>,
+    actor: &str,
+) -> Result<Agency, Error> {
+    let mut a = store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))?;
+    if let Some(n) = name {
+        a.name = text("name", &n, 200, true)?;
+    }
+    if parent_code.is_some() {
+        a.parent_code = parent_code;
+    }
+    let mut tx = store.begin().await?;
+    store.update_agency(&mut tx, &a).await?;
+    store.audit(&mut tx, "admin", "agency.updated", actor, &serde_json::json!({"code": a.code})).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// An agency's accounts.
+pub async fn accounts(store: &Store, code: &str) -> Result<Vec<Account>, Error> {
+    store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))?;
+    Ok(store.accounts(code).await?)
+}
+
+/// Adds a beneficiary account to an agency, or updates the one with the same BIN and
+/// number (audited).
+pub async fn create_account(store: &Store, code: &str, n: NewAccount, actor: &str) -> Result<Account, Error> {
+    store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))?;
+    let mut tx = store.begin().await?;
+    let account = n.validate(new_id("acc"), code)?;
+    let id = store.upsert_account(&mut tx, &account).await?;
+    store
+        .audit(&mut tx, "admin", "account.upserted", actor, &serde_json::json!({"id": id, "agency_code": code}))
+        .await?;
+    tx.commit().await?;
+    store.account(&id).await?.ok_or_else(|| Error::internal("account vanished"))
+}
+
+/// Activates, deactivates or re-routes an account (audited).
+pub async fn patch_account(
+    store: &Store,
+    code: &str,
+    id: &str,
+    active: Option<bool>,
+    receives: Option<Vec<LineKind>>,
+    actor: &str,
+) -> Result<Account, Error> {
+    let a = store.account(id).await?.filter(|a| a.agency_code == code).ok_or_else(|| Error::not_found("account"))?;
+    let receives = receives.unwrap_or(a.receives);
+    if receives.is_empty() {
+        return Err(Error::new(Code::MissingField, "receives lists fee and/or charge").with_field("receives"));
+    }
+    let mut tx = store.begin().await?;
+    store.patch_account(&mut tx, id, active.unwrap_or(a.active), &receives).await?;
+    store.audit(&mut tx, "admin", "account.updated", actor, &serde_json::json!({"id": id})).await?;
+    tx.commit().await?;
+    store.account(id).await?.ok_or_else(|| Error::not_found("account"))
 }

@@ -8,6 +8,7 @@ pub mod caller;
 pub mod cases;
 pub mod corrections;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod inbox;
 pub mod outbox;

@@ -10,8 +10,11 @@ use crate::service::error::Code;
 use crate::service::error::Error;
 use crate::store::idempotency::Claim;
 use crate::store::now_ms;
-use crate::store::payments::{LineRow, PaymentFilter, PaymentRow};
+use crate::store::payments::{LineRow, PaymentRow};
 use sha2::{Digest, Sha256};
+
+/// The query of a payment list: plain data that the store reads as it is.
+pub use crate::store::payments::PaymentFilter;
 
 /// The most characters an `Idempotency-Key` may have.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
