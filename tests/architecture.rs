@@ -67,12 +67,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("bin/feegate_bench/pg.rs", "sqlx::query_as"),
     ("bin/feegate_bench/recon.rs", "sqlx::query"),
     ("bin/feegate_bench/recon.rs", "sqlx::query_as"),
-    // The service derives the API's schemas: removed in step 2.
-    ("service/cases.rs", "utoipa"),
-    ("service/recon.rs", "utoipa"),
-    ("service/refunds.rs", "utoipa"),
-    ("service/reports.rs", "utoipa"),
-    ("service/view.rs", "utoipa"),
 ];
 
 /// A path the code names, with its line.

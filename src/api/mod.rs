@@ -15,6 +15,7 @@ pub mod ratelimit;
 pub mod recon;
 pub mod refunds;
 pub mod reports;
+mod schema;
 
 use crate::app::AppState;
 use crate::service::error::Code;

@@ -24,7 +24,7 @@ pub const RESOLUTION_CODES: &[&str] =
 const MAX_LIMIT: i64 = 5000;
 
 /// A case as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CaseView {
     /// The run item's id (`rci_...`) or the review's id (`rev_...`; a review opened before
     /// reviews had their own records keeps its payment's id, `pay_...`).
@@ -53,7 +53,7 @@ pub struct CaseView {
 }
 
 /// Who resolved a case, when, and how.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ResolutionView {
     /// One of `corrected`, `refunded`, `accepted_difference`, `gateway_error`,
     /// `bank_error`, `duplicate_ignored`, `other`.
@@ -135,7 +135,7 @@ impl From<&ReviewCaseRow> for CaseView {
 }
 
 /// Query of the case list.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize)]
 pub struct CaseQuery {
     /// `open` (the default), `resolved` or `all`.
     pub status: Option<String>,
@@ -185,7 +185,7 @@ pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Ve
 }
 
 /// The resolve request body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveCase {
     /// One of `corrected`, `refunded`, `accepted_difference`, `gateway_error`,
@@ -243,7 +243,7 @@ pub async fn resolve(state: &AppState, who: &Principal, id: &str, body: serde_js
 }
 
 /// A reconciliation day as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DayView {
     pub source: String,
     pub date: String,

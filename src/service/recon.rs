@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The import request body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRun {
     /// The connector account id whose settlement file this is.
@@ -35,7 +35,7 @@ pub struct ImportRun {
 }
 
 /// How many items of a run have each outcome.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct OutcomeCounts {
     pub matched: i64,
     pub missing_in_file: i64,
@@ -46,7 +46,7 @@ pub struct OutcomeCounts {
 }
 
 /// A reconciliation run as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunView {
     pub id: String,
     pub source: String,
@@ -75,14 +75,14 @@ pub struct RunView {
 }
 
 /// A run's queued corrections.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CorrectionCounts {
     pub pending: i64,
     pub done: i64,
 }
 
 /// One statement of an imported statement file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatementSummary {
     /// The bank's statement reference (camt `Stmt/Id`; MT940 `:20:`/`:28C:`), as far as read.
     pub statement_id: String,
@@ -134,7 +134,7 @@ impl From<&RunRow> for RunView {
 }
 
 /// One item of a run.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ItemView {
     pub id: String,
     /// The file line (header is line 1); absent for a record the file lacks.

@@ -18,7 +18,7 @@ use feegate_connector::{ConnectorError, RefundOutcome, RefundRequest, RefundResu
 use serde::Serialize;
 
 /// A refund as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RefundView {
     pub id: String,
     pub payment_id: String,

@@ -162,7 +162,7 @@ impl Table {
 }
 
 /// One agency account on one day.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AccountDay {
     pub agency_code: String,
     pub agency_name: String,
@@ -193,7 +193,7 @@ pub struct AccountDay {
 }
 
 /// `GET /v1/reports/settlement`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SettlementReport {
     pub date: String,
     pub agency_code: Option<String>,
@@ -414,7 +414,7 @@ impl SettlementReport {
 }
 
 /// One group of the monthly summary.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct MonthRow {
     pub agency_code: String,
     pub agency_name: String,
@@ -434,7 +434,7 @@ pub struct MonthRow {
 }
 
 /// Totals of an agency and fee kind.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct MonthTotal {
     pub agency_code: String,
     pub agency_name: String,
@@ -446,7 +446,7 @@ pub struct MonthTotal {
 }
 
 /// `GET /v1/reports/monthly`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct MonthlyReport {
     /// `YYYY-MM`.
     pub month: String,
