@@ -314,6 +314,41 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every place an `api/` file calls a store method itself (`state.store.payment(..)`): a
+/// handler goes through a service, which it may hand the store to (`svc::f(&state.store)`).
+fn store_calls(file: &str, src: &str) -> Vec<Break> {
+    if !file.starts_with("api/") {
+        return Vec::new();
+    }
+    // The code without whitespace, each character with its line: a call that rustfmt split
+    // over lines (`state\n.store\n.payment(..)`) is found too.
+    let mut chars = Vec::new();
+    let mut line = 1;
+    for c in strip(src).chars() {
+        if c == '\n' {
+            line += 1;
+        } else if !c.is_whitespace() {
+            chars.push((c, line));
+        }
+    }
+    let squeezed: String = chars.iter().map(|&(c, _)| c).collect();
+    let mut found = Vec::new();
+    for (at, _) in squeezed.match_indices(".store.") {
+        let rest = &squeezed[at + ".store.".len()..];
+        let method: String = rest.chars().take_while(|&c| ident_char(c)).collect();
+        if !method.is_empty() && rest[method.len()..].starts_with('(') {
+            found.push(Break {
+                file: file.to_owned(),
+                line: chars[squeezed[..at].chars().count()].1,
+                path: format!("store.{method}(..)"),
+                forbidden: "store calls",
+                why: "api/ goes through a service, never the store",
+            });
+        }
+    }
+    found
+}
+
 #[test]
 fn every_import_keeps_to_the_layers() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -326,7 +361,7 @@ fn every_import_keeps_to_the_layers() {
     for path in &files {
         let rel = path.strip_prefix(&src).expect("under src").to_string_lossy().replace('\\', "/");
         let text = std::fs::read_to_string(path).expect("read a source file");
-        for b in check(&rel, &text, &rules) {
+        for b in check(&rel, &text, &rules).into_iter().chain(store_calls(&rel, &text)) {
             match KNOWN.iter().position(|&(f, p)| f == b.file && p == b.forbidden) {
                 Some(k) => used[k] = true,
                 None => breaks.push(b.to_string()),
@@ -373,6 +408,12 @@ fn f() -> Result<(), crate::service::Error> {
     );
     assert!(check("store/x.rs", "fn f() { sqlx::query(\"SELECT 1\"); }", &rules).is_empty());
     assert!(check("service/x.rs", "use crate::store::Store;", &rules).is_empty());
+    let calls = store_calls(
+        "api/x.rs",
+        "let a = svc::f(&state.store).await?;\nlet b = state\n    .store\n    .payment(&id).await?;",
+    );
+    assert_eq!(calls.iter().map(|b| b.line).collect::<Vec<_>>(), [3]);
+    assert!(store_calls("service/x.rs", "state.store.payment(&id)").is_empty());
     let api = check("api/x.rs", "use crate::store::now_ms;\nuse crate::service::payments;", &rules);
     assert_eq!(api.len(), 1);
     assert_eq!(api[0].to_string().split(':').take(2).collect::<Vec<_>>(), ["src/api/x.rs", "1"]);

@@ -541,3 +541,57 @@ pub(crate) async fn payment_data(state: &AppState, tx: &mut Tx, pid: &str) -> Re
     let attempts = store.attempts_in(tx, pid).await?;
     serde_json::to_value(PaymentView::build(&state.config.public_url, &p, &lines, &attempts)).map_err(Error::internal)
 }
+
+/// Where a verified browser return sends the payer: the portal's return URL with the
+/// payment's id and the status the payer should see.
+pub struct Returned {
+    pub return_url: String,
+    pub payment_id: String,
+    pub status: String,
+}
+
+/// The payer's browser came back from `connector_id` with `reference` (verified by the
+/// connector). The return alone proves nothing: if the attempt is still open, the gateway
+/// is asked and its answer applied through the same guarded path as callbacks. `None`: no
+/// attempt of this connector has the reference; `Some(Err)`: the payment cannot be read.
+pub async fn returned(state: &AppState, connector_id: &str, reference: &str) -> Option<Result<Returned, Error>> {
+    let attempt = match state.store.attempt_by_reference(reference).await {
+        Ok(Some(a)) if a.connector_id == connector_id => a,
+        _ => return None,
+    };
+    if attempt.status().is_open() {
+        if let Some(account) = state.connectors.get(connector_id) {
+            let q = QueryRequest {
+                reference: attempt.reference.clone(),
+                gateway_txn: attempt.gateway_txn.clone(),
+                amount: attempt.amount,
+                created_at: crate::service::datetime(attempt.created_at),
+            };
+            match account.connector.query(&q).await {
+                Ok(r) => {
+                    let fact = Fact::from_query(&attempt, r);
+                    if let Err(e) = apply(state, connector_id, fact, None, "browser-return:query").await {
+                        tracing::warn!(error = %e.message, "applying a queried outcome failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(connector = %connector_id, error = %e, "status query on return failed; the callback or resolver will tell")
+                }
+            }
+        }
+    }
+    let p = match state.store.payment(&attempt.payment_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Some(Err(Error::not_found("payment"))),
+        Err(e) => return Some(Err(e.into())),
+    };
+    // The attempt as it is now (the query above may have settled it).
+    let attempt_now =
+        state.store.attempt(&attempt.id).await.ok().flatten().map(|a| a.status()).unwrap_or(attempt.status());
+    let status = match p.status() {
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => p.status.clone(),
+        _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
+        _ => p.status.clone(),
+    };
+    Some(Ok(Returned { return_url: p.return_url, payment_id: p.id, status }))
+}

@@ -32,3 +32,8 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn datetime(ms: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
+
+/// Whether the database answers (`/readyz`).
+pub async fn ready(state: &crate::app::AppState) -> bool {
+    state.store.ping().await
+}
