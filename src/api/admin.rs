@@ -102,7 +102,8 @@ pub async fn create_account(
     JsonBody(b): JsonBody,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     who.require(&[Role::Admin])?;
-    svc::accounts(&state.store, &code).await?;
+    // An unknown agency is a 404 before the body is read.
+    svc::agency(&state.store, &code).await?;
     let n: NewAccount = typed(b)?;
     Ok((StatusCode::CREATED, Json(svc::create_account(&state.store, &code, n, &who.actor()).await?)))
 }

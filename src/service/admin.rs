@@ -446,16 +446,21 @@ pub async fn patch_agency(
     Ok(a)
 }
 
+/// One agency.
+pub async fn agency(store: &Store, code: &str) -> Result<Agency, Error> {
+    store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))
+}
+
 /// An agency's accounts.
 pub async fn accounts(store: &Store, code: &str) -> Result<Vec<Account>, Error> {
-    store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))?;
+    agency(store, code).await?;
     Ok(store.accounts(code).await?)
 }
 
 /// Adds a beneficiary account to an agency, or updates the one with the same BIN and
 /// number (audited).
 pub async fn create_account(store: &Store, code: &str, n: NewAccount, actor: &str) -> Result<Account, Error> {
-    store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))?;
+    agency(store, code).await?;
     let mut tx = store.begin().await?;
     let account = n.validate(new_id("acc"), code)?;
     let id = store.upsert_account(&mut tx, &account).await?;
