@@ -2,10 +2,13 @@
 //!
 //! Where things are:
 //! - [`config`]: layered configuration (built-in defaults < file < `FEEGATE_*`).
-//! - [`domain`]: pure types and rules: money, ids, agencies, payments and their states.
+//! - [`domain`]: pure types and rules: money, ids, agencies, payments and their states,
+//!   and the one table of error codes (`domain::code`).
 //! - [`store`]: SQLite / PostgreSQL persistence behind one `Store`.
-//! - [`service`]: orchestration: create, attempts, callbacks, expiry, webhook outbox, admin.
-//! - [`api`]: axum routers, auth, the error type, operations endpoints, OpenAPI.
+//! - [`service`]: orchestration: create, attempts, callbacks, expiry, webhook outbox, admin;
+//!   its error (`service::error`) and the caller (`service::caller`). No HTTP.
+//! - [`api`]: axum routers, reading the key, the status and JSON of each error code,
+//!   operations endpoints, OpenAPI (`api::schema` describes the service's types).
 //! - [`web`]: the hosted checkout pages.
 //! - [`connectors`]: the registry of gateway kinds (one line each).
 //! - [`app`]: shared state and [`app::launch`] (serve on a bound listener until shutdown).

@@ -5,9 +5,9 @@ use super::auth::{Principal, Role};
 use super::body::{typed, JsonBody};
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::domain::agency::{agency_code, Account, Agency, LineKind, NewAccount};
-use crate::domain::ids::new_id;
+use crate::domain::agency::{Account, Agency, LineKind, NewAccount};
 use crate::service::admin as svc;
+use crate::service::error::Code;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/agencies", tag = "admin", responses((status = 200, body = Vec<Agency>)))]
 pub async fn list_agencies(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Agency>>, ApiError> {
     who.require(&[Role::Admin, Role::Finance])?;
-    Ok(Json(state.store.agencies().await?))
+    Ok(Json(svc::agencies(&state.store).await?))
 }
 
 /// New agency.
@@ -54,25 +54,7 @@ pub async fn create_agency(
 ) -> Result<(StatusCode, Json<Agency>), ApiError> {
     who.require(&[Role::Admin])?;
     let n: NewAgency = typed(b)?;
-    let a = Agency {
-        code: agency_code("code", &n.code)?,
-        name: crate::domain::text("name", &n.name, 200, true)?,
-        parent_code: n.parent_code.clone(),
-    };
-    if let Some(p) = &a.parent_code {
-        if state.store.agency(p).await?.is_none() {
-            return Err(
-                ApiError::unprocessable("unknown_agency", format!("no agency has code {p}")).with_field("parent_code")
-            );
-        }
-    }
-    let mut tx = state.store.begin().await?;
-    state.store.insert_agency(&mut tx, &a).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict => ApiError::conflict("agency_exists", "an agency with this code exists"),
-        other => other.into(),
-    })?;
-    state.store.audit(&mut tx, "admin", "agency.created", &who.actor(), &serde_json::json!({"code": a.code})).await?;
-    tx.commit().await?;
+    let a = svc::create_agency(&state.store, &n.code, &n.name, n.parent_code, &who.actor()).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
@@ -95,18 +77,7 @@ pub async fn patch_agency(
 ) -> Result<Json<Agency>, ApiError> {
     who.require(&[Role::Admin])?;
     let p: AgencyPatch = typed(b)?;
-    let mut a = state.store.agency(&code).await?.ok_or_else(|| ApiError::not_found("agency"))?;
-    if let Some(n) = p.name {
-        a.name = crate::domain::text("name", &n, 200, true)?;
-    }
-    if p.parent_code.is_some() {
-        a.parent_code = p.parent_code;
-    }
-    let mut tx = state.store.begin().await?;
-    state.store.update_agency(&mut tx, &a).await?;
-    state.store.audit(&mut tx, "admin", "agency.updated", &who.actor(), &serde_json::json!({"code": a.code})).await?;
-    tx.commit().await?;
-    Ok(Json(a))
+    Ok(Json(svc::patch_agency(&state.store, &code, p.name, p.parent_code, &who.actor()).await?))
 }
 
 /// An agency's accounts.
@@ -118,8 +89,7 @@ pub async fn list_accounts(
     Path(code): Path<String>,
 ) -> Result<Json<Vec<Account>>, ApiError> {
     who.require(&[Role::Admin, Role::Finance])?;
-    state.store.agency(&code).await?.ok_or_else(|| ApiError::not_found("agency"))?;
-    Ok(Json(state.store.accounts(&code).await?))
+    Ok(Json(svc::accounts(&state.store, &code).await?))
 }
 
 /// Add a beneficiary account to an agency (or update the one with the same BIN and number).
@@ -132,18 +102,10 @@ pub async fn create_account(
     JsonBody(b): JsonBody,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     who.require(&[Role::Admin])?;
-    state.store.agency(&code).await?.ok_or_else(|| ApiError::not_found("agency"))?;
+    // An unknown agency is a 404 before the body is read.
+    svc::agency(&state.store, &code).await?;
     let n: NewAccount = typed(b)?;
-    let mut tx = state.store.begin().await?;
-    let account = n.validate(new_id("acc"), &code)?;
-    let id = state.store.upsert_account(&mut tx, &account).await?;
-    state
-        .store
-        .audit(&mut tx, "admin", "account.upserted", &who.actor(), &serde_json::json!({"id": id, "agency_code": code}))
-        .await?;
-    tx.commit().await?;
-    let stored = state.store.account(&id).await?.ok_or_else(|| ApiError::internal("account vanished"))?;
-    Ok((StatusCode::CREATED, Json(stored)))
+    Ok((StatusCode::CREATED, Json(svc::create_account(&state.store, &code, n, &who.actor()).await?)))
 }
 
 /// Account changes.
@@ -165,21 +127,7 @@ pub async fn patch_account(
 ) -> Result<Json<Account>, ApiError> {
     who.require(&[Role::Admin])?;
     let p: AccountPatch = typed(b)?;
-    let a = state
-        .store
-        .account(&id)
-        .await?
-        .filter(|a| a.agency_code == code)
-        .ok_or_else(|| ApiError::not_found("account"))?;
-    let receives = p.receives.unwrap_or(a.receives);
-    if receives.is_empty() {
-        return Err(ApiError::unprocessable("missing_field", "receives lists fee and/or charge").with_field("receives"));
-    }
-    let mut tx = state.store.begin().await?;
-    state.store.patch_account(&mut tx, &id, p.active.unwrap_or(a.active), &receives).await?;
-    state.store.audit(&mut tx, "admin", "account.updated", &who.actor(), &serde_json::json!({"id": id})).await?;
-    tx.commit().await?;
-    Ok(Json(state.store.account(&id).await?.ok_or_else(|| ApiError::not_found("account"))?))
+    Ok(Json(svc::patch_account(&state.store, &code, &id, p.active, p.receives, &who.actor()).await?))
 }
 
 /// A portal as shown (the webhook secret only once, at creation).
@@ -196,14 +144,14 @@ pub struct PortalView {
 }
 
 impl PortalView {
-    fn of(p: &crate::store::admin::PortalRow, show_secret: bool, return_origins: Vec<String>) -> PortalView {
+    fn of(p: svc::Portal, show_secret: bool) -> PortalView {
         PortalView {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            webhook_url: p.webhook_url.clone(),
-            agencies: serde_json::from_str(&p.agencies).unwrap_or_default(),
-            return_origins,
-            webhook_secret: show_secret.then(|| p.webhook_secret.clone()),
+            id: p.id,
+            name: p.name,
+            webhook_url: p.webhook_url,
+            agencies: p.agencies,
+            return_origins: p.return_origins,
+            webhook_secret: show_secret.then_some(p.webhook_secret),
         }
     }
 }
@@ -212,12 +160,7 @@ impl PortalView {
 #[utoipa::path(get, path = "/v1/portals", tag = "admin", responses((status = 200, body = Vec<PortalView>)))]
 pub async fn list_portals(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<PortalView>>, ApiError> {
     who.require(&[Role::Admin])?;
-    let mut out = Vec::new();
-    for p in state.store.portals().await? {
-        let origins = state.store.portal_return_origins(&p.id).await?.unwrap_or_default();
-        out.push(PortalView::of(&p, false, origins));
-    }
-    Ok(Json(out))
+    Ok(Json(svc::portals(&state.store).await?.into_iter().map(|p| PortalView::of(p, false)).collect()))
 }
 
 /// New portal.
@@ -248,8 +191,8 @@ pub async fn create_portal(
     let n: NewPortal = typed(b)?;
     let p = svc::create_portal(&state.store, n.id, &n.name, n.webhook_url, n.agencies, &n.return_origins, &who.actor())
         .await?;
-    let origins = state.store.portal_return_origins(&p.id).await?.unwrap_or_default();
-    Ok((StatusCode::CREATED, Json(PortalView::of(&p, true, origins))))
+    let p = svc::portal(&state.store, &p.id).await?;
+    Ok((StatusCode::CREATED, Json(PortalView::of(p, true))))
 }
 
 /// A portal's allowed return origins.
@@ -272,9 +215,8 @@ pub async fn set_return_origins(
 ) -> Result<Json<PortalView>, ApiError> {
     who.require(&[Role::Admin])?;
     let n: ReturnOrigins = typed(b)?;
-    let origins = svc::set_return_origins(&state.store, &id, &n.origins, &who.actor()).await?;
-    let p = state.store.portal(&id).await?.ok_or_else(|| ApiError::not_found("portal"))?;
-    Ok(Json(PortalView::of(&p, false, origins)))
+    svc::set_return_origins(&state.store, &id, &n.origins, &who.actor()).await?;
+    Ok(Json(PortalView::of(svc::portal(&state.store, &id).await?, false)))
 }
 
 /// New key.
@@ -305,9 +247,8 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
     who.require(&[Role::Admin])?;
     let n: NewKey = typed(b)?;
-    let role = Role::parse(&n.role).ok_or_else(|| {
-        ApiError::unprocessable("invalid_role", "role is portal, finance or admin").with_field("role")
-    })?;
+    let role = Role::parse(&n.role)
+        .ok_or_else(|| ApiError::new(Code::InvalidRole, "role is portal, finance or admin").with_field("role"))?;
     let (id, key) = svc::create_key(&state.store, role, n.portal_id, &n.name, &who.actor()).await?;
     Ok((StatusCode::CREATED, Json(KeyCreated { id, key })))
 }

@@ -2,15 +2,14 @@
 
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::service::error::Code;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
 
 /// The largest request body feegate reads.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// The largest file a reconciliation upload (multipart) may carry: a gateway's settlement
-/// file of a busy day runs to tens of megabytes.
-pub const MAX_UPLOAD: usize = 128 * 1024 * 1024;
+pub use crate::service::error::typed;
+pub use crate::service::inbox::MAX_UPLOAD;
 
 /// A request body parsed as any JSON value; the handler's parser checks its shape.
 pub struct JsonBody(pub serde_json::Value);
@@ -22,28 +21,14 @@ impl FromRequest<AppState> for JsonBody {
         if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or("");
             if !ct.starts_with("application/json") {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "send Content-Type: application/json",
-                ));
+                return Err(ApiError::new(Code::UnsupportedMediaType, "send Content-Type: application/json"));
             }
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("request body is larger than {MAX_BODY} bytes"),
-            )
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| ApiError::new(Code::BodyTooLarge, format!("request body is larger than {MAX_BODY} bytes")))?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}")))?;
+            .map_err(|e| ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {e}")))?;
         Ok(JsonBody(value))
     }
-}
-
-/// Deserialises a JSON value into `T`, turning serde's complaint into a 422 that names
-/// the field by its path (e.g. `receives[1]`, `lines[0].amount`).
-pub fn typed<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
-    crate::domain::payment::from_json(v).map_err(ApiError::from)
 }

@@ -2,16 +2,14 @@
 //! `GET /return/{connector_id}` (the payer's browser coming back).
 
 use crate::app::AppState;
-use crate::domain::payment::{AttemptStatus, PaymentStatus};
-use crate::service::callbacks::{apply, Fact};
-use crate::service::datetime;
+use crate::service::callbacks::returned;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use feegate_connector::{InboundRequest, QueryRequest};
+use feegate_connector::InboundRequest;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/callbacks/{connector_id}", any(callback)).route("/return/{connector_id}", get(browser_return))
@@ -79,50 +77,19 @@ async fn browser_return(
                 .into_response();
         }
     };
-    let attempt = match state.store.attempt_by_reference(&info.reference).await {
-        Ok(Some(a)) if a.connector_id == connector_id => a,
-        _ => {
-            return (
-                StatusCode::NOT_FOUND,
-                Html(state.pages.message("Không tìm thấy / Not found", "No payment has this reference.")),
-            )
-                .into_response()
-        }
+    let Some(back) = returned(&state, &connector_id, &info.reference).await else {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(state.pages.message("Không tìm thấy / Not found", "No payment has this reference.")),
+        )
+            .into_response();
     };
-    if attempt.status().is_open() {
-        // The return alone proves nothing; the gateway's own answer does.
-        let q = QueryRequest {
-            reference: attempt.reference.clone(),
-            gateway_txn: attempt.gateway_txn.clone(),
-            amount: attempt.amount,
-            created_at: datetime(attempt.created_at),
-        };
-        match account.connector.query(&q).await {
-            Ok(r) => {
-                let fact = Fact::from_query(&attempt, r);
-                if let Err(e) = apply(&state, &connector_id, fact, None, "browser-return:query").await {
-                    tracing::warn!(error = %e.message, "applying a queried outcome failed");
-                }
-            }
-            Err(e) => {
-                tracing::info!(connector = %connector_id, error = %e, "status query on return failed; the callback or resolver will tell")
-            }
-        }
-    }
-    let Ok(Some(p)) = state.store.payment(&attempt.payment_id).await else {
+    let Ok(p) = back else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    // The attempt as it is now (the query above may have settled it).
-    let attempt_now =
-        state.store.attempt(&attempt.id).await.ok().flatten().map(|a| a.status()).unwrap_or(attempt.status());
-    let status = match p.status() {
-        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => p.status.clone(),
-        _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
-        _ => p.status.clone(),
     };
     match url::Url::parse(&p.return_url) {
         Ok(mut u) => {
-            u.query_pairs_mut().append_pair("payment_id", &p.id).append_pair("status", &status);
+            u.query_pairs_mut().append_pair("payment_id", &p.payment_id).append_pair("status", &p.status);
             Redirect::to(u.as_str()).into_response()
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -1,12 +1,11 @@
 //! `/v1/events`: webhook events with their delivery attempts, and replaying one.
 
-use super::auth::{Principal, Role};
+use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Path, Query};
 use crate::app::AppState;
+use crate::service::events::{self as svc, Event};
 use crate::service::rfc3339;
-use crate::store::now_ms;
-use crate::store::outbox::{DeliveryRow, OutboxFilter, OutboxRow};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -77,12 +76,18 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-const STATUSES: [&str; 4] = ["pending", "delivered", "failed", "skipped"];
-
-async fn view(state: &AppState, e: OutboxRow) -> Result<OutboxEventView, ApiError> {
-    let deliveries = state.store.deliveries(&e.id).await?;
-    Ok(OutboxEventView {
-        deliveries: deliveries.iter().map(DeliveryView::from).collect(),
+fn view(Event { event: e, deliveries }: Event) -> OutboxEventView {
+    OutboxEventView {
+        deliveries: deliveries
+            .into_iter()
+            .map(|d| DeliveryView {
+                attempt_no: d.attempt_no,
+                at: rfc3339(d.at),
+                http_status: d.http_status,
+                latency_ms: d.latency_ms,
+                error: d.error,
+            })
+            .collect(),
         id: e.id,
         kind: e.kind,
         payment_id: e.payment_id,
@@ -92,18 +97,6 @@ async fn view(state: &AppState, e: OutboxRow) -> Result<OutboxEventView, ApiErro
         next_attempt_at: e.next_attempt_at.map(rfc3339),
         delivered_at: e.delivered_at.map(rfc3339),
         data: serde_json::from_str(&e.data).unwrap_or_default(),
-    })
-}
-
-impl From<&DeliveryRow> for DeliveryView {
-    fn from(d: &DeliveryRow) -> Self {
-        DeliveryView {
-            attempt_no: d.attempt_no,
-            at: rfc3339(d.at),
-            http_status: d.http_status,
-            latency_ms: d.latency_ms,
-            error: d.error.clone(),
-        }
     }
 }
 
@@ -115,26 +108,8 @@ pub async fn list(
     who: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<EventList>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit is 1-200").with_field("limit"));
-    }
-    if let Some(s) = &q.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request("invalid_query", "unknown status").with_field("status"));
-        }
-    }
-    let portal_id = match who.role {
-        // A portal key without a portal sees nothing rather than everything.
-        Role::Portal => Some(who.portal_id.clone().unwrap_or_default()),
-        Role::Finance | Role::Admin => None,
-    };
-    let f = OutboxFilter { portal_id, payment_id: q.payment_id, status: q.status, limit };
-    let mut data = Vec::new();
-    for e in state.store.list_events(&f).await? {
-        data.push(view(&state, e).await?);
-    }
-    Ok(Json(EventList { data }))
+    let events = svc::list(&state, &who, q.payment_id, q.status, q.limit.unwrap_or(50)).await?;
+    Ok(Json(EventList { data: events.into_iter().map(view).collect() }))
 }
 
 /// Deliver a webhook event again now (its attempts are kept; it is audited).
@@ -145,22 +120,6 @@ pub async fn redeliver(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<OutboxEventView>), ApiError> {
-    let store = &state.store;
-    let e = match store.outbox_event(&id).await? {
-        Some(e) if who.sees_portal(&e.portal_id) => e,
-        _ => return Err(ApiError::not_found("event")),
-    };
-    if e.webhook == 0 {
-        return Err(ApiError::conflict("not_a_webhook_event", "this event is status history, not sent to portals"));
-    }
-    let mut tx = store.begin().await?;
-    if !store.redeliver(&mut tx, &id, now_ms()).await? {
-        tx.rollback().await?;
-        return Err(ApiError::not_found("event"));
-    }
-    let audit = serde_json::json!({"event_id": id, "previous_status": e.delivery_status, "attempts": e.attempts});
-    store.audit(&mut tx, &e.payment_id, "event.redelivered", &who.actor(), &audit).await?;
-    tx.commit().await?;
-    let e = store.outbox_event(&id).await?.ok_or_else(|| ApiError::not_found("event"))?;
-    Ok((StatusCode::ACCEPTED, Json(view(&state, e).await?)))
+    let e = svc::redeliver(&state, &who, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(view(e))))
 }

@@ -2,6 +2,7 @@
 //! answer a bad `?limit=x` or a path segment that is not UTF-8 with a `text/plain` 400.
 
 use super::error::ApiError;
+use crate::service::error::Code;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -28,7 +29,7 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             Some(f) => f.to_owned(),
             None => path,
         };
-        let mut err = ApiError::bad_request("invalid_query", format!("the query string is not valid: {inner}"));
+        let mut err = ApiError::new(Code::InvalidQuery, format!("the query string is not valid: {inner}"));
         err.field = Some(field).filter(|f| !f.is_empty() && f != ".");
         err
     })
@@ -44,7 +45,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(r) if r.status().is_server_error() => Err(ApiError::internal(r.body_text())),
-            Err(r) => Err(ApiError::bad_request("invalid_path", r.body_text())),
+            Err(r) => Err(ApiError::new(Code::InvalidPath, r.body_text())),
         }
     }
 }

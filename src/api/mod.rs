@@ -15,8 +15,10 @@ pub mod ratelimit;
 pub mod recon;
 pub mod refunds;
 pub mod reports;
+mod schema;
 
 use crate::app::AppState;
+use crate::service::error::Code;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -206,19 +208,19 @@ impl Reader {
 fn refusal(status: StatusCode, method: &axum::http::Method, text: &str) -> error::ApiError {
     let said = |default: &str| if text.trim().is_empty() { default.to_owned() } else { text.trim().to_owned() };
     let (code, message) = match status.as_u16() {
-        400 => ("bad_request", said("the request is malformed")),
-        404 => ("not_found", "no such resource: see /openapi.json for the routes".to_owned()),
-        405 => ("method_not_allowed", format!("{method} is not allowed here; the Allow header lists what is")),
-        408 => ("request_timeout", "the request took too long to arrive".to_owned()),
-        413 => ("body_too_large", said("the request body is too large")),
-        415 => ("unsupported_media_type", said("unsupported Content-Type")),
-        422 => ("unprocessable", said("the request cannot be processed")),
-        431 => ("headers_too_large", "the request's headers are too large".to_owned()),
-        503 => ("unavailable", "the service cannot answer now; retry later".to_owned()),
-        s if s >= 500 => ("internal_error", "internal error".to_owned()),
-        _ => ("client_error", said("the request was refused")),
+        400 => (Code::BadRequest, said("the request is malformed")),
+        404 => (Code::NotFound, "no such resource: see /openapi.json for the routes".to_owned()),
+        405 => (Code::MethodNotAllowed, format!("{method} is not allowed here; the Allow header lists what is")),
+        408 => (Code::RequestTimeout, "the request took too long to arrive".to_owned()),
+        413 => (Code::BodyTooLarge, said("the request body is too large")),
+        415 => (Code::UnsupportedMediaType, said("unsupported Content-Type")),
+        422 => (Code::Unprocessable, said("the request cannot be processed")),
+        431 => (Code::HeadersTooLarge, "the request's headers are too large".to_owned()),
+        503 => (Code::Unavailable, "the service cannot answer now; retry later".to_owned()),
+        s if s >= 500 => (Code::InternalError, "internal error".to_owned()),
+        _ => (Code::ClientError, said("the request was refused")),
     };
-    error::ApiError::new(status, code, message)
+    error::ApiError::new(code, message)
 }
 
 /// Keeps every refusal in the contract: an API error is `{"error": {...}}` with a stable
@@ -277,7 +279,7 @@ async fn contract(State(state): State<AppState>, req: Request, next: Next) -> Re
         };
         (status, axum::response::Html(state.pages.message(&title, &message))).into_response()
     } else {
-        err.into_response()
+        error::envelope(status, err)
     };
     let (fresh_parts, fresh_body) = fresh.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -38,7 +38,7 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "ops", security(()),
     responses((status = 200, description = "ready"), (status = 503, description = "database unreachable")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.store.ping().await {
+    if crate::service::ready(&state).await {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")

@@ -6,9 +6,9 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Path, Query};
 use crate::app::AppState;
 use crate::domain::payment::{is_code_char, CreatePayment, PaymentStatus};
-use crate::service::payments::{self as svc, idempotency_key};
+use crate::service::error::Code;
+use crate::service::payments::{self as svc, idempotency_key, PaymentFilter};
 use crate::service::view::{EventView, PaymentView};
-use crate::store::payments::PaymentFilter;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,8 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events))
 }
 
-fn stored(s: svc::Stored) -> Response {
-    (s.status, [(header::CONTENT_TYPE, "application/json")], s.body).into_response()
+pub(super) fn stored(s: svc::Stored) -> Response {
+    let status = StatusCode::from_u16(s.status).unwrap_or(StatusCode::OK);
+    (status, [(header::CONTENT_TYPE, "application/json")], s.body).into_response()
 }
 
 /// Create a payment for a dossier's fees (a portal key).
@@ -117,7 +118,7 @@ fn parse_time(field: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> 
         None => Ok(None),
         Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map(|t| Some((t.unix_timestamp_nanos() / 1_000_000) as i64))
-            .map_err(|_| ApiError::bad_request("invalid_query", format!("{field} must be RFC 3339")).with_field(field)),
+            .map_err(|_| ApiError::new(Code::InvalidQuery, format!("{field} must be RFC 3339")).with_field(field)),
     }
 }
 
@@ -132,26 +133,27 @@ pub async fn list(
 ) -> Result<Json<PaymentPage>, ApiError> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit is 1-100").with_field("limit"));
+        return Err(ApiError::new(Code::InvalidQuery, "limit is 1-100").with_field("limit"));
     }
     if let Some(s) = &q.status {
         if PaymentStatus::parse(s).is_none() {
-            return Err(ApiError::bad_request("invalid_query", "unknown status").with_field("status"));
+            return Err(ApiError::new(Code::InvalidQuery, "unknown status").with_field("status"));
         }
     }
     if q.dossier_code.as_deref().is_some_and(|d| !shaped(d, 64, is_code_char)) {
-        return Err(ApiError::bad_request("invalid_query", "dossier_code: 1-64 letters, digits, '.', '-', '_' or '/'")
+        return Err(ApiError::new(Code::InvalidQuery, "dossier_code: 1-64 letters, digits, '.', '-', '_' or '/'")
             .with_field("dossier_code"));
     }
     if q.agency_code.as_deref().is_some_and(|a| !shaped(a, 40, |c| c != '/' && is_code_char(c))) {
-        return Err(ApiError::bad_request("invalid_query", "agency_code: 1-40 letters, digits, '.', '-' or '_'")
+        return Err(ApiError::new(Code::InvalidQuery, "agency_code: 1-40 letters, digits, '.', '-' or '_'")
             .with_field("agency_code"));
     }
     let after = match &q.cursor {
         None => None,
-        Some(c) => Some(parse_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "cursor is not one of ours").with_field("cursor")
-        })?),
+        Some(c) => Some(
+            parse_cursor(c)
+                .ok_or_else(|| ApiError::new(Code::InvalidCursor, "cursor is not one of ours").with_field("cursor"))?,
+        ),
     };
     let f = PaymentFilter {
         portal_id: None,

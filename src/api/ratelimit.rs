@@ -8,6 +8,7 @@ use super::auth::{Principal, Role};
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::config::{Rate, RateLimits};
+use crate::service::error::Code;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -121,11 +122,7 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 
 fn limited(wait: Duration, what: &str) -> Response {
     let secs = retry_after_secs(wait);
-    let err = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("too many requests {what}; retry after {secs} s"),
-    );
+    let err = ApiError::new(Code::RateLimited, format!("too many requests {what}; retry after {secs} s"));
     let mut resp = err.into_response();
     resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     resp
@@ -176,8 +173,7 @@ pub async fn unverified_callbacks(State(guard): State<Guard>, req: Request, next
         Ok(b) => b,
         Err(_) => {
             return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                Code::BodyTooLarge,
                 format!("request body is larger than {} bytes", super::body::MAX_BODY),
             )
             .into_response()
@@ -239,8 +235,7 @@ pub async fn header_limit(req: Request, next: Next) -> Response {
     if size > MAX_HEADER_BYTES {
         metrics::counter!("feegate_headers_too_large_total").increment(1);
         return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            Code::HeadersTooLarge,
             format!("request headers are larger than {MAX_HEADER_BYTES} bytes"),
         )
         .into_response();

@@ -6,6 +6,7 @@ use super::body::{JsonBody, MAX_UPLOAD};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Path, Query};
 use crate::app::AppState;
+use crate::service::error::Code;
 use crate::service::recon::{self as svc, ImportRun, ItemView, RunView, Upload};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
@@ -39,13 +40,9 @@ pub struct UploadForm {
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the upload is larger than {MAX_UPLOAD} bytes"),
-        )
+        ApiError::new(Code::BodyTooLarge, format!("the upload is larger than {MAX_UPLOAD} bytes"))
     } else {
-        ApiError::bad_request("invalid_multipart", format!("the form cannot be read: {}", e.body_text()))
+        ApiError::new(Code::InvalidMultipart, format!("the form cannot be read: {}", e.body_text()))
     }
 }
 
@@ -68,16 +65,13 @@ async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {
                 }
             }
             other => {
-                return Err(ApiError::unprocessable(
-                    "unknown_field",
-                    format!("the form has an unknown field `{other}`"),
-                )
-                .with_field(other))
+                return Err(ApiError::new(Code::UnknownField, format!("the form has an unknown field `{other}`"))
+                    .with_field(other))
             }
         }
     }
     if !has_file {
-        return Err(ApiError::unprocessable("missing_field", "the form needs a file").with_field("file"));
+        return Err(ApiError::new(Code::MissingField, "the form needs a file").with_field("file"));
     }
     Ok(up)
 }
@@ -114,7 +108,7 @@ pub async fn create(
         svc::require_staff(&who)?;
         let form = Multipart::from_request(req, &state)
             .await
-            .map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+            .map_err(|e| ApiError::new(Code::InvalidMultipart, e.body_text()))?;
         svc::import_upload(&state, &who, read_upload(form).await?, rerun).await?
     } else {
         let JsonBody(body) = JsonBody::from_request(req, &state).await?;

@@ -9,8 +9,8 @@ use crate::domain::money::MAX_AMOUNT;
 use crate::service::payments::idempotency_key;
 use crate::service::refunds::{self as svc, RefundView};
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -69,7 +69,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("\u{1}")))?;
     let s = svc::create(&state, &who, &id, &body, key).await?;
-    Ok((s.status, [(header::CONTENT_TYPE, "application/json")], s.body).into_response())
+    Ok(super::payments::stored(s))
 }
 
 /// A payment's refunds.

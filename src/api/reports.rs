@@ -5,6 +5,7 @@ use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Query;
 use crate::app::AppState;
+use crate::service::error::Code;
 use crate::service::reports::{self as svc, Format, MonthlyReport, SettlementReport, Table};
 use axum::extract::State;
 use axum::http::header;
@@ -54,10 +55,8 @@ pub async fn settlement(
 ) -> Result<Response, ApiError> {
     svc::may_read(&who)?;
     let format = svc::format(q.format.as_deref())?;
-    let date = q
-        .date
-        .as_deref()
-        .ok_or_else(|| ApiError::unprocessable("missing_field", "date is required").with_field("date"))?;
+    let date =
+        q.date.as_deref().ok_or_else(|| ApiError::new(Code::MissingField, "date is required").with_field("date"))?;
     let report = svc::settlement(&state, date, q.agency_code.as_deref()).await?;
     match format {
         Format::Json => Ok(Json(report).into_response()),
@@ -90,10 +89,8 @@ pub async fn monthly(
 ) -> Result<Response, ApiError> {
     svc::may_read(&who)?;
     let format = svc::format(q.format.as_deref())?;
-    let month = q
-        .month
-        .as_deref()
-        .ok_or_else(|| ApiError::unprocessable("missing_field", "month is required").with_field("month"))?;
+    let month =
+        q.month.as_deref().ok_or_else(|| ApiError::new(Code::MissingField, "month is required").with_field("month"))?;
     let report = svc::monthly(&state, month, q.agency_code.as_deref()).await?;
     match format {
         Format::Json => Ok(Json(report).into_response()),

@@ -2,6 +2,7 @@
 //! payment line is routed to one of them.
 
 use super::{text, Invalid};
+use crate::domain::code::Code;
 use serde::{Deserialize, Serialize};
 
 /// What a line is: a fee (phí) or a charge (lệ phí).
@@ -33,7 +34,7 @@ pub fn agency_code(field: &str, v: &str) -> Result<String, Invalid> {
     let v = v.trim();
     if v.is_empty() || v.len() > 40 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
     {
-        return Err(Invalid::new("invalid_agency_code", field, "agency code: 1-40 letters, digits, '.', '-' or '_'"));
+        return Err(Invalid::new(Code::InvalidAgencyCode, field, "agency code: 1-40 letters, digits, '.', '-' or '_'"));
     }
     Ok(v.to_owned())
 }
@@ -89,21 +90,25 @@ impl NewAccount {
     /// Checks the fields and gives a storable account.
     pub fn validate(self, id: String, agency_code: &str) -> Result<Account, Invalid> {
         if self.bank_bin.len() != 6 || !self.bank_bin.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Invalid::new("invalid_bank_bin", "bank_bin", "bank_bin is the 6-digit bank BIN, e.g. 970415"));
+            return Err(Invalid::new(
+                Code::InvalidBankBin,
+                "bank_bin",
+                "bank_bin is the 6-digit bank BIN, e.g. 970415",
+            ));
         }
         let number = self.account_number.trim();
         if number.is_empty() || number.len() > 19 || !number.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Invalid::new(
-                "invalid_account_number",
+                Code::InvalidAccountNumber,
                 "account_number",
                 "account_number: 1-19 letters or digits",
             ));
         }
         if self.kind != "treasury" && self.kind != "bank" {
-            return Err(Invalid::new("invalid_account_kind", "kind", "kind is treasury or bank"));
+            return Err(Invalid::new(Code::InvalidAccountKind, "kind", "kind is treasury or bank"));
         }
         if self.receives.is_empty() {
-            return Err(Invalid::new("missing_field", "receives", "receives lists fee and/or charge"));
+            return Err(Invalid::new(Code::MissingField, "receives", "receives lists fee and/or charge"));
         }
         Ok(Account {
             id,

@@ -1,7 +1,10 @@
 //! Pure types and rules, no I/O: money, identifiers, agencies and accounts, payments and
 //! their state machine.
 
+use code::Code;
+
 pub mod agency;
+pub mod code;
 pub mod ids;
 pub mod money;
 pub mod payment;
@@ -12,13 +15,13 @@ pub mod stmt_match;
 /// A rule broken by input: a stable machine code, a message, and the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub field: Option<String>,
 }
 
 impl Invalid {
-    pub fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), field: Some(field.into()) }
     }
 }
@@ -27,13 +30,13 @@ impl Invalid {
 pub fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, Invalid> {
     let v = value.trim();
     if required && v.is_empty() {
-        return Err(Invalid::new("missing_field", field, format!("{field} is required")));
+        return Err(Invalid::new(Code::MissingField, field, format!("{field} is required")));
     }
     if v.chars().count() > max {
-        return Err(Invalid::new("field_too_long", field, format!("{field} is longer than {max} characters")));
+        return Err(Invalid::new(Code::FieldTooLong, field, format!("{field} is longer than {max} characters")));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(Invalid::new("invalid_field", field, format!("{field} contains control characters")));
+        return Err(Invalid::new(Code::InvalidField, field, format!("{field} contains control characters")));
     }
     Ok(v.to_owned())
 }

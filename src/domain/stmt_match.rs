@@ -6,7 +6,7 @@
 
 use crate::domain::recon::Outcome;
 use crate::domain::statement::Direction;
-use feegate_vietqr::content::{find_reference, find_truncated, ContentError};
+use feegate_connector::reference::{find_reference, find_truncated, ContentError};
 use std::collections::HashSet;
 use time::Date;
 

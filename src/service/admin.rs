@@ -1,18 +1,19 @@
 //! Admin actions: agencies and accounts (API and import files), portals and their allowed
 //! return origins, API keys, and the demo seed. Each is audited under the `admin` scope.
 
-use crate::api::auth::{new_key, Role};
-use crate::api::error::ApiError;
 use crate::config::Config;
-use crate::domain::agency::{agency_code, Agency, AgencyImport, LineKind, NewAccount};
+use crate::domain::agency::{agency_code, Account, Agency, AgencyImport, LineKind, NewAccount};
 use crate::domain::ids::{new_id, new_secret};
 use crate::domain::text;
+use crate::service::caller::{new_key, Role};
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::store::admin::{KeyRow, PortalRow};
-use crate::store::{now_ms, Store, Tx};
+use crate::store::{now_ms, Store, StoreError, Tx};
 use anyhow::Context;
 
 /// Writes one agency and its accounts (insert or update).
-pub async fn upsert_agency(store: &Store, tx: &mut Tx, a: AgencyImport, actor: &str) -> Result<usize, ApiError> {
+pub async fn upsert_agency(store: &Store, tx: &mut Tx, a: AgencyImport, actor: &str) -> Result<usize, Error> {
     let code = agency_code("code", &a.code)?;
     let agency = Agency { code: code.clone(), name: text("name", &a.name, 200, true)?, parent_code: a.parent_code };
     store.upsert_agency(tx, &agency).await?;
@@ -87,7 +88,7 @@ fn parse_csv(text: &str) -> anyhow::Result<Vec<AgencyImport>> {
 }
 
 /// Imports agencies in one transaction: all or nothing.
-pub async fn import(store: &Store, agencies: Vec<AgencyImport>, actor: &str) -> Result<(usize, usize), ApiError> {
+pub async fn import(store: &Store, agencies: Vec<AgencyImport>, actor: &str) -> Result<(usize, usize), Error> {
     let mut tx = store.begin().await?;
     let (mut a, mut n) = (0, 0);
     for ag in agencies {
@@ -143,7 +144,7 @@ pub async fn create_portal(
     agencies: Vec<String>,
     return_origins: &[String],
     actor: &str,
-) -> Result<PortalRow, ApiError> {
+) -> Result<PortalRow, Error> {
     let id = match id {
         Some(i)
             if !i.is_empty()
@@ -153,8 +154,7 @@ pub async fn create_portal(
             i
         }
         Some(_) => {
-            return Err(ApiError::unprocessable("invalid_field", "portal id: 1-64 letters, digits, '-' or '_'")
-                .with_field("id"))
+            return Err(Error::new(Code::InvalidField, "portal id: 1-64 letters, digits, '-' or '_'").with_field("id"))
         }
         None => new_id("ptl"),
     };
@@ -162,8 +162,9 @@ pub async fn create_portal(
         match url::Url::parse(u) {
             Ok(p) if p.scheme() == "https" || p.scheme() == "http" => {}
             _ => {
-                return Err(ApiError::unprocessable("invalid_webhook_url", "webhook_url must be an http(s) URL")
-                    .with_field("webhook_url"))
+                return Err(
+                    Error::new(Code::InvalidWebhookUrl, "webhook_url must be an http(s) URL").with_field("webhook_url")
+                )
             }
         }
     }
@@ -174,12 +175,12 @@ pub async fn create_portal(
         webhook_url,
         webhook_secret: format!("whsec_{}", new_secret()),
         agencies: serde_json::to_string(&if agencies.is_empty() { vec!["*".to_string()] } else { agencies })
-            .map_err(ApiError::internal)?,
+            .map_err(Error::internal)?,
         created_at: now_ms(),
     };
     let mut tx = store.begin().await?;
     if !store.insert_portal(&mut tx, &row, false).await? {
-        return Err(ApiError::conflict("portal_exists", "a portal with this id exists"));
+        return Err(Error::new(Code::PortalExists, "a portal with this id exists"));
     }
     if !origins.is_empty() {
         store.set_portal_return_origins(&mut tx, &row.id, &origins, false).await?;
@@ -204,23 +205,19 @@ pub async fn create_key(
     portal_id: Option<String>,
     name: &str,
     actor: &str,
-) -> Result<(String, String), ApiError> {
+) -> Result<(String, String), Error> {
     match (role, &portal_id) {
         (Role::Portal, None) => {
-            return Err(ApiError::unprocessable("missing_field", "a portal key needs portal_id").with_field("portal_id"))
+            return Err(Error::new(Code::MissingField, "a portal key needs portal_id").with_field("portal_id"))
         }
         (Role::Finance | Role::Admin, Some(_)) => {
-            return Err(
-                ApiError::unprocessable("invalid_field", "only portal keys belong to a portal").with_field("portal_id")
-            )
+            return Err(Error::new(Code::InvalidField, "only portal keys belong to a portal").with_field("portal_id"))
         }
         _ => {}
     }
     if let Some(p) = &portal_id {
         if store.portal(p).await?.is_none() {
-            return Err(
-                ApiError::unprocessable("unknown_portal", format!("no portal has id {p}")).with_field("portal_id")
-            );
+            return Err(Error::new(Code::UnknownPortal, format!("no portal has id {p}")).with_field("portal_id"));
         }
     }
     let (id, key, hash) = new_key();
@@ -249,10 +246,10 @@ pub async fn create_key(
 }
 
 /// Revokes a key; 404 if there is no live key with that id.
-pub async fn revoke_key(store: &Store, id: &str, actor: &str) -> Result<(), ApiError> {
+pub async fn revoke_key(store: &Store, id: &str, actor: &str) -> Result<(), Error> {
     let mut tx = store.begin().await?;
     if !store.revoke_key(&mut tx, id).await? {
-        return Err(ApiError::not_found("key"));
+        return Err(Error::not_found("key"));
     }
     store.audit(&mut tx, "admin", "key.revoked", actor, &serde_json::json!({"id": id})).await?;
     tx.commit().await?;
@@ -264,10 +261,10 @@ pub const MAX_RETURN_ORIGINS: usize = 20;
 
 /// Checks one allowed return origin and gives its canonical form (`https://host[:port]`):
 /// https only, a host, nothing after it but an optional `/`.
-pub fn return_origin(raw: &str) -> Result<String, ApiError> {
+pub fn return_origin(raw: &str) -> Result<String, Error> {
     let bad = || {
-        ApiError::unprocessable(
-            "invalid_return_origin",
+        Error::new(
+            Code::InvalidReturnOrigin,
             format!(
                 "`{}` is not an https origin like https://portal.example.vn",
                 raw.chars().take(100).collect::<String>()
@@ -284,10 +281,10 @@ pub fn return_origin(raw: &str) -> Result<String, ApiError> {
 }
 
 /// Checks a list of return origins: their canonical forms, without repeats.
-fn clean_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
+fn clean_origins(origins: &[String]) -> Result<Vec<String>, Error> {
     if origins.len() > MAX_RETURN_ORIGINS {
-        return Err(ApiError::unprocessable(
-            "too_many_return_origins",
+        return Err(Error::new(
+            Code::TooManyReturnOrigins,
             format!("a portal has at most {MAX_RETURN_ORIGINS} return origins"),
         )
         .with_field("origins"));
@@ -305,7 +302,7 @@ fn clean_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
 /// Refuses a create whose `return_url` is not on one of the portal's allowed origins
 /// (https only; a portal with none allows no return_url at all). The payer's browser is
 /// sent there after paying, so anything else would be an open redirect.
-pub async fn check_return_url(store: &Store, portal_id: &str, return_url: &str) -> Result<(), ApiError> {
+pub async fn check_return_url(store: &Store, portal_id: &str, return_url: &str) -> Result<(), Error> {
     if return_url.is_empty() {
         return Ok(());
     }
@@ -315,8 +312,8 @@ pub async fn check_return_url(store: &Store, portal_id: &str, return_url: &str) 
         _ => false,
     };
     if !allowed {
-        return Err(ApiError::unprocessable(
-            "return_url_not_allowed",
+        return Err(Error::new(
+            Code::ReturnUrlNotAllowed,
             "return_url must be an https URL on one of this portal's return origins (set by an admin)",
         )
         .with_field("return_url"));
@@ -330,11 +327,11 @@ pub async fn set_return_origins(
     portal_id: &str,
     origins: &[String],
     actor: &str,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, Error> {
     let clean = clean_origins(origins)?;
     let mut tx = store.begin().await?;
     if !store.set_portal_return_origins(&mut tx, portal_id, &clean, false).await? {
-        return Err(ApiError::not_found("portal"));
+        return Err(Error::not_found("portal"));
     }
     store
         .audit(
@@ -351,7 +348,146 @@ pub async fn set_return_origins(
 
 /// The key of this server's checkout form tokens (made once, kept in the database so
 /// that every node accepts the tokens of the others).
-pub async fn checkout_form_key(store: &Store) -> Result<Vec<u8>, ApiError> {
+pub async fn checkout_form_key(store: &Store) -> Result<Vec<u8>, Error> {
     let candidate = format!("{}{}", new_secret(), new_secret());
     Ok(store.server_key("checkout_form", &candidate).await?.into_bytes())
+}
+
+/// A portal as the service reads it: its settings, allowed return origins and webhook secret
+/// (the API shows the secret only in the answer that creates the portal).
+#[derive(Debug, Clone)]
+pub struct Portal {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: Option<String>,
+    pub agencies: Vec<String>,
+    pub return_origins: Vec<String>,
+    pub webhook_secret: String,
+}
+
+impl Portal {
+    fn of(p: PortalRow, return_origins: Vec<String>) -> Portal {
+        Portal {
+            agencies: serde_json::from_str(&p.agencies).unwrap_or_default(),
+            id: p.id,
+            name: p.name,
+            webhook_url: p.webhook_url,
+            return_origins,
+            webhook_secret: p.webhook_secret,
+        }
+    }
+}
+
+/// Every portal with its return origins.
+pub async fn portals(store: &Store) -> Result<Vec<Portal>, Error> {
+    let mut out = Vec::new();
+    for p in store.portals().await? {
+        let origins = store.portal_return_origins(&p.id).await?.unwrap_or_default();
+        out.push(Portal::of(p, origins));
+    }
+    Ok(out)
+}
+
+/// One portal with its return origins.
+pub async fn portal(store: &Store, id: &str) -> Result<Portal, Error> {
+    let p = store.portal(id).await?.ok_or_else(|| Error::not_found("portal"))?;
+    let origins = store.portal_return_origins(&p.id).await?.unwrap_or_default();
+    Ok(Portal::of(p, origins))
+}
+
+/// Every agency.
+pub async fn agencies(store: &Store) -> Result<Vec<Agency>, Error> {
+    Ok(store.agencies().await?)
+}
+
+/// Creates an agency (audited); its parent must exist.
+pub async fn create_agency(
+    store: &Store,
+    code: &str,
+    name: &str,
+    parent_code: Option<String>,
+    actor: &str,
+) -> Result<Agency, Error> {
+    let a = Agency { code: agency_code("code", code)?, name: text("name", name, 200, true)?, parent_code };
+    if let Some(p) = &a.parent_code {
+        if store.agency(p).await?.is_none() {
+            return Err(Error::new(Code::UnknownAgency, format!("no agency has code {p}")).with_field("parent_code"));
+        }
+    }
+    let mut tx = store.begin().await?;
+    store.insert_agency(&mut tx, &a).await.map_err(|e| match e {
+        StoreError::Conflict => Error::new(Code::AgencyExists, "an agency with this code exists"),
+        other => other.into(),
+    })?;
+    store.audit(&mut tx, "admin", "agency.created", actor, &serde_json::json!({"code": a.code})).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// Changes an agency's name or parent (audited).
+pub async fn patch_agency(
+    store: &Store,
+    code: &str,
+    name: Option<String>,
+    parent_code: Option<String>,
+    actor: &str,
+) -> Result<Agency, Error> {
+    let mut a = store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))?;
+    if let Some(n) = name {
+        a.name = text("name", &n, 200, true)?;
+    }
+    if parent_code.is_some() {
+        a.parent_code = parent_code;
+    }
+    let mut tx = store.begin().await?;
+    store.update_agency(&mut tx, &a).await?;
+    store.audit(&mut tx, "admin", "agency.updated", actor, &serde_json::json!({"code": a.code})).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// One agency.
+pub async fn agency(store: &Store, code: &str) -> Result<Agency, Error> {
+    store.agency(code).await?.ok_or_else(|| Error::not_found("agency"))
+}
+
+/// An agency's accounts.
+pub async fn accounts(store: &Store, code: &str) -> Result<Vec<Account>, Error> {
+    agency(store, code).await?;
+    Ok(store.accounts(code).await?)
+}
+
+/// Adds a beneficiary account to an agency, or updates the one with the same BIN and
+/// number (audited).
+pub async fn create_account(store: &Store, code: &str, n: NewAccount, actor: &str) -> Result<Account, Error> {
+    agency(store, code).await?;
+    let mut tx = store.begin().await?;
+    let account = n.validate(new_id("acc"), code)?;
+    let id = store.upsert_account(&mut tx, &account).await?;
+    store
+        .audit(&mut tx, "admin", "account.upserted", actor, &serde_json::json!({"id": id, "agency_code": code}))
+        .await?;
+    tx.commit().await?;
+    store.account(&id).await?.ok_or_else(|| Error::internal("account vanished"))
+}
+
+/// Activates, deactivates or re-routes an account (audited).
+pub async fn patch_account(
+    store: &Store,
+    code: &str,
+    id: &str,
+    active: Option<bool>,
+    receives: Option<Vec<LineKind>>,
+    actor: &str,
+) -> Result<Account, Error> {
+    let a = store.account(id).await?.filter(|a| a.agency_code == code).ok_or_else(|| Error::not_found("account"))?;
+    let receives = receives.unwrap_or(a.receives);
+    if receives.is_empty() {
+        return Err(Error::new(Code::MissingField, "receives lists fee and/or charge").with_field("receives"));
+    }
+    let mut tx = store.begin().await?;
+    store.patch_account(&mut tx, id, active.unwrap_or(a.active), &receives).await?;
+    store.audit(&mut tx, "admin", "account.updated", actor, &serde_json::json!({"id": id})).await?;
+    tx.commit().await?;
+    store.account(id).await?.ok_or_else(|| Error::not_found("account"))
 }

@@ -2,11 +2,12 @@
 //! did through the API). The attempt is recorded before the gateway is called, so a
 //! notification can never arrive for an attempt we do not know.
 
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::{new_id, new_reference};
 use crate::domain::payment::{AttemptStatus, PaymentStatus};
 use crate::service::datetime;
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::store::now_ms;
 use crate::store::payments::{AttemptRow, PaymentRow};
 use feegate_connector::{Action, Beneficiary, ConnectorError, Locale, StartRequest};
@@ -19,22 +20,19 @@ pub async fn start(
     payer_ip: Option<String>,
     locale: Locale,
     actor: &str,
-) -> Result<Action, ApiError> {
+) -> Result<Action, Error> {
     let account = state.connectors.get(connector_id).filter(|a| a.serves(&payment.agency_code)).ok_or_else(|| {
-        ApiError::unprocessable(
-            "unknown_connector",
-            format!("connector {connector_id} does not collect for this agency"),
-        )
-        .with_field("connector")
+        Error::new(Code::UnknownConnector, format!("connector {connector_id} does not collect for this agency"))
+            .with_field("connector")
     })?;
     let now = now_ms();
     if !payment.status().is_payable() || payment.expires_at <= now {
-        return Err(ApiError::conflict("payment_not_payable", format!("the payment is {}", payment.status)));
+        return Err(Error::new(Code::PaymentNotPayable, format!("the payment is {}", payment.status)));
     }
     let range = account.connector.amount_range();
     if !range.contains(&payment.amount) {
-        return Err(ApiError::unprocessable(
-            "amount_not_accepted",
+        return Err(Error::new(
+            Code::AmountNotAccepted,
             format!(
                 "{} takes amounts from {} to {} đồng; choose another way to pay",
                 account.connector.display_name(),
@@ -46,8 +44,8 @@ pub async fn start(
     }
     let beneficiary = single_beneficiary(state, payment).await?;
     if account.connector.needs_beneficiary() && beneficiary.is_none() {
-        return Err(ApiError::unprocessable(
-            "connector_not_applicable",
+        return Err(Error::new(
+            Code::ConnectorNotApplicable,
             "this payment's lines go to several accounts; one bank transfer cannot pay it",
         )
         .with_field("connector"));
@@ -72,7 +70,7 @@ pub async fn start(
     store.insert_attempt(&mut tx, &attempt).await?;
     if !store.transition_payment(&mut tx, &payment.id, PaymentStatus::Pending, None).await? {
         tx.rollback().await?;
-        return Err(ApiError::conflict("payment_not_payable", "the payment is no longer payable"));
+        return Err(Error::new(Code::PaymentNotPayable, "the payment is no longer payable"));
     }
     if payment.status() == PaymentStatus::Created {
         store
@@ -116,7 +114,7 @@ pub async fn start(
     match account.connector.start(&req).await {
         Ok(started) => {
             let mut tx = store.begin().await?;
-            let action = serde_json::to_string(&started.action).map_err(ApiError::internal)?;
+            let action = serde_json::to_string(&started.action).map_err(Error::internal)?;
             store.set_attempt_action(&mut tx, &attempt.id, &action, started.gateway_ref.as_deref()).await?;
             tx.commit().await?;
             Ok(started.action)
@@ -141,24 +139,20 @@ pub async fn start(
             tx.commit().await?;
             tracing::warn!(payment_id = %payment.id, connector = connector_id, error = %e, "gateway refused to start");
             Err(match e {
-                ConnectorError::NotSupported { .. } | ConnectorError::Config(_) => ApiError::internal(e),
-                ConnectorError::Rejected { .. } => ApiError::new(
-                    axum::http::StatusCode::BAD_GATEWAY,
-                    "gateway_rejected",
-                    format!("the gateway refused the payment: {e}"),
-                ),
-                ConnectorError::Transport(_) | ConnectorError::BadResponse(_) => ApiError::new(
-                    axum::http::StatusCode::BAD_GATEWAY,
-                    "gateway_unavailable",
-                    "the gateway did not answer; try again or choose another",
-                ),
+                ConnectorError::NotSupported { .. } | ConnectorError::Config(_) => Error::internal(e),
+                ConnectorError::Rejected { .. } => {
+                    Error::new(Code::GatewayRejected, format!("the gateway refused the payment: {e}"))
+                }
+                ConnectorError::Transport(_) | ConnectorError::BadResponse(_) => {
+                    Error::new(Code::GatewayUnavailable, "the gateway did not answer; try again or choose another")
+                }
             })
         }
     }
 }
 
 /// The one account all lines go to, if there is exactly one.
-async fn single_beneficiary(state: &AppState, payment: &PaymentRow) -> Result<Option<Beneficiary>, ApiError> {
+async fn single_beneficiary(state: &AppState, payment: &PaymentRow) -> Result<Option<Beneficiary>, Error> {
     let lines = state.store.lines(&payment.id).await?;
     let first = match lines.first() {
         Some(l) => l.account_id.clone(),

@@ -2,10 +2,11 @@
 //! transitions. The same [`apply`] serves callbacks, status queries and browser returns
 //! that led to a query, so every path to "paid" is the same guarded code.
 
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::new_id;
 use crate::domain::payment::{review, AttemptStatus, PaymentStatus};
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::service::view::PaymentView;
 use crate::store::payments::{AttemptRow, CallbackRecord};
 use crate::store::{now_ms, Tx};
@@ -134,7 +135,7 @@ async fn record_unmatched(
     d: Disposition,
     error: Option<String>,
     reference: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let store = &state.store;
     let mut tx = store.begin().await?;
     let id = new_id("cb");
@@ -184,7 +185,7 @@ pub async fn apply(
     fact: Fact,
     raw: Option<Raw>,
     actor: &str,
-) -> Result<Disposition, ApiError> {
+) -> Result<Disposition, Error> {
     let store = &state.store;
     // No reference of ours holds NUL, and PostgreSQL would refuse it as a parameter.
     let found = if fact.reference.contains('\0') { None } else { store.attempt_by_reference(&fact.reference).await? };
@@ -270,9 +271,9 @@ async fn landed_in(
     connector_id: &str,
     attempt: &AttemptRow,
     fact: &Fact,
-) -> Result<CreditedAccount, ApiError> {
-    let unavailable = |m: String| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "gateway_unavailable", m);
-    let account = state.connectors.get(connector_id).ok_or_else(|| ApiError::not_found("connector"))?;
+) -> Result<CreditedAccount, Error> {
+    let unavailable = |m: String| Error::new(Code::GatewayUnavailable, m);
+    let account = state.connectors.get(connector_id).ok_or_else(|| Error::not_found("connector"))?;
     let txn = fact.gateway_txn.as_deref().ok_or_else(|| {
         unavailable(format!("a credit for {} without a transaction number cannot be checked", attempt.reference))
     })?;
@@ -291,7 +292,7 @@ async fn landed_in(
 
 /// The account an attempt routed the transfer to: the one its QR named, or (if the
 /// gateway's answer to start was never recorded) the payment's single account.
-async fn routed_account(state: &AppState, attempt: &AttemptRow) -> Result<Option<CreditedAccount>, ApiError> {
+async fn routed_account(state: &AppState, attempt: &AttemptRow) -> Result<Option<CreditedAccount>, Error> {
     if let Ok(Action::Qr { transfer, .. }) = serde_json::from_str::<Action>(&attempt.action) {
         return Ok(Some(CreditedAccount { bank_bin: transfer.bank_bin, account_number: transfer.account_number }));
     }
@@ -314,7 +315,7 @@ async fn apply_in(
     fact: &Fact,
     transfer: Option<&Transfer>,
     actor: &str,
-) -> Result<Disposition, ApiError> {
+) -> Result<Disposition, Error> {
     let store = &state.store;
     let pid = &attempt.payment_id;
     let txn_text = fact.gateway_txn.as_deref().unwrap_or("-");
@@ -443,7 +444,7 @@ async fn record_second_credit(
     attempt: &AttemptRow,
     txn: &str,
     actor: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let now = now_ms();
     let second = AttemptRow {
         id: new_id("att"),
@@ -473,7 +474,7 @@ async fn record_second_credit(
 }
 
 /// A failed attempt gives the payment back to the payer (unless another is open).
-async fn reopen(state: &AppState, tx: &mut Tx, attempt: &AttemptRow, code: &str) -> Result<(), ApiError> {
+async fn reopen(state: &AppState, tx: &mut Tx, attempt: &AttemptRow, code: &str) -> Result<(), Error> {
     let pid = &attempt.payment_id;
     if state.store.reopen_payment(tx, pid).await? {
         state
@@ -502,7 +503,7 @@ async fn close_for_review(
     attempt: &AttemptRow,
     code: &str,
     actor: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if state.store.finish_attempt(tx, &attempt.id, AttemptStatus::Failed, None, Some(code)).await? {
         reopen(state, tx, attempt, code).await?;
         state
@@ -525,8 +526,8 @@ async fn late_or_second(
     attempt: &AttemptRow,
     txn: Option<&str>,
     actor: &str,
-) -> Result<(), ApiError> {
-    let p = state.store.payment_in(tx, &attempt.payment_id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+) -> Result<(), Error> {
+    let p = state.store.payment_in(tx, &attempt.payment_id).await?.ok_or_else(|| Error::not_found("payment"))?;
     let reason = match p.status() {
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => review::SECOND_SUCCESS,
         PaymentStatus::Expired | PaymentStatus::Cancelled => review::LATE_SUCCESS,
@@ -551,7 +552,7 @@ pub(crate) async fn needs_review(
     reason: &str,
     detail: &str,
     actor: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let store = &state.store;
     let key = hex::encode(Sha256::digest(format!("{reason}\n{detail}").as_bytes()));
     let review_id = store.open_review(tx, pid, reason, detail, &key, actor).await?;
@@ -574,11 +575,64 @@ pub(crate) async fn needs_review(
 }
 
 /// The payment representation, read inside `tx` (the `data` of webhook events).
-pub(crate) async fn payment_data(state: &AppState, tx: &mut Tx, pid: &str) -> Result<serde_json::Value, ApiError> {
+pub(crate) async fn payment_data(state: &AppState, tx: &mut Tx, pid: &str) -> Result<serde_json::Value, Error> {
     let store = &state.store;
-    let p = store.payment_in(tx, pid).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+    let p = store.payment_in(tx, pid).await?.ok_or_else(|| Error::not_found("payment"))?;
     let lines = store.lines_in(tx, pid).await?;
     let attempts = store.attempts_in(tx, pid).await?;
-    serde_json::to_value(PaymentView::build(&state.config.public_url, &p, &lines, &attempts))
-        .map_err(ApiError::internal)
+    serde_json::to_value(PaymentView::build(&state.config.public_url, &p, &lines, &attempts)).map_err(Error::internal)
+}
+
+/// Where a verified browser return sends the payer: the portal's return URL with the
+/// payment's id and the status the payer should see.
+pub struct Returned {
+    pub return_url: String,
+    pub payment_id: String,
+    pub status: String,
+}
+
+/// The payer's browser came back from `connector_id` with `reference` (verified by the
+/// connector). The return alone proves nothing: if the attempt is still open, the gateway
+/// is asked and its answer applied through the same guarded path as callbacks. `None`: no
+/// attempt of this connector has the reference; `Some(Err)`: the payment cannot be read.
+pub async fn returned(state: &AppState, connector_id: &str, reference: &str) -> Option<Result<Returned, Error>> {
+    let attempt = match state.store.attempt_by_reference(reference).await {
+        Ok(Some(a)) if a.connector_id == connector_id => a,
+        _ => return None,
+    };
+    if attempt.status().is_open() {
+        if let Some(account) = state.connectors.get(connector_id) {
+            let q = QueryRequest {
+                reference: attempt.reference.clone(),
+                gateway_txn: attempt.gateway_txn.clone(),
+                amount: attempt.amount,
+                created_at: crate::service::datetime(attempt.created_at),
+            };
+            match account.connector.query(&q).await {
+                Ok(r) => {
+                    let fact = Fact::from_query(&attempt, r);
+                    if let Err(e) = apply(state, connector_id, fact, None, "browser-return:query").await {
+                        tracing::warn!(error = %e.message, "applying a queried outcome failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(connector = %connector_id, error = %e, "status query on return failed; the callback or resolver will tell")
+                }
+            }
+        }
+    }
+    let p = match state.store.payment(&attempt.payment_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Some(Err(Error::not_found("payment"))),
+        Err(e) => return Some(Err(e.into())),
+    };
+    // The attempt as it is now (the query above may have settled it).
+    let attempt_now =
+        state.store.attempt(&attempt.id).await.ok().flatten().map(|a| a.status()).unwrap_or(attempt.status());
+    let status = match p.status() {
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => p.status.clone(),
+        _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
+        _ => p.status.clone(),
+    };
+    Some(Ok(Returned { return_url: p.return_url, payment_id: p.id, status }))
 }

@@ -3,10 +3,11 @@
 //! once every case of it is resolved. Each resolution and close is audited in the same
 //! transaction as its write.
 
-use crate::api::auth::{Principal, Role};
-use crate::api::body::typed;
-use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::service::caller::{Principal, Role};
+use crate::service::error::typed;
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::service::rfc3339;
 use crate::store::cases::{CaseFilter, CaseStatus, DayRow, ItemCaseRow, Resolution, ReviewCaseRow};
@@ -23,7 +24,7 @@ pub const RESOLUTION_CODES: &[&str] =
 const MAX_LIMIT: i64 = 5000;
 
 /// A case as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CaseView {
     /// The run item's id (`rci_...`) or the review's id (`rev_...`; a review opened before
     /// reviews had their own records keeps its payment's id, `pay_...`).
@@ -52,7 +53,7 @@ pub struct CaseView {
 }
 
 /// Who resolved a case, when, and how.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ResolutionView {
     /// One of `corrected`, `refunded`, `accepted_difference`, `gateway_error`,
     /// `bank_error`, `duplicate_ignored`, `other`.
@@ -134,7 +135,7 @@ impl From<&ReviewCaseRow> for CaseView {
 }
 
 /// Query of the case list.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize)]
 pub struct CaseQuery {
     /// `open` (the default), `resolved` or `all`.
     pub status: Option<String>,
@@ -149,32 +150,26 @@ pub struct CaseQuery {
 }
 
 /// `GET /v1/cases`: run items first (by day, source, file order), then reviews.
-pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Vec<CaseView>, ApiError> {
+pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Vec<CaseView>, Error> {
     who.require(STAFF)?;
     let status = match q.status.as_deref().unwrap_or("open") {
         "open" => CaseStatus::Open,
         "resolved" => CaseStatus::Resolved,
         "all" => CaseStatus::All,
         other => {
-            return Err(ApiError::unprocessable(
-                "invalid_status",
-                format!("status `{other}` is not open, resolved or all"),
-            )
-            .with_field("status"))
+            return Err(Error::new(Code::InvalidStatus, format!("status `{other}` is not open, resolved or all"))
+                .with_field("status"))
         }
     };
     let kind = q.kind.as_deref();
     if let Some(k) = kind.filter(|k| !["settlement", "statement", "review"].contains(k)) {
-        return Err(ApiError::unprocessable(
-            "invalid_kind",
-            format!("kind `{k}` is not settlement, statement or review"),
-        )
-        .with_field("kind"));
+        return Err(Error::new(Code::InvalidKind, format!("kind `{k}` is not settlement, statement or review"))
+            .with_field("kind"));
     }
     let day = q.date.as_deref().map(parse_date).transpose()?.map(day_bounds);
     let limit = q.limit.unwrap_or(MAX_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::unprocessable("invalid_limit", format!("limit is 1 to {MAX_LIMIT}")).with_field("limit"));
+        return Err(Error::new(Code::InvalidLimit, format!("limit is 1 to {MAX_LIMIT}")).with_field("limit"));
     }
     let f = CaseFilter { status, source: q.source.clone(), date: q.date.clone(), day, limit };
     let mut out: Vec<CaseView> = Vec::new();
@@ -190,7 +185,7 @@ pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Ve
 }
 
 /// The resolve request body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveCase {
     /// One of `corrected`, `refunded`, `accepted_difference`, `gateway_error`,
@@ -203,45 +198,38 @@ pub struct ResolveCase {
 /// `POST /v1/cases/{id}/resolve`: resolves an open case once; the resolution and its
 /// audit entry are written together. A review case is named by its `rev_...` id; a
 /// payment's `pay_...` id resolves that payment's oldest open review.
-pub async fn resolve(
-    state: &AppState,
-    who: &Principal,
-    id: &str,
-    body: serde_json::Value,
-) -> Result<CaseView, ApiError> {
+pub async fn resolve(state: &AppState, who: &Principal, id: &str, body: serde_json::Value) -> Result<CaseView, Error> {
     who.require(STAFF)?;
     let req: ResolveCase = typed(body)?;
     if !RESOLUTION_CODES.contains(&req.code.as_str()) {
-        return Err(ApiError::unprocessable(
-            "invalid_resolution_code",
+        return Err(Error::new(
+            Code::InvalidResolutionCode,
             format!("code `{}` is not one of {}", req.code, RESOLUTION_CODES.join(", ")),
         )
         .with_field("code"));
     }
     let note = req.note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(
-            ApiError::unprocessable("invalid_note", "note is required, at most 2000 characters").with_field("note")
-        );
+        return Err(Error::new(Code::InvalidNote, "note is required, at most 2000 characters").with_field("note"));
     }
     let store = &state.store;
     let actor = who.actor();
     let at = now_ms();
     let mut tx = store.begin().await?;
     let (scope, mut view) = if id.starts_with("rci_") {
-        let row = store.item_case(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+        let row = store.item_case(&mut tx, id).await?.ok_or_else(|| Error::not_found("case"))?;
         ("admin".to_owned(), CaseView::from(&row))
     } else if id.starts_with("rev_") || id.starts_with("pay_") {
-        let row = store.review_case(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("case"))?;
+        let row = store.review_case(&mut tx, id).await?.ok_or_else(|| Error::not_found("case"))?;
         (row.id.clone(), CaseView::from(&row))
     } else {
-        return Err(ApiError::not_found("case"));
+        return Err(Error::not_found("case"));
     };
     let case_id = view.id.clone();
     let r = Resolution { case_id: &case_id, code: &req.code, note, resolved_by: &actor, resolved_at: at };
     if !store.insert_resolution(&mut tx, &r).await? {
         tx.rollback().await?;
-        return Err(ApiError::conflict("case_already_resolved", format!("case {case_id} is already resolved")));
+        return Err(Error::new(Code::CaseAlreadyResolved, format!("case {case_id} is already resolved")));
     }
     let data = serde_json::json!({"case_id": case_id, "kind": view.kind, "source": view.source, "date": view.date,
         "outcome": view.outcome, "code": req.code, "note": note});
@@ -255,7 +243,7 @@ pub async fn resolve(
 }
 
 /// A reconciliation day as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DayView {
     pub source: String,
     pub date: String,
@@ -278,21 +266,18 @@ fn day_view(source: &str, date: &str, open_cases: i64, closed: Option<&DayRow>) 
     }
 }
 
-fn known_source(state: &AppState, source: &str) -> Result<(), ApiError> {
+fn known_source(state: &AppState, source: &str) -> Result<(), Error> {
     if state.connectors.get(source).is_some() || state.config.reconciliation.sources.iter().any(|s| s.id == source) {
         return Ok(());
     }
-    Err(ApiError::unprocessable(
-        "unknown_source",
-        format!("no connector or reconciliation source {source} is configured"),
-    )
-    .with_field("source"))
+    Err(Error::new(Code::UnknownSource, format!("no connector or reconciliation source {source} is configured"))
+        .with_field("source"))
 }
 
 /// `POST /v1/reconciliation/days/{source}/{date}/close`: 409 `no_run` when nothing was
 /// imported for the day, 409 `open_cases` while a case of it is open; closing a closed
 /// day answers its record again.
-pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &str) -> Result<DayView, ApiError> {
+pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &str) -> Result<DayView, Error> {
     who.require(STAFF)?;
     known_source(state, source)?;
     let day = day_bounds(parse_date(date)?);
@@ -306,13 +291,13 @@ pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &s
     }
     if !store.has_run(&mut tx, source, date).await? {
         tx.rollback().await?;
-        return Err(ApiError::conflict("no_run", format!("nothing was imported for {source} on {date}")));
+        return Err(Error::new(Code::NoRun, format!("nothing was imported for {source} on {date}")));
     }
     let open = store.open_case_count(&mut tx, source, date, day).await?;
     if open > 0 {
         tx.rollback().await?;
-        return Err(ApiError::conflict(
-            "open_cases",
+        return Err(Error::new(
+            Code::OpenCases,
             format!("{open} case(s) of {source} on {date} are open; resolve them first"),
         ));
     }
@@ -338,7 +323,7 @@ pub async fn list_days(
     who: &Principal,
     source: Option<&str>,
     date: Option<&str>,
-) -> Result<Vec<DayView>, ApiError> {
+) -> Result<Vec<DayView>, Error> {
     who.require(STAFF)?;
     if let Some(d) = date {
         parse_date(d)?;
@@ -354,16 +339,16 @@ pub async fn list_days(
     Ok(out)
 }
 
-fn day_closed(source: &str, date: &str, d: &DayRow) -> ApiError {
-    ApiError::conflict(
-        "day_closed",
+fn day_closed(source: &str, date: &str, d: &DayRow) -> Error {
+    Error::new(
+        Code::DayClosed,
         format!("{source} on {date} was closed by {} at {}; nothing was imported", d.closed_by, rfc3339(d.closed_at)),
     )
 }
 
 /// Refuses an import into a closed day with 409 `day_closed` before its file is parsed (a
 /// cheap early answer; [`lock_open_day`] inside the import's transaction is the guard).
-pub async fn refuse_closed_day(state: &AppState, source: &str, date: &str) -> Result<(), ApiError> {
+pub async fn refuse_closed_day(state: &AppState, source: &str, date: &str) -> Result<(), Error> {
     match state.store.closed_day(source, date).await? {
         Some(d) => Err(day_closed(source, date, &d)),
         None => Ok(()),
@@ -372,7 +357,7 @@ pub async fn refuse_closed_day(state: &AppState, source: &str, date: &str) -> Re
 
 /// In an import's transaction, before its run is written: locks the day against a
 /// concurrent close and refuses with 409 `day_closed` if it is closed.
-pub async fn lock_open_day(state: &AppState, tx: &mut Tx, source: &str, date: &str) -> Result<(), ApiError> {
+pub async fn lock_open_day(state: &AppState, tx: &mut Tx, source: &str, date: &str) -> Result<(), Error> {
     match state.store.lock_day(tx, source, date).await? {
         Some(d) => Err(day_closed(source, date, &d)),
         None => Ok(()),

@@ -14,10 +14,10 @@
 //! Should a lease run out mid-query, the next try finds the attempt succeeded and says so:
 //! the success is applied through the guarded transition once.
 
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::service::callbacks::{self, Fact};
 use crate::service::datetime;
+use crate::service::error::Error;
 use crate::store::recon::{CorrectionRow, NewCorrection};
 use crate::store::{now_ms, Tx};
 use feegate_connector::{Disposition, Outcome, QueryRequest};
@@ -75,9 +75,9 @@ pub async fn confirm(
     attempt_id: &str,
     actor: &str,
     evidence: &serde_json::Value,
-) -> Result<Correction, ApiError> {
+) -> Result<Correction, Error> {
     let store = &state.store;
-    let attempt = store.attempt(attempt_id).await?.ok_or_else(|| ApiError::not_found("attempt"))?;
+    let attempt = store.attempt(attempt_id).await?.ok_or_else(|| Error::not_found("attempt"))?;
     if attempt.status == "succeeded" {
         let (status, _) = status_now(state, &attempt.payment_id).await?;
         return Ok(Correction::AlreadyDone { status });
@@ -123,8 +123,8 @@ pub async fn confirm(
 }
 
 /// The payment's status and review reason.
-async fn status_now(state: &AppState, pid: &str) -> Result<(String, Option<String>), ApiError> {
-    let p = state.store.payment(pid).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+async fn status_now(state: &AppState, pid: &str) -> Result<(String, Option<String>), Error> {
+    let p = state.store.payment(pid).await?.ok_or_else(|| Error::not_found("payment"))?;
     Ok((p.status.clone(), p.review_reason.clone()))
 }
 
@@ -137,7 +137,7 @@ pub async fn queue_settlement(
     actor: &str,
     run_id: &str,
     file_sha256: &str,
-) -> Result<usize, ApiError> {
+) -> Result<usize, Error> {
     let proven = state.store.settlement_corrections(tx, run_id).await?;
     if proven.len() > MAX_PER_SETTLEMENT_RUN {
         tracing::warn!(
@@ -203,7 +203,7 @@ async fn work(state: &AppState, owner: &str, c: &CorrectionRow) -> anyhow::Resul
     let result = confirm(state, &c.attempt_id, &c.actor, &evidence).await;
     let retry = match &result {
         Ok(Correction::QueryFailed(_)) => true,
-        Err(e) => e.status.is_server_error(),
+        Err(e) => e.is_server_fault(),
         Ok(_) => false,
     };
     let said = match &result {

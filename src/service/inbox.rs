@@ -11,17 +11,21 @@
 //! imported again after ten minutes: imports are idempotent by content hash, so this can
 //! never count it twice.
 
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::config::ReconSource;
+use crate::service::error::Code;
+use crate::service::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 const SETTLING: Duration = Duration::from_secs(2);
 const ABANDONED: Duration = Duration::from_secs(600);
+/// The largest file a reconciliation upload (multipart) may carry: a gateway's settlement
+/// file of a busy day runs to tens of megabytes.
+pub const MAX_UPLOAD: usize = 128 * 1024 * 1024;
 /// The largest file the inbox imports: the same limit as an upload through the API.
-const MAX_FILE: u64 = crate::api::body::MAX_UPLOAD as u64;
+const MAX_FILE: u64 = MAX_UPLOAD as u64;
 
 /// What became of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +108,8 @@ async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &P
     // (a multi-gigabyte file took the node down, and again after each restart).
     let size = tokio::fs::metadata(path).await?.len();
     if size > MAX_FILE {
-        let e = ApiError::unprocessable(
-            "file_too_large",
+        let e = Error::new(
+            Code::FileTooLarge,
             format!("the file has {size} bytes; an import takes at most {MAX_FILE} (the upload limit)"),
         );
         return reject(source, dir, path, &name, e).await;
@@ -113,8 +117,8 @@ async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &P
     let bytes = tokio::fs::read(path).await?;
     let date = if source.format == "settlement" { date_in_name(&name) } else { None };
     let result = if source.format == "settlement" && date.is_none() {
-        Err(ApiError::unprocessable(
-            "missing_field",
+        Err(Error::new(
+            Code::MissingField,
             "a settlement file's name must carry its business day (YYYY-MM-DD or YYYYMMDD)",
         ))
     } else {
@@ -136,13 +140,13 @@ async fn import_one(state: &AppState, source: &ReconSource, dir: &Path, path: &P
             Ok(Outcome::Imported { file: done, run_id: run.id, new })
         }
         // The database or something else of ours failed: leave the file to be retried.
-        Err(e) if e.status.is_server_error() => anyhow::bail!("importing {name}: {} ({})", e.message, e.code),
+        Err(e) if e.is_server_fault() => anyhow::bail!("importing {name}: {} ({})", e.message, e.code),
         Err(e) => reject(source, dir, path, &name, e).await,
     }
 }
 
 /// Moves a file to `rejected/` with a `<name>.reason.txt` beside it.
-async fn reject(source: &ReconSource, dir: &Path, path: &Path, name: &str, e: ApiError) -> anyhow::Result<Outcome> {
+async fn reject(source: &ReconSource, dir: &Path, path: &Path, name: &str, e: Error) -> anyhow::Result<Outcome> {
     let rejected = free_name(&dir.join("rejected"), name).await;
     tokio::fs::rename(path, &rejected).await?;
     let reason = format!("{}: {}", e.code, e.message);

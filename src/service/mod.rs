@@ -4,8 +4,11 @@
 pub mod admin;
 pub mod attempts;
 pub mod callbacks;
+pub mod caller;
 pub mod cases;
 pub mod corrections;
+pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod inbox;
 pub mod outbox;
@@ -28,4 +31,9 @@ pub fn rfc3339(ms: i64) -> String {
 /// Milliseconds to an `OffsetDateTime`.
 pub fn datetime(ms: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Whether the database answers (`/readyz`).
+pub async fn ready(state: &crate::app::AppState) -> bool {
+    state.store.ping().await
 }

@@ -1,33 +1,49 @@
 //! Creating, reading, listing and cancelling payments.
 
 use super::view::{EventView, PaymentView};
-use crate::api::auth::{Principal, Role};
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::agency::route;
 use crate::domain::ids::new_id;
 use crate::domain::payment::{NewPayment, PaymentStatus};
+use crate::service::caller::{Principal, Role};
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::store::idempotency::Claim;
 use crate::store::now_ms;
-use crate::store::payments::{LineRow, PaymentFilter, PaymentRow};
-use axum::http::StatusCode;
+use crate::store::payments::{LineRow, PaymentRow};
 use sha2::{Digest, Sha256};
+
+/// The query of a payment list: plain data that the store reads as it is.
+pub use crate::store::payments::PaymentFilter;
 
 /// The most characters an `Idempotency-Key` may have.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// An answer that may be a replay of an earlier one: status and JSON body text.
+/// An answer that may be a replay of an earlier one: the status saved with the
+/// idempotency key (201 created, 202 accepted; the API answers it as the HTTP status) and
+/// the JSON body text.
 pub struct Stored {
-    pub status: StatusCode,
+    pub status: u16,
     pub body: String,
 }
 
+impl Stored {
+    /// A new record was created.
+    pub fn created(body: String) -> Self {
+        Self { status: 201, body }
+    }
+    /// The request was taken and goes on (a refund with its gateway).
+    pub fn accepted(body: String) -> Self {
+        Self { status: 202, body }
+    }
+}
+
 /// Checks an `Idempotency-Key` header value.
-pub fn idempotency_key(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+pub fn idempotency_key(raw: Option<&str>) -> Result<Option<String>, Error> {
     match raw {
         None => Ok(None),
         Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) => {
-            Err(ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key is 1-255 visible ASCII characters")
+            Err(Error::new(Code::InvalidIdempotencyKey, "Idempotency-Key is 1-255 visible ASCII characters")
                 .with_field("Idempotency-Key"))
         }
         Some(k) => Ok(Some(k.to_owned())),
@@ -41,11 +57,11 @@ pub fn request_hash(route: &str, body: &serde_json::Value) -> String {
 }
 
 /// Answers a used key: the saved response, or 409 for a different request.
-pub fn replay(request_hash: &str, used_hash: &str, status: u16, response: String) -> Result<Stored, ApiError> {
+pub fn replay(request_hash: &str, used_hash: &str, status: u16, response: String) -> Result<Stored, Error> {
     if used_hash != request_hash {
-        return Err(ApiError::conflict("idempotency_key_reused", "this Idempotency-Key was used with another request"));
+        return Err(Error::new(Code::IdempotencyKeyReused, "this Idempotency-Key was used with another request"));
     }
-    Ok(Stored { status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body: response })
+    Ok(Stored { status, body: response })
 }
 
 /// `POST /v1/payments`.
@@ -54,21 +70,22 @@ pub async fn create(
     who: &Principal,
     body: &serde_json::Value,
     key: Option<String>,
-) -> Result<Stored, ApiError> {
+) -> Result<Stored, Error> {
     who.require(&[Role::Portal])?;
-    let portal_id = who.portal_id.clone().ok_or_else(ApiError::forbidden)?;
+    let portal_id = who.portal_id.clone().ok_or_else(Error::forbidden)?;
     let cfg = &state.config;
     let new = NewPayment::parse(body, cfg.default_expires_in_seconds, cfg.max_expires_in_seconds)?;
-    let portal = state.store.portal(&portal_id).await?.ok_or_else(|| ApiError::internal("key of a missing portal"))?;
+    let portal = state.store.portal(&portal_id).await?.ok_or_else(|| Error::internal("key of a missing portal"))?;
     // No open redirect: the payer comes back only to an origin the portal's admin allowed.
     super::admin::check_return_url(&state.store, &portal_id, &new.return_url).await?;
     if state.store.agency(&new.agency_code).await?.is_none() {
-        return Err(ApiError::unprocessable("unknown_agency", format!("no agency has code {}", new.agency_code))
+        return Err(Error::new(Code::UnknownAgency, format!("no agency has code {}", new.agency_code))
             .with_field("agency_code"));
     }
     if !portal.may_bill(&new.agency_code) {
-        return Err(ApiError::unprocessable("agency_not_allowed", "this portal may not bill that agency")
-            .with_field("agency_code"));
+        return Err(
+            Error::new(Code::AgencyNotAllowed, "this portal may not bill that agency").with_field("agency_code")
+        );
     }
     let accounts = state.store.accounts(&new.agency_code).await?;
     let now = now_ms();
@@ -76,8 +93,8 @@ pub async fn create(
     let mut lines = Vec::with_capacity(new.lines.len());
     for (i, l) in new.lines.iter().enumerate() {
         let account = route(&accounts, l.kind).ok_or_else(|| {
-            ApiError::unprocessable(
-                "no_account_for_line",
+            Error::new(
+                Code::NoAccountForLine,
                 format!("agency {} has no active account receiving {}", new.agency_code, l.kind.as_str()),
             )
             .with_field(format!("lines[{i}].kind"))
@@ -103,7 +120,7 @@ pub async fn create(
         amount: new.amount.get(),
         refunded_amount: 0,
         status: PaymentStatus::Created.as_str().into(),
-        payer: serde_json::to_string(&new.payer).map_err(ApiError::internal)?,
+        payer: serde_json::to_string(&new.payer).map_err(Error::internal)?,
         return_url: new.return_url,
         metadata: new.metadata.to_string(),
         review_reason: None,
@@ -114,7 +131,7 @@ pub async fn create(
         paid_at: None,
     };
     let view = PaymentView::build(&cfg.public_url, &row, &lines, &[]);
-    let response = serde_json::to_string(&view).map_err(ApiError::internal)?;
+    let response = serde_json::to_string(&view).map_err(Error::internal)?;
     let hash = request_hash("POST /v1/payments", body);
     let scope = format!("portal:{portal_id}");
 
@@ -154,26 +171,26 @@ pub async fn create(
     }
     tx.commit().await?;
     metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
-    Ok(Stored { status: StatusCode::CREATED, body: response })
+    Ok(Stored::created(response))
 }
 
 /// Loads a payment the caller may see (another portal's payment is a 404).
-pub async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<PaymentRow, ApiError> {
+pub async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<PaymentRow, Error> {
     match state.store.payment(id).await? {
         Some(p) if who.sees_portal(&p.portal_id) => Ok(p),
-        _ => Err(ApiError::not_found("payment")),
+        _ => Err(Error::not_found("payment")),
     }
 }
 
 /// The full representation of a payment row.
-pub async fn view(state: &AppState, p: &PaymentRow) -> Result<PaymentView, ApiError> {
+pub async fn view(state: &AppState, p: &PaymentRow) -> Result<PaymentView, Error> {
     let lines = state.store.lines(&p.id).await?;
     let attempts = state.store.attempts(&p.id).await?;
     Ok(PaymentView::build(&state.config.public_url, p, &lines, &attempts))
 }
 
 /// `GET /v1/payments/{id}/events`.
-pub async fn events(state: &AppState, who: &Principal, id: &str) -> Result<Vec<EventView>, ApiError> {
+pub async fn events(state: &AppState, who: &Principal, id: &str) -> Result<Vec<EventView>, Error> {
     visible(state, who, id).await?;
     Ok(state.store.events(id).await?.iter().map(EventView::from).collect())
 }
@@ -183,7 +200,7 @@ pub async fn list(
     state: &AppState,
     who: &Principal,
     mut f: PaymentFilter,
-) -> Result<(Vec<PaymentView>, Option<String>), ApiError> {
+) -> Result<(Vec<PaymentView>, Option<String>), Error> {
     if who.role == Role::Portal {
         f.portal_id = who.portal_id.clone();
     }
@@ -204,7 +221,7 @@ pub async fn list(
 }
 
 /// `POST /v1/payments/{id}/cancel`: only while nobody has paid.
-pub async fn cancel(state: &AppState, who: &Principal, id: &str) -> Result<PaymentView, ApiError> {
+pub async fn cancel(state: &AppState, who: &Principal, id: &str) -> Result<PaymentView, Error> {
     who.require(&[Role::Portal, Role::Admin])?;
     let p = visible(state, who, id).await?;
     let store = &state.store;
@@ -212,21 +229,21 @@ pub async fn cancel(state: &AppState, who: &Principal, id: &str) -> Result<Payme
     if !store.transition_payment(&mut tx, id, PaymentStatus::Cancelled, None).await? {
         tx.rollback().await?;
         let now = store.payment(id).await?.map(|p| p.status).unwrap_or_default();
-        return Err(ApiError::conflict("invalid_state", format!("a {now} payment cannot be cancelled")));
+        return Err(Error::new(Code::InvalidState, format!("a {now} payment cannot be cancelled")));
     }
     store.expire_open_attempts(&mut tx, id).await?;
     let from = p.status();
-    let updated = store.payment_in(&mut tx, id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+    let updated = store.payment_in(&mut tx, id).await?.ok_or_else(|| Error::not_found("payment"))?;
     let lines = store.lines_in(&mut tx, id).await?;
     let attempts = store.attempts_in(&mut tx, id).await?;
     let v = PaymentView::build(&state.config.public_url, &updated, &lines, &attempts);
-    let data = serde_json::to_value(&v).map_err(ApiError::internal)?;
+    let data = serde_json::to_value(&v).map_err(Error::internal)?;
     store
         .insert_event(&mut tx, id, "payment.cancelled", Some(from), Some(PaymentStatus::Cancelled), &data, true)
         .await?;
     store.audit(&mut tx, id, "payment.cancelled", &who.actor(), &serde_json::json!({"from": from.as_str()})).await?;
     tx.commit().await?;
     metrics::counter!("feegate_payment_transitions_total", "to" => "cancelled").increment(1);
-    let p = store.payment(id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+    let p = store.payment(id).await?.ok_or_else(|| Error::not_found("payment"))?;
     view(state, &p).await
 }

@@ -3,12 +3,13 @@
 //! (and per record the file lacks). The same file twice gives the same run; `rerun`
 //! makes a new version and keeps the earlier ones as they were.
 
-use crate::api::auth::{Principal, Role};
-use crate::api::body::typed;
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::new_id;
 use crate::domain::recon::{counts, Item, Lines, Matcher, Outcome, Records};
+use crate::service::caller::{Principal, Role};
+use crate::service::error::typed;
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::service::rfc3339;
 use crate::store::now_ms;
 use crate::store::recon::{ItemRow, RunRow};
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The import request body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRun {
     /// The connector account id whose settlement file this is.
@@ -34,7 +35,7 @@ pub struct ImportRun {
 }
 
 /// How many items of a run have each outcome.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct OutcomeCounts {
     pub matched: i64,
     pub missing_in_file: i64,
@@ -45,7 +46,7 @@ pub struct OutcomeCounts {
 }
 
 /// A reconciliation run as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunView {
     pub id: String,
     pub source: String,
@@ -74,14 +75,14 @@ pub struct RunView {
 }
 
 /// A run's queued corrections.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CorrectionCounts {
     pub pending: i64,
     pub done: i64,
 }
 
 /// One statement of an imported statement file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatementSummary {
     /// The bank's statement reference (camt `Stmt/Id`; MT940 `:20:`/`:28C:`), as far as read.
     pub statement_id: String,
@@ -133,7 +134,7 @@ impl From<&RunRow> for RunView {
 }
 
 /// One item of a run.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ItemView {
     pub id: String,
     /// The file line (header is line 1); absent for a record the file lacks.
@@ -191,9 +192,9 @@ impl From<&ItemRow> for ItemView {
 
 const STAFF: &[Role] = &[Role::Finance, Role::Admin];
 
-pub fn parse_date(s: &str) -> Result<time::Date, ApiError> {
+pub fn parse_date(s: &str) -> Result<time::Date, Error> {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| ApiError::unprocessable("invalid_date", "date must be a day as YYYY-MM-DD").with_field("date"))
+        .map_err(|_| Error::new(Code::InvalidDate, "date must be a day as YYYY-MM-DD").with_field("date"))
 }
 
 /// `[start, end)` of a GMT+7 business day in unix ms.
@@ -202,28 +203,24 @@ pub fn day_bounds(day: time::Date) -> (i64, i64) {
     (start, start + 86_400_000)
 }
 
-fn file_bytes(req: &ImportRun) -> Result<Vec<u8>, ApiError> {
+fn file_bytes(req: &ImportRun) -> Result<Vec<u8>, Error> {
     match (&req.content, &req.content_base64) {
         (Some(text), None) => Ok(text.as_bytes().to_vec()),
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
-            ApiError::unprocessable("invalid_base64", "content_base64 is not standard base64")
-                .with_field("content_base64")
+            Error::new(Code::InvalidBase64, "content_base64 is not standard base64").with_field("content_base64")
         }),
-        _ => Err(ApiError::unprocessable("missing_field", "send the file as content or content_base64, not both")
+        _ => Err(Error::new(Code::MissingField, "send the file as content or content_base64, not both")
             .with_field("content")),
     }
 }
 
-fn settlement_error(e: SettlementError) -> ApiError {
+fn settlement_error(e: SettlementError) -> Error {
     match e {
         SettlementError::NotSupported { .. } => {
-            ApiError::unprocessable("settlement_not_supported", "this connector has no settlement file")
-                .with_field("source")
+            Error::new(Code::SettlementNotSupported, "this connector has no settlement file").with_field("source")
         }
-        other => {
-            ApiError::unprocessable("invalid_settlement_file", format!("the settlement file is unusable: {other}"))
-                .with_field("content")
-        }
+        other => Error::new(Code::InvalidSettlementFile, format!("the settlement file is unusable: {other}"))
+            .with_field("content"),
     }
 }
 
@@ -235,7 +232,7 @@ pub async fn import(
     who: &Principal,
     body: serde_json::Value,
     rerun: bool,
-) -> Result<(bool, RunView), ApiError> {
+) -> Result<(bool, RunView), Error> {
     who.require(STAFF)?;
     let req: ImportRun = typed(body)?;
     let bytes = file_bytes(&req)?;
@@ -253,7 +250,7 @@ pub struct Upload {
 }
 
 /// Finance and admin only: checked before a handler reads an upload.
-pub fn require_staff(who: &Principal) -> Result<(), ApiError> {
+pub fn require_staff(who: &Principal) -> Result<(), Error> {
     who.require(STAFF)
 }
 
@@ -272,22 +269,22 @@ pub async fn import_upload(
     who: &Principal,
     up: Upload,
     rerun: bool,
-) -> Result<(bool, RunView), ApiError> {
+) -> Result<(bool, RunView), Error> {
     who.require(STAFF)?;
     if up.source.is_empty() {
-        return Err(ApiError::unprocessable("missing_field", "the form needs a source").with_field("source"));
+        return Err(Error::new(Code::MissingField, "the form needs a source").with_field("source"));
     }
     if let (Some(want), Some(have)) = (up.format.as_deref(), source_format(state, &up.source)) {
         if want != have {
-            return Err(ApiError::unprocessable(
-                "format_mismatch",
+            return Err(Error::new(
+                Code::FormatMismatch,
                 format!("source {} takes {have} files, not {want}", up.source),
             )
             .with_field("format"));
         }
     }
     if up.bytes.is_empty() {
-        return Err(ApiError::unprocessable("missing_field", "the form needs a non-empty file").with_field("file"));
+        return Err(Error::new(Code::MissingField, "the form needs a non-empty file").with_field("file"));
     }
     import_file(state, &who.actor(), &up.source, up.date.as_deref(), up.bytes, rerun).await
 }
@@ -303,7 +300,7 @@ pub async fn import_file(
     date: Option<&str>,
     bytes: Vec<u8>,
     rerun: bool,
-) -> Result<(bool, RunView), ApiError> {
+) -> Result<(bool, RunView), Error> {
     // A closed day takes no more files (a statement without a date is checked once its
     // closing balance names the day).
     if let Some(d) = date {
@@ -311,7 +308,7 @@ pub async fn import_file(
     }
     if state.connectors.get(source).is_some() {
         let date = date.ok_or_else(|| {
-            ApiError::unprocessable("missing_field", "a settlement file needs its business date").with_field("date")
+            Error::new(Code::MissingField, "a settlement file needs its business date").with_field("date")
         })?;
         let day = parse_date(date)?;
         return import_settlement(state, actor, source, day, date, bytes, rerun).await;
@@ -319,11 +316,8 @@ pub async fn import_file(
     if let Some(s) = state.config.reconciliation.sources.iter().find(|s| s.id == source && s.format != "settlement") {
         return crate::service::statements::import(state, actor, s, date, bytes, rerun).await;
     }
-    Err(ApiError::unprocessable(
-        "unknown_source",
-        format!("no connector or reconciliation source {source} is configured"),
-    )
-    .with_field("source"))
+    Err(Error::new(Code::UnknownSource, format!("no connector or reconciliation source {source} is configured"))
+        .with_field("source"))
 }
 
 /// A settlement file matched against our records, not yet stored.
@@ -342,12 +336,12 @@ pub async fn match_settlement(
     source: &str,
     day: time::Date,
     bytes: Vec<u8>,
-) -> Result<Matched, ApiError> {
-    let account = state.connectors.get(source).ok_or_else(|| ApiError::not_found("source"))?;
+) -> Result<Matched, Error> {
+    let account = state.connectors.get(source).ok_or_else(|| Error::not_found("source"))?;
     let parsed = account.connector.parse_settlement(&bytes).map_err(settlement_error)?;
     drop(bytes);
     let too_large = |_| {
-        ApiError::unprocessable("invalid_settlement_file", "the settlement file is too large to reconcile at once")
+        Error::new(Code::InvalidSettlementFile, "the settlement file is too large to reconcile at once")
             .with_field("content")
     };
     let lines = Lines::pack(parsed).map_err(too_large)?;
@@ -371,7 +365,7 @@ async fn import_settlement(
     date: &str,
     bytes: Vec<u8>,
     rerun: bool,
-) -> Result<(bool, RunView), ApiError> {
+) -> Result<(bool, RunView), Error> {
     let sha = hex::encode(Sha256::digest(&bytes));
     let store = &state.store;
     if !rerun {
@@ -436,11 +430,11 @@ async fn import_settlement(
             total_ms = started.elapsed().as_millis() as u64, "reconciliation run");
         return Ok((true, RunView::from(&run)));
     }
-    Err(ApiError::conflict("conflict", "concurrent re-runs of this file; retry"))
+    Err(Error::new(Code::Conflict, "concurrent re-runs of this file; retry"))
 }
 
-async fn existing(state: &AppState, source: &str, date: &str, sha: &str) -> Result<(bool, RunView), ApiError> {
-    let run = state.store.latest_recon_run(source, date, sha).await?.ok_or_else(|| ApiError::not_found("run"))?;
+async fn existing(state: &AppState, source: &str, date: &str, sha: &str) -> Result<(bool, RunView), Error> {
+    let run = state.store.latest_recon_run(source, date, sha).await?.ok_or_else(|| Error::not_found("run"))?;
     Ok((false, RunView::from(&run)))
 }
 
@@ -450,7 +444,7 @@ pub async fn list(
     who: &Principal,
     source: Option<&str>,
     date: Option<&str>,
-) -> Result<Vec<RunView>, ApiError> {
+) -> Result<Vec<RunView>, Error> {
     who.require(STAFF)?;
     if let Some(d) = date {
         parse_date(d)?;
@@ -459,26 +453,21 @@ pub async fn list(
 }
 
 /// `GET /v1/reconciliation/runs/{id}`.
-pub async fn get(state: &AppState, who: &Principal, id: &str) -> Result<RunView, ApiError> {
+pub async fn get(state: &AppState, who: &Principal, id: &str) -> Result<RunView, Error> {
     who.require(STAFF)?;
-    let run = state.store.recon_run(id).await?.ok_or_else(|| ApiError::not_found("run"))?;
+    let run = state.store.recon_run(id).await?.ok_or_else(|| Error::not_found("run"))?;
     let (pending, done) = state.store.run_correction_counts(id).await?;
     Ok(RunView { corrections: Some(CorrectionCounts { pending, done }), ..RunView::from(&run) })
 }
 
 /// `GET /v1/reconciliation/runs/{id}/items`, optionally of one outcome.
-pub async fn items(
-    state: &AppState,
-    who: &Principal,
-    id: &str,
-    outcome: Option<&str>,
-) -> Result<Vec<ItemView>, ApiError> {
+pub async fn items(state: &AppState, who: &Principal, id: &str, outcome: Option<&str>) -> Result<Vec<ItemView>, Error> {
     who.require(STAFF)?;
     if let Some(o) = outcome {
         Outcome::parse(o).ok_or_else(|| {
-            ApiError::unprocessable("invalid_status", format!("status `{o}` is not an outcome")).with_field("status")
+            Error::new(Code::InvalidStatus, format!("status `{o}` is not an outcome")).with_field("status")
         })?;
     }
-    state.store.recon_run(id).await?.ok_or_else(|| ApiError::not_found("run"))?;
+    state.store.recon_run(id).await?.ok_or_else(|| Error::not_found("run"))?;
     Ok(state.store.recon_items(id, outcome).await?.iter().map(ItemView::from).collect())
 }

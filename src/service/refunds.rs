@@ -5,22 +5,22 @@
 //! transfer) gives a `pending_manual` refund that finance completes with the bank
 //! reference of the payout.
 
-use crate::api::auth::{Principal, Role};
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::ids::{new_id, new_reference};
 use crate::domain::money::Amount;
+use crate::service::caller::{Principal, Role};
 use crate::service::datetime;
+use crate::service::error::Code;
+use crate::service::error::Error as ApiError;
 use crate::service::payments::{replay, request_hash, Stored};
 use crate::store::idempotency::Claim;
 use crate::store::now_ms;
 use crate::store::refunds::RefundRow;
-use axum::http::StatusCode;
 use feegate_connector::{ConnectorError, RefundOutcome, RefundRequest, RefundResult};
 use serde::Serialize;
 
 /// A refund as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RefundView {
     pub id: String,
     pub payment_id: String,
@@ -84,30 +84,29 @@ pub async fn create(
     let payment = crate::service::payments::visible(state, who, payment_id).await?;
     let obj = body
         .as_object()
-        .ok_or_else(|| ApiError::unprocessable("invalid_type", "the body must be a JSON object").with_field("body"))?;
+        .ok_or_else(|| ApiError::new(Code::InvalidType, "the body must be a JSON object").with_field("body"))?;
     if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "amount" | "reason" | "attempt_id")) {
-        return Err(ApiError::unprocessable("unknown_field", format!("unknown field {k}")).with_field(k.clone()));
+        return Err(ApiError::new(Code::UnknownField, format!("unknown field {k}")).with_field(k.clone()));
     }
     let amount = match obj.get("amount") {
         None | Some(serde_json::Value::Null) => {
-            return Err(ApiError::unprocessable("missing_field", "amount is required").with_field("amount"))
+            return Err(ApiError::new(Code::MissingField, "amount is required").with_field("amount"))
         }
-        Some(v) => Amount::from_json(v)
-            .map_err(|e| ApiError::unprocessable("invalid_amount", e.message()).with_field("amount"))?,
+        Some(v) => {
+            Amount::from_json(v).map_err(|e| ApiError::new(Code::InvalidAmount, e.message()).with_field("amount"))?
+        }
     };
     let reason = match obj.get("reason") {
         Some(serde_json::Value::String(s)) => crate::domain::text("reason", s, 255, true)?,
         None | Some(serde_json::Value::Null) => {
-            return Err(ApiError::unprocessable("missing_field", "a refund needs a reason").with_field("reason"))
+            return Err(ApiError::new(Code::MissingField, "a refund needs a reason").with_field("reason"))
         }
-        Some(_) => return Err(ApiError::unprocessable("invalid_type", "reason must be a string").with_field("reason")),
+        Some(_) => return Err(ApiError::new(Code::InvalidType, "reason must be a string").with_field("reason")),
     };
     let named = match obj.get("attempt_id") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) => Some(crate::domain::text("attempt_id", s, 64, true)?),
-        Some(_) => {
-            return Err(ApiError::unprocessable("invalid_type", "attempt_id must be a string").with_field("attempt_id"))
-        }
+        Some(_) => return Err(ApiError::new(Code::InvalidType, "attempt_id must be a string").with_field("attempt_id")),
     };
     let paying = state.store.paying_attempt(payment_id).await?;
     let attempts = state.store.attempts(payment_id).await?;
@@ -115,17 +114,16 @@ pub async fn create(
         // No attempt named, or the paying one: the payment's own collection is returned.
         None => paying.as_ref().and_then(|p| attempts.iter().find(|a| &a.id == p)),
         Some(id) => Some(attempts.iter().find(|a| &a.id == id).ok_or_else(|| {
-            ApiError::unprocessable("unknown_attempt", "the payment has no attempt with this id")
-                .with_field("attempt_id")
+            ApiError::new(Code::UnknownAttempt, "the payment has no attempt with this id").with_field("attempt_id")
         })?),
     }
     .ok_or_else(|| {
-        ApiError::conflict("payment_not_refundable", format!("a {} payment cannot be refunded", payment.status))
+        ApiError::new(Code::PaymentNotRefundable, format!("a {} payment cannot be refunded", payment.status))
     })?;
     let duplicate = paying.as_deref() != Some(attempt.id.as_str());
     if duplicate && attempt.status != "succeeded" {
-        return Err(ApiError::unprocessable(
-            "attempt_not_refundable",
+        return Err(ApiError::new(
+            Code::AttemptNotRefundable,
             format!("a {} attempt collected nothing to refund", attempt.status),
         )
         .with_field("attempt_id"));
@@ -169,8 +167,8 @@ pub async fn create(
         // Money out of the duplicate's own collection, capped at its amount.
         if !store.reserve_duplicate_refund(&mut tx, payment_id, &attempt.id, row.amount).await? {
             tx.rollback().await?;
-            return Err(ApiError::unprocessable(
-                "refund_exceeds_attempt",
+            return Err(ApiError::new(
+                Code::RefundExceedsAttempt,
                 format!("the refunds of attempt {} would exceed the {} it collected", attempt.id, attempt.amount),
             )
             .with_field("amount"));
@@ -179,12 +177,12 @@ pub async fn create(
         tx.rollback().await?;
         let p = store.payment(payment_id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
         if !matches!(p.status.as_str(), "succeeded" | "partially_refunded") {
-            return Err(ApiError::conflict(
-                "payment_not_refundable",
+            return Err(ApiError::new(
+                Code::PaymentNotRefundable,
                 format!("a {} payment cannot be refunded", p.status),
             ));
         }
-        return Err(ApiError::conflict("refund_exceeds_available", "the refunds would exceed the amount paid")
+        return Err(ApiError::new(Code::RefundExceedsAvailable, "the refunds would exceed the amount paid")
             .with_field("amount"));
     }
     store.insert_refund(&mut tx, &row).await?;
@@ -204,15 +202,12 @@ pub async fn create(
     }
     tx.commit().await?;
     if manual {
-        return Ok(Stored { status: StatusCode::ACCEPTED, body: response });
+        return Ok(Stored::accepted(response));
     }
     let result = execute(state, &row).await;
     settle(state, &row, call_verdict(result), &who.actor()).await?;
     let now = store.refund(&row.id).await?.ok_or_else(|| ApiError::not_found("refund"))?;
-    Ok(Stored {
-        status: StatusCode::ACCEPTED,
-        body: serde_json::to_string(&RefundView::from(&now)).map_err(ApiError::internal)?,
-    })
+    Ok(Stored::accepted(serde_json::to_string(&RefundView::from(&now)).map_err(ApiError::internal)?))
 }
 
 fn request_for(r: &RefundRow, attempt: &crate::store::payments::AttemptRow) -> RefundRequest {
@@ -416,12 +411,12 @@ pub async fn complete_manual(
         .ok_or_else(|| ApiError::not_found("refund"))?;
     let reviewed = r.status == "pending" && state.store.refund_under_review(&r.id).await?;
     if r.status != "pending_manual" && !reviewed {
-        return Err(ApiError::conflict("invalid_state", format!("a {} refund cannot be completed by hand", r.status)));
+        return Err(ApiError::new(Code::InvalidState, format!("a {} refund cannot be completed by hand", r.status)));
     }
     let mut tx = state.store.begin().await?;
     match state.store.complete_refund(&mut tx, &r, None, Some(&bank_reference)).await? {
         Some(status) => booked(state, &mut tx, &r, &status, &who.actor()).await?,
-        None => return Err(ApiError::conflict("invalid_state", "the refund was completed meanwhile")),
+        None => return Err(ApiError::new(Code::InvalidState, "the refund was completed meanwhile")),
     }
     tx.commit().await?;
     let r = state.store.refund(refund_id).await?.ok_or_else(|| ApiError::not_found("refund"))?;

@@ -16,9 +16,10 @@
 //! settles the duplicate's pay and its refund, which net to what is left of it, and its
 //! refunds are split cumulatively among themselves, apart from the payment's.
 
-use crate::api::auth::{Principal, Role};
-use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::service::caller::{Principal, Role};
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::store::cases::{CaseFilter, CaseStatus};
 use crate::store::reports::{LineInfo, RefundInfo};
@@ -114,18 +115,18 @@ impl Table {
     /// UTF-8 with a byte order mark and CRLF line ends, so that a spreadsheet opens it with
     /// its Vietnamese intact.
     /// Cells a spreadsheet would run as a formula are defused (see [`csv_cell`]).
-    pub fn to_csv(&self) -> Result<Vec<u8>, ApiError> {
+    pub fn to_csv(&self) -> Result<Vec<u8>, Error> {
         let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-        w.write_record(self.header.iter().map(|h| csv_cell(h, false).into_owned())).map_err(ApiError::internal)?;
+        w.write_record(self.header.iter().map(|h| csv_cell(h, false).into_owned())).map_err(Error::internal)?;
         for row in &self.rows {
             let cells = row
                 .iter()
                 .enumerate()
                 .map(|(i, c)| csv_cell(c, self.numeric.get(i).copied().unwrap_or(false)).into_owned());
-            w.write_record(cells).map_err(ApiError::internal)?;
+            w.write_record(cells).map_err(Error::internal)?;
         }
         let mut out = "\u{feff}".as_bytes().to_vec();
-        out.extend(w.into_inner().map_err(ApiError::internal)?);
+        out.extend(w.into_inner().map_err(Error::internal)?);
         Ok(out)
     }
 
@@ -168,7 +169,7 @@ impl Table {
 }
 
 /// One agency account on one day.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AccountDay {
     pub agency_code: String,
     pub agency_name: String,
@@ -199,7 +200,7 @@ pub struct AccountDay {
 }
 
 /// `GET /v1/reports/settlement`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SettlementReport {
     pub date: String,
     pub agency_code: Option<String>,
@@ -221,7 +222,7 @@ struct Sums {
 }
 
 /// Lines per payment, in line order.
-async fn lines_by_payment(store: &Store, ids: &BTreeSet<String>) -> Result<HashMap<String, Vec<LineInfo>>, ApiError> {
+async fn lines_by_payment(store: &Store, ids: &BTreeSet<String>) -> Result<HashMap<String, Vec<LineInfo>>, Error> {
     let ids: Vec<String> = ids.iter().cloned().collect();
     let mut out: HashMap<String, Vec<LineInfo>> = HashMap::new();
     for l in store.lines_of(&ids).await? {
@@ -235,7 +236,7 @@ async fn refunds_with_shares(
     store: &Store,
     start: i64,
     end: i64,
-) -> Result<(Vec<RefundInfo>, HashMap<String, Vec<i64>>, HashMap<String, Vec<LineInfo>>), ApiError> {
+) -> Result<(Vec<RefundInfo>, HashMap<String, Vec<i64>>, HashMap<String, Vec<LineInfo>>), Error> {
     let refunds = store.refunds_succeeded(start, end).await?;
     let pids: BTreeSet<String> = refunds.iter().map(|r| r.payment_id.clone()).collect();
     let lines = lines_by_payment(store, &pids).await?;
@@ -245,7 +246,7 @@ async fn refunds_with_shares(
 }
 
 /// Builds the settlement report of a GMT+7 day.
-pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>) -> Result<SettlementReport, ApiError> {
+pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>) -> Result<SettlementReport, Error> {
     let (start, end) = day_bounds(parse_date(date)?);
     let store = &state.store;
     let accounts = store.report_accounts(agency_code).await?;
@@ -338,7 +339,7 @@ async fn count_open_cases(
     date: &str,
     day: (i64, i64),
     sums: &mut HashMap<String, Sums>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, Error> {
     let store = &state.store;
     let f = CaseFilter {
         status: CaseStatus::Open,
@@ -420,7 +421,7 @@ impl SettlementReport {
 }
 
 /// One group of the monthly summary.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct MonthRow {
     pub agency_code: String,
     pub agency_name: String,
@@ -440,7 +441,7 @@ pub struct MonthRow {
 }
 
 /// Totals of an agency and fee kind.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct MonthTotal {
     pub agency_code: String,
     pub agency_name: String,
@@ -452,7 +453,7 @@ pub struct MonthTotal {
 }
 
 /// `GET /v1/reports/monthly`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct MonthlyReport {
     /// `YYYY-MM`.
     pub month: String,
@@ -470,8 +471,8 @@ fn kind_name(kind: &str) -> &'static str {
 }
 
 /// `[start, end)` in unix ms of a GMT+7 calendar month `YYYY-MM`.
-pub fn month_bounds(month: &str) -> Result<(i64, i64), ApiError> {
-    let bad = || ApiError::unprocessable("invalid_month", "month must be YYYY-MM").with_field("month");
+pub fn month_bounds(month: &str) -> Result<(i64, i64), Error> {
+    let bad = || Error::new(Code::InvalidMonth, "month must be YYYY-MM").with_field("month");
     let (y, m) = month.split_once('-').filter(|(y, m)| y.len() == 4 && m.len() == 2).ok_or_else(bad)?;
     let year: i32 = y.parse().map_err(|_| bad())?;
     let m: u8 = m.parse().map_err(|_| bad())?;
@@ -483,7 +484,7 @@ pub fn month_bounds(month: &str) -> Result<(i64, i64), ApiError> {
 }
 
 /// Builds the monthly summary of a GMT+7 month.
-pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -> Result<MonthlyReport, ApiError> {
+pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -> Result<MonthlyReport, Error> {
     let (start, end) = month_bounds(month)?;
     let store = &state.store;
     let names: HashMap<String, String> = store.agency_names().await?.into_iter().collect();
@@ -581,7 +582,7 @@ impl MonthlyReport {
 }
 
 /// Checks the caller may read reports (finance, admin).
-pub fn may_read(who: &Principal) -> Result<(), ApiError> {
+pub fn may_read(who: &Principal) -> Result<(), Error> {
     who.require(STAFF)
 }
 
@@ -593,12 +594,13 @@ pub enum Format {
 }
 
 /// `json` (the default) or `csv`.
-pub fn format(f: Option<&str>) -> Result<Format, ApiError> {
+pub fn format(f: Option<&str>) -> Result<Format, Error> {
     match f.unwrap_or("json") {
         "json" => Ok(Format::Json),
         "csv" => Ok(Format::Csv),
-        other => Err(ApiError::unprocessable("invalid_format", format!("format `{other}` is not json or csv"))
-            .with_field("format")),
+        other => {
+            Err(Error::new(Code::InvalidFormat, format!("format `{other}` is not json or csv")).with_field("format"))
+        }
     }
 }
 
@@ -611,14 +613,11 @@ pub async fn import_command(
     date: Option<&str>,
     rerun: bool,
     bytes: Vec<u8>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     if let (Some(want), Some(have)) = (format, crate::service::recon::source_format(state, source)) {
         if want != have {
-            return Err(ApiError::unprocessable(
-                "format_mismatch",
-                format!("source {source} takes {have} files, not {want}"),
-            )
-            .with_field("format"));
+            return Err(Error::new(Code::FormatMismatch, format!("source {source} takes {have} files, not {want}"))
+                .with_field("format"));
         }
     }
     let (created, run) = crate::service::recon::import_file(state, "cli", source, date, bytes, rerun).await?;
@@ -649,7 +648,7 @@ pub async fn report_command(
     month: Option<&str>,
     agency: Option<&str>,
     csv: bool,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, Error> {
     let (table, note) = match (date, month) {
         (Some(d), None) => {
             let r = settlement(state, d, agency).await?;
@@ -658,7 +657,7 @@ pub async fn report_command(
             (r.table(), note)
         }
         (None, Some(m)) => (monthly(state, m, agency).await?.table(), None),
-        _ => return Err(ApiError::unprocessable("missing_field", "give --date D or --month M").with_field("date")),
+        _ => return Err(Error::new(Code::MissingField, "give --date D or --month M").with_field("date")),
     };
     if csv {
         return table.to_csv();

@@ -6,7 +6,6 @@
 //! listed in the run with its reason and the file's other statements still import. Same
 //! file twice is the same run; `rerun` makes a new version. See docs/reconciliation.md.
 
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::config::{Config, ReconSource};
 use crate::connectors::Connectors;
@@ -14,6 +13,8 @@ use crate::domain::ids::new_id;
 use crate::domain::recon::Outcome;
 use crate::domain::statement::{self, Direction, Refused, Statement, StatementError};
 use crate::domain::stmt_match::{self, batch_amount, Batch, BatchLine, Book, Entry, Item};
+use crate::service::error::Code;
+use crate::service::error::Error;
 use crate::service::recon::{day_bounds, parse_date, RunView, StatementSummary};
 use crate::store::recon::{NewCorrection, RunRow};
 use crate::store::statements::StatementAccount;
@@ -102,8 +103,8 @@ pub async fn validate_sources(config: &Config, connectors: &Connectors, store: &
     Ok(())
 }
 
-fn statement_error(e: StatementError) -> ApiError {
-    ApiError::unprocessable(e.code(), format!("the statement is unusable: {e}")).with_field("content")
+fn statement_error(e: StatementError) -> Error {
+    Error::new(e.code(), format!("the statement is unusable: {e}")).with_field("content")
 }
 
 fn folded(s: &str) -> String {
@@ -126,19 +127,19 @@ fn parse(
     source: &ReconSource,
     bytes: &[u8],
     account: &StatementAccount,
-) -> Result<(Vec<Statement>, Vec<StatementSummary>), ApiError> {
+) -> Result<(Vec<Statement>, Vec<StatementSummary>), Error> {
     let all: Vec<Result<Statement, Refused>> = match source.format.as_str() {
         "camt053" => statement::camt053::parse(bytes).map_err(statement_error)?.into_iter().map(Ok).collect(),
         "mt940" => statement::mt940::parse_each(bytes).map_err(statement_error)?,
         "csv" => {
-            let map = source.csv.as_ref().ok_or_else(|| ApiError::internal("csv source without a column map"))?;
+            let map = source.csv.as_ref().ok_or_else(|| Error::internal("csv source without a column map"))?;
             let currency = source.currency.as_deref().unwrap_or(BOOK_CURRENCY);
             // CSV exports do not name the account or the currency: the source says which.
             vec![Ok(
                 statement::csv::parse(bytes, map, &account.account_number, currency, None).map_err(statement_error)?
             )]
         }
-        other => return Err(ApiError::internal(format!("format {other} is not a statement"))),
+        other => return Err(Error::internal(format!("format {other} is not a statement"))),
     };
     let ours = |name: &str| same_account(name, &account.account_number);
     let mut summaries = Vec::new();
@@ -185,7 +186,7 @@ fn parse(
                     status: "refused".into(),
                     currency: None,
                     entries: None,
-                    code: Some(r.error.code().into()),
+                    code: Some(r.error.code().as_str().into()),
                     reason: Some(r.error.to_string()),
                 });
                 first_refusal.get_or_insert(r.error);
@@ -199,8 +200,8 @@ fn parse(
             return Err(statement_error(e));
         }
         others.dedup();
-        return Err(ApiError::unprocessable(
-            "statement_wrong_account",
+        return Err(Error::new(
+            Code::StatementWrongAccount,
             format!(
                 "the file is a statement of {}, not of account {} (source {})",
                 others.join(", "),
@@ -233,14 +234,14 @@ pub async fn import(
     date: Option<&str>,
     bytes: Vec<u8>,
     rerun: bool,
-) -> Result<(bool, RunView), ApiError> {
+) -> Result<(bool, RunView), Error> {
     let store = &state.store;
     let number = source.account_number.as_deref().unwrap_or_default();
     let account = match store.accounts_by_number(number).await?.as_slice() {
         [one] => one.clone(),
         _ => {
-            return Err(ApiError::unprocessable(
-                "unknown_account",
+            return Err(Error::new(
+                Code::UnknownAccount,
                 format!("account {number} of source {} is not one active agency account", source.id),
             )
             .with_field("source"))
@@ -296,7 +297,7 @@ pub async fn import(
         created_at: now_ms(),
         kind: "statement".into(),
         account_id: Some(account.id.clone()),
-        statements: Some(serde_json::to_string(&summaries).map_err(ApiError::internal)?),
+        statements: Some(serde_json::to_string(&summaries).map_err(Error::internal)?),
     };
     let detail = serde_json::json!({"ignored_debits": ignored_debits,
         "period": [first.to_string(), last.to_string()], "statements": summaries});
@@ -310,7 +311,7 @@ async fn book(
     first: Date,
     last: Date,
     entries: &[Entry],
-) -> Result<Book, ApiError> {
+) -> Result<Book, Error> {
     let store = &state.store;
     let direct: Vec<String> = state
         .connectors
@@ -392,7 +393,7 @@ async fn store_run(
     items: &[Item],
     rerun: bool,
     detail: serde_json::Value,
-) -> Result<(bool, RunView), ApiError> {
+) -> Result<(bool, RunView), Error> {
     let store = &state.store;
     for _ in 0..3 {
         let mut tx = store.begin().await?;
@@ -425,11 +426,11 @@ async fn store_run(
         tracing::info!(run_id = %run.id, source = %run.source, date = %run.business_date, version = run.version, "statement run");
         return Ok((true, RunView::from(&run)));
     }
-    Err(ApiError::conflict("conflict", "concurrent re-runs of this file; retry"))
+    Err(Error::new(Code::Conflict, "concurrent re-runs of this file; retry"))
 }
 
-async fn existing(state: &AppState, run: &RunRow) -> Result<(bool, RunView), ApiError> {
+async fn existing(state: &AppState, run: &RunRow) -> Result<(bool, RunView), Error> {
     let found = state.store.latest_recon_run(&run.source, &run.business_date, &run.file_sha256).await?;
-    let found = found.ok_or_else(|| ApiError::not_found("run"))?;
+    let found = found.ok_or_else(|| Error::not_found("run"))?;
     Ok((false, RunView::from(&found)))
 }

@@ -6,7 +6,7 @@ use crate::store::payments::{AttemptRow, EventRow, LineRow, PaymentRow};
 use serde::{Deserialize, Serialize};
 
 /// A payment as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaymentView {
     pub id: String,
     pub status: String,
@@ -28,11 +28,10 @@ pub struct PaymentView {
     pub expires_at: String,
     pub paid_at: Option<String>,
     pub review: Option<ReviewView>,
-    #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LineView {
     pub kind: String,
     pub code: String,
@@ -41,7 +40,7 @@ pub struct LineView {
     pub account_id: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttemptView {
     pub id: String,
     pub connector: String,
@@ -51,14 +50,14 @@ pub struct AttemptView {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReviewView {
     pub reason: String,
     pub opened_at: String,
 }
 
 /// One entry of a payment's status history.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventView {
     pub id: String,
     #[serde(rename = "type")]
@@ -66,7 +65,6 @@ pub struct EventView {
     pub status_from: Option<String>,
     pub status_to: Option<String>,
     pub created_at: String,
-    #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
 

@@ -168,7 +168,7 @@ async fn choose(
         Err(e) => {
             let p = state.store.payment(&id).await.ok().flatten().unwrap_or(p);
             let mut r = page(&state, &p, lang, Some(e.message)).await;
-            *r.status_mut() = e.status;
+            *r.status_mut() = crate::api::error::status(e.code);
             r
         }
     }

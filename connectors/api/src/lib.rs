@@ -15,6 +15,7 @@
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod reference;
 pub mod settlement;
 pub mod sim;
 pub mod text;

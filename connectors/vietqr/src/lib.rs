@@ -11,7 +11,9 @@
 //! signature), [`bank_name`] (BIN table), `sim` (the simulated bank app and bank API).
 
 mod banks;
-pub mod content;
+/// The transfer-content reference rules live in the connector contract, shared with the
+/// core's statement matching; re-exported under their old name.
+pub use feegate_connector::reference as content;
 mod decode;
 pub mod emv;
 #[cfg(feature = "sim")]

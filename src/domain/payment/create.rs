@@ -4,6 +4,7 @@
 
 use super::{NewLine, Payer, MAX_LINES};
 use crate::domain::agency::{agency_code, LineKind};
+use crate::domain::code::Code;
 use crate::domain::money::{Amount, AmountError};
 use crate::domain::{text, Invalid};
 use serde::Deserialize;
@@ -37,7 +38,7 @@ pub fn is_code_char(c: char) -> bool {
 /// Checks a code: 1 to `max` of [`CODE_CHARS`], as given (nothing trimmed).
 pub fn code(field: &str, v: &str, max: usize) -> Result<String, Invalid> {
     if v.is_empty() || v.len() > max || !v.chars().all(is_code_char) {
-        return Err(Invalid::new("invalid_code", field, format!("{field}: 1-{max} {CODE_CHARS}")));
+        return Err(Invalid::new(Code::InvalidCode, field, format!("{field}: 1-{max} {CODE_CHARS}")));
     }
     Ok(v.to_owned())
 }
@@ -146,7 +147,7 @@ pub fn amount_schema() -> utoipa::openapi::schema::Schema {
 impl AmountInput {
     fn check(&self, path: &str) -> Result<Amount, Invalid> {
         let amount = match &self.0 {
-            Value::Null => return Err(Invalid::new("missing_field", path, format!("{path} is required"))),
+            Value::Null => return Err(Invalid::new(Code::MissingField, path, format!("{path} is required"))),
             // Digits, and a fraction only with digits on both sides of one dot: no sign,
             // no exponent, no spaces.
             Value::String(s) => {
@@ -168,16 +169,16 @@ impl AmountInput {
 /// blank when required; stored without surrounding spaces.
 fn text_field(path: &str, v: &str, max: usize, required: bool) -> Result<String, Invalid> {
     if v.chars().count() > max {
-        return Err(Invalid::new("field_too_long", path, format!("{path} is longer than {max} characters")));
+        return Err(Invalid::new(Code::FieldTooLong, path, format!("{path} is longer than {max} characters")));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(Invalid::new("invalid_field", path, format!("{path} contains control characters")));
+        return Err(Invalid::new(Code::InvalidField, path, format!("{path} contains control characters")));
     }
     text(path, v, max, required)
 }
 
 fn amount_error(path: &str, e: AmountError) -> Invalid {
-    Invalid::new("invalid_amount", path, e.message())
+    Invalid::new(Code::InvalidAmount, path, e.message())
 }
 
 /// A JSON object deserialised into `T`: serde lets a struct be read from an array of its
@@ -220,13 +221,13 @@ pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Invalid>
         };
         let quoted = msg.split('`').nth(1).unwrap_or("");
         let (code, field) = if msg.starts_with("missing field `") {
-            ("missing_field", join(quoted))
+            (Code::MissingField, join(quoted))
         } else if msg.starts_with("unknown field `") {
-            ("unknown_field", join(quoted))
+            (Code::UnknownField, join(quoted))
         } else if msg.starts_with("invalid type: null") {
-            ("missing_field", path.clone())
+            (Code::MissingField, path.clone())
         } else {
-            ("invalid_type", path.clone())
+            (Code::InvalidType, path.clone())
         };
         Invalid { code, message: msg, field: Some(field).filter(|f| !f.is_empty()) }
     })
@@ -257,17 +258,17 @@ impl CreatePayment {
         };
         let description = text_field("description", &self.description, 255, true)?;
         if self.lines.is_empty() {
-            return Err(Invalid::new("missing_field", "lines", "a payment needs at least one line"));
+            return Err(Invalid::new(Code::MissingField, "lines", "a payment needs at least one line"));
         }
         if self.lines.len() > MAX_LINES {
-            return Err(Invalid::new("too_many_lines", "lines", format!("at most {MAX_LINES} lines")));
+            return Err(Invalid::new(Code::TooManyLines, "lines", format!("at most {MAX_LINES} lines")));
         }
         let mut lines = Vec::with_capacity(self.lines.len());
         let mut total = Amount::from_stored(0);
         for (i, Obj(l)) in self.lines.iter().enumerate() {
             let path = |f: &str| format!("lines[{i}].{f}");
             let kind = LineKind::parse(&l.kind).ok_or_else(|| {
-                Invalid::new("invalid_line_kind", path("kind"), "kind is fee (phí) or charge (lệ phí)")
+                Invalid::new(Code::InvalidLineKind, path("kind"), "kind is fee (phí) or charge (lệ phí)")
             })?;
             let amount = l.amount.check(&path("amount"))?;
             total = total.checked_add(amount).ok_or_else(|| amount_error("lines", AmountError::TooLarge))?;
@@ -301,7 +302,7 @@ impl CreatePayment {
             Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {}
             _ => {
                 return Err(Invalid::new(
-                    "invalid_return_url",
+                    Code::InvalidReturnUrl,
                     "return_url",
                     "return_url must be an absolute http(s) URL",
                 ))
@@ -316,7 +317,7 @@ impl CreatePayment {
                     Some(v) if (60..=max_expiry).contains(&v) => v,
                     _ => {
                         return Err(Invalid::new(
-                            "invalid_expiry",
+                            Code::InvalidExpiry,
                             "expires_in_seconds",
                             format!("expires_in_seconds is a whole number from 60 to {max_expiry}"),
                         ))
@@ -326,7 +327,7 @@ impl CreatePayment {
         };
         let metadata = Value::Object(self.metadata.unwrap_or_default());
         if metadata.to_string().len() > 4096 {
-            return Err(Invalid::new("field_too_long", "metadata", "metadata is larger than 4 KiB"));
+            return Err(Invalid::new(Code::FieldTooLong, "metadata", "metadata is larger than 4 KiB"));
         }
         Ok(NewPayment {
             agency_code,
@@ -359,7 +360,7 @@ mod tests {
 
     fn err(b: Value) -> (String, Option<String>) {
         let e = NewPayment::parse(&b, 900, 86400).unwrap_err();
-        (e.code.to_owned(), e.field)
+        (e.code.as_str().to_owned(), e.field)
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod mt940;
 
 pub use self::csv::CsvMap;
 
+use crate::domain::code::Code;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 use time::Date;
@@ -115,12 +116,12 @@ impl StatementError {
     }
 
     /// A stable machine code for the error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            StatementError::Parse { .. } => "statement_parse",
-            StatementError::Unbalanced { .. } => "statement_unbalanced",
-            StatementError::RunningBalance { .. } => "statement_running_balance",
-            StatementError::Map { .. } => "statement_column_map",
+            StatementError::Parse { .. } => Code::StatementParse,
+            StatementError::Unbalanced { .. } => Code::StatementUnbalanced,
+            StatementError::RunningBalance { .. } => Code::StatementRunningBalance,
+            StatementError::Map { .. } => Code::StatementColumnMap,
         }
     }
 }

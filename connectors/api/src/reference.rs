@@ -1,4 +1,4 @@
-//! Finding our reference in a bank transfer's content (nội dung chuyển khoản).
+//! Finding our attempt reference in a bank transfer's content (nội dung chuyển khoản).
 //!
 //! Banks rewrite the content the payer's app sent: they prepend or append their own text
 //! (`MBVCB.3278614911.FG0123456789.CT tu ...`), truncate, lower-case, or insert spaces. We
@@ -6,7 +6,7 @@
 //! and A–Z without I, L, O, U), first as a whole word, then anywhere in the content with
 //! spaces and punctuation removed.
 
-use feegate_connector::text::ascii_fold;
+use crate::text::ascii_fold;
 
 /// The prefix of every feegate attempt reference.
 pub const PREFIX: &str = "FG";

@@ -1,0 +1,109 @@
+//! Who is calling: the caller's identity and role ([`Principal`], [`Role`]) and the API
+//! keys that prove them (`fgk_<key id>_<secret>`, stored as SHA-256 of the whole key and
+//! compared in constant time). `api/auth.rs` reads the key from the request.
+
+use crate::service::error::{Code, Error};
+use crate::store::admin::KeyRow;
+use crate::store::Store;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A key's role (DESIGN §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Portal,
+    Finance,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "portal" => Some(Role::Portal),
+            "finance" => Some(Role::Finance),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Portal => "portal",
+            Role::Finance => "finance",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: String,
+    pub role: Role,
+    pub portal_id: Option<String>,
+    pub name: String,
+}
+
+impl Principal {
+    /// The actor name written in the audit journal.
+    pub fn actor(&self) -> String {
+        format!("key:{}", self.key_id)
+    }
+    /// Requires one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), Error> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Error::forbidden())
+        }
+    }
+    /// Whether this caller may see a payment of `portal_id`.
+    pub fn sees_portal(&self, portal_id: &str) -> bool {
+        match self.role {
+            Role::Portal => self.portal_id.as_deref() == Some(portal_id),
+            Role::Finance | Role::Admin => true,
+        }
+    }
+}
+
+/// SHA-256 of a key, hex.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Makes a new key: (id, full key, hash).
+pub fn new_key() -> (String, String, String) {
+    let id = crate::domain::ids::new_id("key");
+    let key = format!("fgk_{}_{}", id.trim_start_matches("key_"), crate::domain::ids::new_secret());
+    let hash = hash_key(&key);
+    (id, key, hash)
+}
+
+fn invalid() -> Error {
+    Error::new(Code::InvalidApiKey, "the API key is not valid")
+}
+
+/// Checks a presented key against its stored row.
+pub fn check(row: &KeyRow, presented: &str) -> Result<(), Error> {
+    let ok: bool = hash_key(presented).as_bytes().ct_eq(row.hash.as_bytes()).into();
+    if !ok {
+        return Err(invalid());
+    }
+    if row.revoked_at.is_some() {
+        return Err(Error::new(Code::RevokedApiKey, "the API key has been revoked"));
+    }
+    Ok(())
+}
+
+/// The caller a presented key (`fgk_<id>_<secret>`) proves.
+pub async fn authenticate(store: &Store, key: &str) -> Result<Principal, Error> {
+    let id = key
+        .strip_prefix("fgk_")
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(id, _)| format!("key_{id}"))
+        .filter(|id| id.len() <= 40)
+        .ok_or_else(invalid)?;
+    let row = store.key(&id).await?.ok_or_else(invalid)?;
+    check(&row, key)?;
+    let role = Role::parse(&row.role).ok_or_else(|| Error::internal("stored key has an unknown role"))?;
+    Ok(Principal { key_id: row.id, role, portal_id: row.portal_id, name: row.name })
+}
