@@ -6,7 +6,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Query;
 use crate::app::AppState;
 use crate::service::error::Code;
-use crate::service::reports::{self as svc, Format, MonthlyReport, SettlementReport, Table};
+use crate::service::reports::render::{self, Format, Table};
+use crate::service::reports::{self as svc, MonthlyReport, SettlementReport};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -54,7 +55,7 @@ pub async fn settlement(
     Query(q): Query<SettlementQuery>,
 ) -> Result<Response, ApiError> {
     svc::may_read(&who)?;
-    let format = svc::format(q.format.as_deref())?;
+    let format = render::format(q.format.as_deref())?;
     let date =
         q.date.as_deref().ok_or_else(|| ApiError::new(Code::MissingField, "date is required").with_field("date"))?;
     let report = svc::settlement(&state, date, q.agency_code.as_deref()).await?;
@@ -88,7 +89,7 @@ pub async fn monthly(
     Query(q): Query<MonthlyQuery>,
 ) -> Result<Response, ApiError> {
     svc::may_read(&who)?;
-    let format = svc::format(q.format.as_deref())?;
+    let format = render::format(q.format.as_deref())?;
     let month =
         q.month.as_deref().ok_or_else(|| ApiError::new(Code::MissingField, "month is required").with_field("month"))?;
     let report = svc::monthly(&state, month, q.agency_code.as_deref()).await?;
