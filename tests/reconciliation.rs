@@ -287,7 +287,7 @@ async fn a_rerun_with_another_file_reports_the_days_next_version() {
     assert_eq!((status, v2["version"].as_i64()), (201, Some(2)), "the day's second run: {v2}");
     assert_eq!(v2["counts"]["missing_in_file"], 0, "{v2}");
     // From a terminal, `--rerun` of the first file again: the third.
-    let said = feegate::service::reports::import_command(
+    let said = feegate::cli::reconcile::import_command(
         &app.state,
         "sandbox",
         Some("settlement"),

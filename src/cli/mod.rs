@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod reconcile;
+
 #[derive(Parser)]
 #[command(name = "feegate", version, about = "Fee payment integration middleware for government service portals")]
 pub struct Cli {
@@ -220,24 +222,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let out = match command {
                 ReconcileCommand::Import { source, format, date, rerun, file } => {
                     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-                    let svc = crate::service::reports::import_command(
-                        &state,
-                        &source,
-                        format.as_deref(),
-                        date.as_deref(),
-                        rerun,
-                        bytes,
-                    );
+                    let svc =
+                        reconcile::import_command(&state, &source, format.as_deref(), date.as_deref(), rerun, bytes);
                     svc.await.map_err(api)?.into_bytes()
                 }
                 ReconcileCommand::Report { date, month, agency, csv } => {
-                    let svc = crate::service::reports::report_command(
-                        &state,
-                        date.as_deref(),
-                        month.as_deref(),
-                        agency.as_deref(),
-                        csv,
-                    );
+                    let svc =
+                        reconcile::report_command(&state, date.as_deref(), month.as_deref(), agency.as_deref(), csv);
                     svc.await.map_err(api)?
                 }
             };
