@@ -23,7 +23,7 @@ use crate::service::error::Code;
 use crate::service::error::Error;
 use crate::service::recon::{day_bounds, parse_date};
 use crate::store::cases::{CaseFilter, CaseStatus};
-use crate::store::reports::{LineInfo, RefundInfo};
+use crate::store::reports::{AccountInfo, LineInfo, RefundInfo};
 use crate::store::Store;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -211,12 +211,30 @@ pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>)
         *c += if kind == "debit" { -amount } else { amount };
     }
     let unattributed = count_open_cases(state, date, (start, end), &mut sums).await?;
+    let rows = account_rows(accounts, sums, &gateways, agency_code.is_none());
+    Ok(SettlementReport {
+        date: date.to_owned(),
+        agency_code: agency_code.map(str::to_owned),
+        gateways,
+        accounts: rows,
+        unattributed_open_cases: unattributed,
+    })
+}
+
+/// The report's row of each account, from its sums; without an agency asked for, only the
+/// accounts with something on the day.
+fn account_rows(
+    accounts: Vec<AccountInfo>,
+    mut sums: HashMap<String, Sums>,
+    gateways: &[String],
+    only_active: bool,
+) -> Vec<AccountDay> {
     let mut rows = Vec::new();
     for a in accounts {
         let s = sums.remove(&a.id).unwrap_or_default();
         let settled: i64 = s.settled.values().sum();
         let active = s.paid != 0 || s.refunded != 0 || settled != 0 || s.credited.is_some() || s.open != 0;
-        if agency_code.is_none() && !active {
+        if only_active && !active {
             continue;
         }
         let expected = s.paid - s.refunded;
@@ -241,13 +259,7 @@ pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>)
             open_cases: s.open,
         });
     }
-    Ok(SettlementReport {
-        date: date.to_owned(),
-        agency_code: agency_code.map(str::to_owned),
-        gateways,
-        accounts: rows,
-        unattributed_open_cases: unattributed,
-    })
+    rows
 }
 
 /// Counts the day's open cases into the accounts they concern; answers how many concern
