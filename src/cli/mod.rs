@@ -4,7 +4,6 @@ use crate::api::auth::Role;
 use crate::app::{launch, AppState};
 use crate::config::Config;
 use crate::store::Store;
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -213,29 +212,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             })?;
             println!("imported {a} agencies with {n} accounts");
         }
-        Command::Reconcile { command } => {
-            // No serving lock: this may run beside the server on the same SQLite file.
-            let state = AppState::build_unlocked(config).await?;
-            let api = |e: crate::api::error::ApiError| {
-                anyhow::anyhow!("{}{}: {}", e.code, e.field.map(|f| format!(" ({f})")).unwrap_or_default(), e.message)
-            };
-            let out = match command {
-                ReconcileCommand::Import { source, format, date, rerun, file } => {
-                    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-                    let svc =
-                        reconcile::import_command(&state, &source, format.as_deref(), date.as_deref(), rerun, bytes);
-                    svc.await.map_err(api)?.into_bytes()
-                }
-                ReconcileCommand::Report { date, month, agency, csv } => {
-                    let svc =
-                        reconcile::report_command(&state, date.as_deref(), month.as_deref(), agency.as_deref(), csv);
-                    svc.await.map_err(api)?
-                }
-            };
-            state.store.close().await;
-            use std::io::Write;
-            std::io::stdout().write_all(&out)?;
-        }
+        Command::Reconcile { command } => reconcile::run(command, config).await?,
         Command::Audit { command: AuditCommand::Verify } => {
             let store = store(&config).await?;
             match store.verify_audit().await? {

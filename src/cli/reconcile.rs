@@ -3,9 +3,12 @@
 //! what the terminal shows: a run described in a sentence and its counts, a report as an
 //! aligned table or as CSV (both rendered by `service::reports::render`).
 
+use super::ReconcileCommand;
 use crate::app::AppState;
+use crate::config::Config;
 use crate::service::error::{Code, Error};
 use crate::service::{recon, reports};
+use anyhow::Context;
 
 /// `feegate reconcile import`: imports a file as the API would (`--format`, if given,
 /// must be the source's) and describes the run in a sentence and its counts.
@@ -70,4 +73,28 @@ pub async fn report_command(
         out.push_str(&n);
     }
     Ok(out.into_bytes())
+}
+
+/// Runs `feegate reconcile import|report` and writes its output to stdout.
+pub(super) async fn run(command: ReconcileCommand, config: Config) -> anyhow::Result<()> {
+    // No serving lock: this may run beside the server on the same SQLite file.
+    let state = AppState::build_unlocked(config).await?;
+    let api = |e: Error| {
+        anyhow::anyhow!("{}{}: {}", e.code, e.field.map(|f| format!(" ({f})")).unwrap_or_default(), e.message)
+    };
+    let out = match command {
+        ReconcileCommand::Import { source, format, date, rerun, file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let svc = import_command(&state, &source, format.as_deref(), date.as_deref(), rerun, bytes);
+            svc.await.map_err(api)?.into_bytes()
+        }
+        ReconcileCommand::Report { date, month, agency, csv } => {
+            let svc = report_command(&state, date.as_deref(), month.as_deref(), agency.as_deref(), csv);
+            svc.await.map_err(api)?
+        }
+    };
+    state.store.close().await;
+    use std::io::Write;
+    std::io::stdout().write_all(&out)?;
+    Ok(())
 }
