@@ -19,6 +19,7 @@ pub mod reports;
 pub mod resolver;
 pub mod statements;
 pub mod view;
+pub mod worker;
 
 /// Milliseconds to an RFC 3339 UTC timestamp.
 pub fn rfc3339(ms: i64) -> String {
