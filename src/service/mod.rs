@@ -10,6 +10,7 @@ pub mod corrections;
 pub mod error;
 pub mod events;
 pub mod expiry;
+pub mod idempotency;
 pub mod inbox;
 pub mod outbox;
 pub mod payments;
