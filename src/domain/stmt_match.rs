@@ -497,7 +497,8 @@ pub struct BatchLine {
 }
 
 /// What the gateway pays this account for these lines: each line's share routed here
-/// (`amount × routed ÷ payment amount`, the whole line for a one-account payment), pays
+/// (`amount × routed ÷ payment amount` by [`crate::domain::money::share`], the whole line for
+/// a one-account payment), pays
 /// minus refunds, and the fee deducted in the same share. Failed lines move no money.
 pub fn batch_amount(lines: &[BatchLine]) -> i64 {
     let mut total: i64 = 0;
