@@ -57,9 +57,12 @@ mod tests {
                 Ok(n)
             }
         });
-        while passes.load(Ordering::SeqCst) < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let three = async {
+            while passes.load(Ordering::SeqCst) < 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), three).await.expect("the worker goes on after a failed pass");
         tx.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(5), handle).await.unwrap().unwrap();
         let after = passes.load(Ordering::SeqCst);
