@@ -92,10 +92,93 @@ pub fn format_vnd(amount: i64) -> String {
     format!("{out} ₫")
 }
 
+/// Splits `amount` across `weights` in proportion, in whole đồng: each part is the exact
+/// pro rata share rounded down, and the đồng left over go one each to the largest
+/// remainders, ties to the earlier weight (largest remainder). The parts add up to
+/// `amount` exactly and each is within one đồng of its exact share. A negative weight
+/// counts as none; when no weight is positive every part is 0. This is the one rule for a
+/// share of money (a refund's share of a payment's lines, an account's share of a
+/// settlement line), so two figures of the same share never differ by a đồng.
+pub fn split(amount: i64, weights: &[i64]) -> Vec<i64> {
+    let sum: i128 = weights.iter().map(|w| i128::from((*w).max(0))).sum();
+    if sum <= 0 {
+        return vec![0; weights.len()];
+    }
+    let mut parts: Vec<i64> = Vec::with_capacity(weights.len());
+    let mut rems: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
+    for (i, w) in weights.iter().enumerate() {
+        let exact = i128::from(amount) * i128::from((*w).max(0));
+        // |exact / sum| <= |amount|, so the floor fits an i64.
+        parts.push(exact.div_euclid(sum) as i64);
+        rems.push((exact.rem_euclid(sum), i));
+    }
+    let mut left = i128::from(amount) - parts.iter().map(|p| i128::from(*p)).sum::<i128>();
+    rems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in rems {
+        if left <= 0 {
+            break;
+        }
+        parts[i] += 1;
+        left -= 1;
+    }
+    parts
+}
+
+/// The share of `amount` that falls to `part` of `whole` (an account's share of a payment
+/// routed to several): the first part of [`split`] over `part` and the rest, so it is the
+/// figure [`split`] gives when the part is one of two.
+pub fn share(amount: i64, part: i64, whole: i64) -> i64 {
+    if part >= whole {
+        return amount;
+    }
+    split(amount, &[part, whole - part])[0]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn a_split_gives_the_leftover_dong_to_the_largest_remainders() {
+        assert_eq!(split(35_000, &[135_000, 50_000]), vec![25_541, 9_459]);
+        assert_eq!(split(185_000, &[135_000, 50_000]), vec![135_000, 50_000]);
+        assert_eq!(split(1, &[1, 1]), vec![1, 0], "ties go to the earlier weight");
+        assert_eq!(split(10, &[]), Vec::<i64>::new());
+        assert_eq!(split(10, &[0, 0]), vec![0, 0]);
+        assert_eq!(share(35_000, 135_000, 185_000), 25_541, "not the 25_540 of rounding down");
+        assert_eq!(share(35_000, 135_000, 135_000), 35_000);
+    }
+
+    proptest! {
+        #[test]
+        fn a_split_sums_exactly_and_each_part_is_within_one_dong_of_pro_rata(
+            amount in any::<i64>(),
+            weights in proptest::collection::vec(0i64..=MAX_AMOUNT * 1_000, 1..12),
+        ) {
+            let parts = split(amount, &weights);
+            prop_assert_eq!(parts.len(), weights.len());
+            prop_assert_eq!(&parts, &split(amount, &weights), "deterministic");
+            let sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+            let total: i128 = parts.iter().map(|p| i128::from(*p)).sum();
+            if sum == 0 {
+                prop_assert!(parts.iter().all(|p| *p == 0));
+            } else {
+                prop_assert_eq!(total, i128::from(amount));
+                for (p, w) in parts.iter().zip(&weights) {
+                    // |p - amount * w / sum| < 1, in integers.
+                    let off = i128::from(*p) * sum - i128::from(amount) * i128::from(*w);
+                    prop_assert!(off.abs() < sum, "part {} of weight {} is off by {}/{}", p, w, off, sum);
+                }
+            }
+        }
+
+        #[test]
+        fn a_share_is_the_first_part_of_the_split(amount in 0i64..=MAX_AMOUNT, part in 1i64..=MAX_AMOUNT, rest in 0i64..=MAX_AMOUNT) {
+            prop_assert_eq!(share(amount, part, part + rest), split(amount, &[part, rest])[0]);
+        }
+    }
 
     #[test]
     fn strings_and_whole_numbers_are_amounts() {

@@ -497,18 +497,14 @@ pub struct BatchLine {
 }
 
 /// What the gateway pays this account for these lines: each line's share routed here
-/// (`amount × routed ÷ payment amount`, the whole line for a one-account payment), pays
+/// (`amount × routed ÷ payment amount` by [`crate::domain::money::share`], the whole line for
+/// a one-account payment), pays
 /// minus refunds, and the fee deducted in the same share. Failed lines move no money.
 pub fn batch_amount(lines: &[BatchLine]) -> i64 {
     let mut total: i64 = 0;
     for l in lines.iter().filter(|l| l.succeeded && l.payment_amount > 0) {
-        let share = |x: i64| {
-            if l.routed == l.payment_amount {
-                x
-            } else {
-                (i128::from(x) * i128::from(l.routed) / i128::from(l.payment_amount)) as i64
-            }
-        };
+        // The rule of the settlement report, so the expected credit and the report agree.
+        let share = |x: i64| crate::domain::money::share(x, l.routed, l.payment_amount);
         let net = share(l.amount) - share(l.fee);
         total += if l.refund { -share(l.amount) - share(l.fee) } else { net };
     }
@@ -723,5 +719,8 @@ mod tests {
             ]),
             134000 + 100000 - 35000
         );
+        // 35_000 refunded of a payment routed 135_000 here and 50_000 elsewhere: 25_541 here,
+        // as the report splits it (largest remainder), not 25_540.
+        assert_eq!(batch_amount(&[l(true, 35000, 0, true, 185000, 135000)]), -25_541);
     }
 }

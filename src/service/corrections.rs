@@ -160,21 +160,11 @@ pub async fn queue_settlement(
 }
 
 /// Runs the correction worker until `stop` turns true.
-pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let owner = crate::domain::ids::new_id("cw");
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(EVERY) => {}
-                _ = stop.changed() => break,
-            }
-            if *stop.borrow() {
-                break;
-            }
-            if let Err(e) = run_once(&state, &owner).await {
-                tracing::warn!(error = %e, "correction pass failed; will retry");
-            }
-        }
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let owner = crate::domain::ids::new_id("cw");
+    crate::service::worker::spawn("correction", EVERY, stop, move || {
+        let (state, owner) = (state.clone(), owner.clone());
+        async move { run_once(&state, &owner).await }
     })
 }
 

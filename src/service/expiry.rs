@@ -15,21 +15,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Runs the worker until `stop` turns true.
-pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let every = Duration::from_millis(state.config.expiry_interval_ms.max(50));
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => break,
-            }
-            if *stop.borrow() {
-                break;
-            }
-            if let Err(e) = run_once(&state).await {
-                tracing::warn!(error = %e, "expiry pass failed; will retry");
-            }
-        }
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_millis(state.config.expiry_interval_ms.max(50));
+    crate::service::worker::spawn("expiry", every, stop, move || {
+        let state = state.clone();
+        async move { run_once(&state).await }
     })
 }
 

@@ -37,24 +37,16 @@ pub enum Outcome {
     Rejected { file: PathBuf, reason: String },
 }
 
-pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if !state.config.reconciliation.sources.iter().any(|s| s.inbox.is_some()) {
-            return;
-        }
-        let every = Duration::from_millis(state.config.reconciliation.inbox_interval_ms.max(100));
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => break,
-            }
-            if *stop.borrow() {
-                break;
-            }
-            if let Err(e) = run_once(&state).await {
-                tracing::warn!(error = %e, "inbox pass failed; will retry");
-            }
-        }
+/// Runs the inbox job until `stop` turns true; with no source that has an inbox folder the
+/// task ends at once.
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    if !state.config.reconciliation.sources.iter().any(|s| s.inbox.is_some()) {
+        return tokio::spawn(async {});
+    }
+    let every = Duration::from_millis(state.config.reconciliation.inbox_interval_ms.max(100));
+    crate::service::worker::spawn("inbox", every, stop, move || {
+        let state = state.clone();
+        async move { run_once(&state).await }
     })
 }
 

@@ -10,6 +10,7 @@ pub mod corrections;
 pub mod error;
 pub mod events;
 pub mod expiry;
+pub mod idempotency;
 pub mod inbox;
 pub mod outbox;
 pub mod payments;
@@ -19,6 +20,7 @@ pub mod reports;
 pub mod resolver;
 pub mod statements;
 pub mod view;
+pub mod worker;
 
 /// Milliseconds to an RFC 3339 UTC timestamp.
 pub fn rfc3339(ms: i64) -> String {

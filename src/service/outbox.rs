@@ -35,7 +35,9 @@ pub fn signature_header(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", feegate_connector::crypto::hmac_sha256_hex(secret.as_bytes(), &message))
 }
 
-/// Starts the worker; it runs until `stop` turns true.
+/// Starts the worker; it runs until `stop` turns true. Unlike the periodic workers
+/// ([`crate::service::worker::spawn`]) it claims at once and wakes early when a delivery in
+/// flight finishes, so it keeps its own loop.
 pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

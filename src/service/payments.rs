@@ -8,10 +8,9 @@ use crate::domain::payment::{NewPayment, PaymentStatus};
 use crate::service::caller::{Principal, Role};
 use crate::service::error::Code;
 use crate::service::error::Error;
-use crate::store::idempotency::Claim;
+use crate::service::idempotency::{Claimed, Idempotent};
 use crate::store::now_ms;
 use crate::store::payments::{LineRow, PaymentRow};
-use sha2::{Digest, Sha256};
 
 /// The query of a payment list: plain data that the store reads as it is.
 pub use crate::store::payments::PaymentFilter;
@@ -48,20 +47,6 @@ pub fn idempotency_key(raw: Option<&str>) -> Result<Option<String>, Error> {
         }
         Some(k) => Ok(Some(k.to_owned())),
     }
-}
-
-/// The hash that tells "same body" from "other body" for idempotency.
-pub fn request_hash(route: &str, body: &serde_json::Value) -> String {
-    // serde_json's map is ordered by key, so this is a canonical form of the body.
-    hex::encode(Sha256::digest(format!("{route}\n{body}").as_bytes()))
-}
-
-/// Answers a used key: the saved response, or 409 for a different request.
-pub fn replay(request_hash: &str, used_hash: &str, status: u16, response: String) -> Result<Stored, Error> {
-    if used_hash != request_hash {
-        return Err(Error::new(Code::IdempotencyKeyReused, "this Idempotency-Key was used with another request"));
-    }
-    Ok(Stored { status, body: response })
 }
 
 /// `POST /v1/payments`.
@@ -132,19 +117,13 @@ pub async fn create(
     };
     let view = PaymentView::build(&cfg.public_url, &row, &lines, &[]);
     let response = serde_json::to_string(&view).map_err(Error::internal)?;
-    let hash = request_hash("POST /v1/payments", body);
-    let scope = format!("portal:{portal_id}");
+    let idem = Idempotent::new(format!("portal:{portal_id}"), key.as_deref(), "POST /v1/payments", body);
 
     let store = &state.store;
-    let mut tx = store.begin().await?;
-    if let Some(k) = &key {
-        if let Claim::Used { request_hash: used, status, response } =
-            store.claim_idempotency(&mut tx, &scope, k, &hash).await?
-        {
-            tx.rollback().await?;
-            return replay(&hash, &used, status, response);
-        }
-    }
+    let mut tx = match idem.claim(store, store.begin().await?).await? {
+        Claimed::Fresh(tx) => tx,
+        Claimed::Replay(answer) => return Ok(answer),
+    };
     store.insert_payment(&mut tx, &row, &lines).await?;
     store
         .insert_event(
@@ -166,12 +145,11 @@ pub async fn create(
             &serde_json::json!({"amount": row.amount, "lines": lines.len()}),
         )
         .await?;
-    if let Some(k) = &key {
-        store.save_idempotent(&mut tx, &scope, k, 201, &response).await?;
-    }
+    let answer = Stored::created(response);
+    idem.save(store, &mut tx, &answer).await?;
     tx.commit().await?;
     metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
-    Ok(Stored::created(response))
+    Ok(answer)
 }
 
 /// Loads a payment the caller may see (another portal's payment is a 404).

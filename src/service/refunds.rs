@@ -12,8 +12,8 @@ use crate::service::caller::{Principal, Role};
 use crate::service::datetime;
 use crate::service::error::Code;
 use crate::service::error::Error as ApiError;
-use crate::service::payments::{replay, request_hash, Stored};
-use crate::store::idempotency::Claim;
+use crate::service::idempotency::{Claimed, Idempotent};
+use crate::service::payments::Stored;
 use crate::store::now_ms;
 use crate::store::refunds::RefundRow;
 use feegate_connector::{ConnectorError, RefundOutcome, RefundRequest, RefundResult};
@@ -151,18 +151,14 @@ pub async fn create(
         updated_at: now,
         duplicate_attempt_id: duplicate.then(|| attempt.id.clone()),
     };
-    let hash = request_hash(&format!("POST /v1/payments/{payment_id}/refunds"), body);
     let scope = format!("{}:{}", who.role.as_str(), who.portal_id.clone().unwrap_or_else(|| who.key_id.clone()));
+    let route = format!("POST /v1/payments/{payment_id}/refunds");
+    let idem = Idempotent::new(scope, key.as_deref(), &route, body);
     let store = &state.store;
-    let mut tx = store.begin().await?;
-    if let Some(k) = &key {
-        if let Claim::Used { request_hash: used, status, response } =
-            store.claim_idempotency(&mut tx, &scope, k, &hash).await?
-        {
-            tx.rollback().await?;
-            return replay(&hash, &used, status, response);
-        }
-    }
+    let mut tx = match idem.claim(store, store.begin().await?).await? {
+        Claimed::Fresh(tx) => tx,
+        Claimed::Replay(answer) => return Ok(answer),
+    };
     if duplicate {
         // Money out of the duplicate's own collection, capped at its amount.
         if !store.reserve_duplicate_refund(&mut tx, payment_id, &attempt.id, row.amount).await? {
@@ -197,12 +193,11 @@ pub async fn create(
         )
         .await?;
     let response = serde_json::to_string(&RefundView::from(&row)).map_err(ApiError::internal)?;
-    if let Some(k) = &key {
-        store.save_idempotent(&mut tx, &scope, k, 202, &response).await?;
-    }
+    let answer = Stored::accepted(response);
+    idem.save(store, &mut tx, &answer).await?;
     tx.commit().await?;
     if manual {
-        return Ok(Stored::accepted(response));
+        return Ok(answer);
     }
     let result = execute(state, &row).await;
     settle(state, &row, call_verdict(result), &who.actor()).await?;

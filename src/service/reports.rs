@@ -18,6 +18,7 @@
 //! refunds are split cumulatively among themselves, apart from the payment's.
 
 use crate::app::AppState;
+use crate::domain::money::split;
 use crate::service::caller::{Principal, Role};
 use crate::service::error::Code;
 use crate::service::error::Error;
@@ -31,32 +32,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub mod render;
 
 const STAFF: &[Role] = &[Role::Finance, Role::Admin];
-
-/// Splits `total` across `weights` in proportion, in whole units: largest remainder,
-/// ties to the earlier weight. The parts add up to `total`.
-pub fn split(total: i64, weights: &[i64]) -> Vec<i64> {
-    let sum: i128 = weights.iter().map(|w| *w as i128).sum();
-    if sum <= 0 {
-        return vec![0; weights.len()];
-    }
-    let mut parts: Vec<i64> = Vec::with_capacity(weights.len());
-    let mut rems: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
-    for (i, w) in weights.iter().enumerate() {
-        let exact = total as i128 * *w as i128;
-        parts.push((exact.div_euclid(sum)) as i64);
-        rems.push((exact.rem_euclid(sum), i));
-    }
-    let mut left = total - parts.iter().sum::<i64>();
-    rems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, i) in rems {
-        if left <= 0 {
-            break;
-        }
-        parts[i] += 1;
-        left -= 1;
-    }
-    parts
-}
 
 /// Each refund's share of its payment's lines (same order as the lines), by the
 /// cumulative rule of this module's doc.

@@ -17,21 +17,11 @@ const LEASE_MS: i64 = 30_000;
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
 /// Runs the resolver until `stop` turns true.
-pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let every = Duration::from_millis((state.config.resolver_delay_ms / 4).clamp(50, 5_000));
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => break,
-            }
-            if *stop.borrow() {
-                break;
-            }
-            if let Err(e) = run_once(&state).await {
-                tracing::warn!(error = %e, "resolver pass failed; will retry");
-            }
-        }
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_millis((state.config.resolver_delay_ms / 4).clamp(50, 5_000));
+    crate::service::worker::spawn("resolver", every, stop, move || {
+        let state = state.clone();
+        async move { run_once(&state).await }
     })
 }
 

@@ -223,7 +223,7 @@ impl Store {
                 payment_id,
                 reference,
                 bank_reference,
-                amount: (i128::from(amount) * i128::from(routed) / i128::from(paid)) as i64,
+                amount: crate::domain::money::share(amount, routed, paid),
                 status,
             })
             .collect())
