@@ -302,19 +302,9 @@ pub fn call_verdict(result: Result<RefundResult, ConnectorError>) -> Verdict {
 /// the refund: it stays pending, and after `refund_query_max_tries` a person looks.
 pub fn query_verdict(result: Result<RefundResult, ConnectorError>) -> Verdict {
     match result {
-        Ok(RefundResult { outcome: RefundOutcome::Succeeded, gateway_refund_ref }) => {
-            Verdict::Succeeded(gateway_refund_ref)
-        }
-        Ok(RefundResult { outcome: RefundOutcome::Failed { code, .. }, .. }) => Verdict::Failed(code),
-        Ok(RefundResult { outcome: RefundOutcome::Pending, gateway_refund_ref }) => Verdict::Open(gateway_refund_ref),
         // The gateway refused the query or does not know the refund (yet): not about the refund.
         Err(ConnectorError::Rejected { .. }) => Verdict::Open(None),
-        Err(
-            ConnectorError::Transport(_)
-            | ConnectorError::BadResponse(_)
-            | ConnectorError::NotSupported { .. }
-            | ConnectorError::Config(_),
-        ) => Verdict::Open(None),
+        other => call_verdict(other),
     }
 }
 

@@ -122,6 +122,26 @@ const ATTEMPT_COLS: &str =
     "id, payment_id, connector_id, reference, status, amount, currency, gateway_ref, gateway_txn, \
     failure_code, action, created_at, updated_at";
 
+/// Binds an attempt's columns in `ATTEMPT_COLS` order ($1 .. $13).
+fn bind_attempt<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    a: &'q AttemptRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&a.id)
+        .bind(&a.payment_id)
+        .bind(&a.connector_id)
+        .bind(&a.reference)
+        .bind(&a.status)
+        .bind(a.amount)
+        .bind(&a.currency)
+        .bind(&a.gateway_ref)
+        .bind(&a.gateway_txn)
+        .bind(&a.failure_code)
+        .bind(&a.action)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+}
+
 /// A typed SQL parameter for dynamically built queries.
 enum Param {
     Text(String),
@@ -451,48 +471,17 @@ impl Store {
     /// the attempt already there: `false`, nothing written. `second_of` is the attempt whose
     /// reference the credit carried.
     pub async fn record_duplicate_attempt(&self, tx: &mut Tx, a: &AttemptRow, second_of: &str) -> Result<bool> {
-        let r = sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO attempts ({ATTEMPT_COLS}, second_of) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) \
              ON CONFLICT (reference) DO NOTHING"
-        ))
-        .bind(&a.id)
-        .bind(&a.payment_id)
-        .bind(&a.connector_id)
-        .bind(&a.reference)
-        .bind(&a.status)
-        .bind(a.amount)
-        .bind(&a.currency)
-        .bind(&a.gateway_ref)
-        .bind(&a.gateway_txn)
-        .bind(&a.failure_code)
-        .bind(&a.action)
-        .bind(a.created_at)
-        .bind(a.updated_at)
-        .bind(second_of)
-        .execute(&mut *tx.tx)
-        .await?;
+        );
+        let r = bind_attempt(sqlx::query(&sql), a).bind(second_of).execute(&mut *tx.tx).await?;
         Ok(r.rows_affected() == 1)
     }
 
     pub async fn insert_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
-        ))
-        .bind(&a.id)
-        .bind(&a.payment_id)
-        .bind(&a.connector_id)
-        .bind(&a.reference)
-        .bind(&a.status)
-        .bind(a.amount)
-        .bind(&a.currency)
-        .bind(&a.gateway_ref)
-        .bind(&a.gateway_txn)
-        .bind(&a.failure_code)
-        .bind(&a.action)
-        .bind(a.created_at)
-        .bind(a.updated_at)
-        .execute(&mut *tx.tx)
-        .await?;
+        let sql = format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)");
+        bind_attempt(sqlx::query(&sql), a).execute(&mut *tx.tx).await?;
         Ok(())
     }
 
