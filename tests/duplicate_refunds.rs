@@ -365,19 +365,7 @@ async fn payments_of_an_older_database_keep_the_attempt_their_refunds_went_throu
         // The database as migrations 0001..0010 left it: a payment paid twice whose refund
         // went through its first succeeded attempt, one paid after a declined try, and an
         // expired one with a late success.
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
-        let dir = if on_postgres() { "migrations/postgres" } else { "migrations/sqlite" };
-        let mut m = sqlx::migrate::Migrator::new(std::path::Path::new(dir)).await.unwrap();
-        m.migrations = m.migrations.iter().filter(|x| x.version < 11).cloned().collect::<Vec<_>>().into();
-        m.run(&pool).await.unwrap();
-        for sql in [
-            "INSERT INTO agencies (code, name, parent_code, created_at) VALUES ('OLD.01', 'Old agency', NULL, 1)",
-            "INSERT INTO portals (id, name, webhook_url, webhook_secret, agencies, created_at) \
-             VALUES ('old-portal', 'Old portal', NULL, 'x', '[\"OLD.01\"]', 1)",
-        ] {
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
+        let pool = old_database(&db_url, 11).await;
         for (pid, status, refunded) in
             [("pay_twice", "partially_refunded", 1000), ("pay_retry", "succeeded", 0), ("pay_late", "expired", 0)]
         {

@@ -136,19 +136,7 @@ async fn a_review_of_a_database_from_before_reviews_had_records_stays_a_case() {
     {
         // The database as migrations 0001..0006 left it, with two payments under review,
         // one of them already resolved.
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
-        let dir = if on_postgres() { "migrations/postgres" } else { "migrations/sqlite" };
-        let mut m = sqlx::migrate::Migrator::new(std::path::Path::new(dir)).await.unwrap();
-        m.migrations = m.migrations.iter().filter(|x| x.version < 7).cloned().collect::<Vec<_>>().into();
-        m.run(&pool).await.unwrap();
-        for sql in [
-            "INSERT INTO agencies (code, name, parent_code, created_at) VALUES ('OLD.01', 'Old agency', NULL, 1)",
-            "INSERT INTO portals (id, name, webhook_url, webhook_secret, agencies, created_at) \
-             VALUES ('old-portal', 'Old portal', NULL, 'x', '[\"OLD.01\"]', 1)",
-        ] {
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
+        let pool = old_database(&db_url, 7).await;
         let now = feegate::store::now_ms();
         for (pid, reason) in [("pay_oldopen", "late_success"), ("pay_olddone", "second_success")] {
             sqlx::query(

@@ -238,3 +238,22 @@ pub async fn error_code(r: Response) -> (u16, String, Option<String>) {
     let v: Value = r.json().await.unwrap_or(Value::Null);
     (status, v["error"]["code"].as_str().unwrap_or("").to_owned(), v["error"]["field"].as_str().map(str::to_owned))
 }
+
+/// A database as the migrations before `version` left it (an older feegate's), with one
+/// agency `OLD.01` and one portal `old-portal`: for upgrade tests.
+pub async fn old_database(db_url: &str, version: i64) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(db_url).await.expect("connect");
+    let dir = if on_postgres() { "migrations/postgres" } else { "migrations/sqlite" };
+    let mut m = sqlx::migrate::Migrator::new(std::path::Path::new(dir)).await.expect("migrations");
+    m.migrations = m.migrations.iter().filter(|x| x.version < version).cloned().collect::<Vec<_>>().into();
+    m.run(&pool).await.expect("old migrations");
+    for sql in [
+        "INSERT INTO agencies (code, name, parent_code, created_at) VALUES ('OLD.01', 'Old agency', NULL, 1)",
+        "INSERT INTO portals (id, name, webhook_url, webhook_secret, agencies, created_at) \
+         VALUES ('old-portal', 'Old portal', NULL, 'x', '[\"OLD.01\"]', 1)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect("old rows");
+    }
+    pool
+}
