@@ -58,7 +58,7 @@ async fn a_callback_with_a_bad_signature_changes_nothing_and_is_recorded() {
     assert_eq!(app.payment(&id).await["status"], "pending");
     let (n, verified): (i64, i64) =
         sqlx::query_as("SELECT COUNT(*), COUNT(*) FILTER (WHERE verified = 1) FROM callbacks")
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!((n, verified), (1, 0), "the forged callback is kept, unverified");
@@ -141,14 +141,10 @@ async fn a_late_success_on_an_expired_payment_is_recorded_for_review_not_applied
     let app = TestApp::spawn().await;
     let (id, reference) = pending_payment(&app).await;
     // The gateway cannot be asked (query fails), so the payment expires a day later...
-    sqlx::query("UPDATE payments SET status = 'expired' WHERE id = $1")
-        .bind(&id)
-        .execute(app.state.store.pool())
-        .await
-        .unwrap();
+    sqlx::query("UPDATE payments SET status = 'expired' WHERE id = $1").bind(&id).execute(&app.db).await.unwrap();
     sqlx::query("UPDATE attempts SET status = 'expired' WHERE payment_id = $1")
         .bind(&id)
-        .execute(app.state.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     // ... and then the gateway says the payer paid.
@@ -249,7 +245,7 @@ async fn a_verified_callback_for_another_connectors_attempt_changes_nothing() {
     assert!(p["review"].is_null());
     let (n, attached): (i64, i64) =
         sqlx::query_as("SELECT COUNT(*), COUNT(attempt_id) FROM callbacks WHERE disposition = 'unknown_reference'")
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!((n, attached), (1, 0), "recorded, and tied to no attempt");

@@ -53,11 +53,8 @@ async fn close(app: &TestApp, source: &str, date: &str) -> (u16, Value) {
 }
 
 async fn audits(app: &TestApp, kind: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = $1")
-        .bind(kind)
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = $1").bind(kind).fetch_one(&app.db).await.unwrap();
     n
 }
 
@@ -128,10 +125,8 @@ async fn planted_discrepancies_are_cases_that_resolve_once_and_then_the_day_clos
     }
     assert_eq!(resolve(&app, "rci_nope", &app.finance_key, note.clone()).await.0, 404);
     assert_eq!(resolve(&app, "nope", &app.finance_key, note.clone()).await.0, 404);
-    let (matched,): (String,) = sqlx::query_as("SELECT id FROM recon_items WHERE outcome = 'matched'")
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let (matched,): (String,) =
+        sqlx::query_as("SELECT id FROM recon_items WHERE outcome = 'matched'").fetch_one(&app.db).await.unwrap();
     assert_eq!(resolve(&app, &matched, &app.finance_key, note.clone()).await.0, 404, "a matched item is no case");
     assert_eq!(app.count("case_resolutions").await, 0, "refused resolutions write nothing");
 
@@ -225,7 +220,7 @@ async fn a_late_success_is_a_review_case_of_its_connectors_day_and_resolves() {
         "UPDATE payments SET status = 'expired' WHERE id = $1",
         "UPDATE attempts SET status = 'expired' WHERE payment_id = $1",
     ] {
-        sqlx::query(sql).bind(&id).execute(app.state.store.pool()).await.unwrap();
+        sqlx::query(sql).bind(&id).execute(&app.db).await.unwrap();
     }
     let body = serde_json::to_vec(&json!({"reference": reference, "transaction_id": "SBX0001", "amount": 135000,
         "currency": "VND", "status": "succeeded", "paid_at": "2026-11-27T10:00:00Z"}))
@@ -277,7 +272,7 @@ async fn a_late_success_is_a_review_case_of_its_connectors_day_and_resolves() {
     assert_eq!((status, done["status"].as_str(), done["kind"].as_str()), (200, Some("resolved"), Some("review")));
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE scope = $1 AND kind = 'case.resolved'")
         .bind(&id)
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(n, 1, "a review's resolution is in the payment's own journal");

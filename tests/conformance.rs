@@ -43,10 +43,8 @@ async fn a_forged_callback_changes_nothing_and_the_query_settles_it() {
         assert!(portal.contains("status=succeeded"), "{c}: the gateway's query is trusted: {portal}");
         app.faults(c, json!({})).await;
     }
-    let (unverified,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM callbacks WHERE verified = 0")
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let (unverified,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM callbacks WHERE verified = 0").fetch_one(&app.db).await.unwrap();
     assert_eq!(unverified, 4, "each forged callback was recorded");
     app.stop().await;
 }
@@ -107,7 +105,7 @@ async fn a_callback_after_the_browser_returned_is_a_duplicate_of_the_query() {
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         assert_eq!(succeeded_events(&app, &id).await, 1, "{c}");
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM callbacks c JOIN attempts a ON a.id = c.attempt_id WHERE a.payment_id = $1 AND c.disposition = 'already_final'")
-            .bind(&id).fetch_one(app.state.store.pool()).await.unwrap();
+            .bind(&id).fetch_one(&app.db).await.unwrap();
         assert_eq!(n, 1, "{c}: the late callback was acknowledged as a duplicate");
         app.faults(c, json!({})).await;
     }

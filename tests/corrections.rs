@@ -93,7 +93,7 @@ async fn two_nodes_never_claim_the_same_correction_and_a_lost_lease_writes_nothi
     assert!(!b.finish_correction(c, "node-c", "corrected: again", late).await.unwrap(), "done once");
     let (reason,): (String,) = sqlx::query_as("SELECT reason FROM recon_items WHERE id = $1")
         .bind(&c.item_id)
-        .fetch_one(a.pool())
+        .fetch_one(&any_pool(&db).await)
         .await
         .unwrap();
     assert!(reason.ends_with("; corrected: test") && !reason.contains(CORRECTION_PENDING), "{reason}");

@@ -261,7 +261,7 @@ async fn killed_servers_lose_no_payment_apply_no_callback_twice_and_deliver_ever
     }
 
     let store = feegate::store::Store::connect(&db_url, 2).await.expect("database");
-    let pool = store.pool();
+    let pool = &common::any_pool(&db_url).await;
     // Every event reaches the portal, a killed node's claim running out first.
     let wait_from = Instant::now();
     loop {

@@ -116,7 +116,7 @@ async fn a_late_success_on_an_expired_payment_is_refunded_through_its_own_gatewa
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
     let tab = app.choose(&id, "sandbox").await;
     // The payment expires while the payer is on the gateway's page...
-    let store = app.state.store.pool();
+    let store = &app.db;
     sqlx::query("UPDATE payments SET status = 'expired' WHERE id = $1").bind(&id).execute(store).await.unwrap();
     sqlx::query("UPDATE attempts SET status = 'expired' WHERE payment_id = $1").bind(&id).execute(store).await.unwrap();
     // ...who pays anyway: the gateway has the money.
@@ -172,7 +172,7 @@ async fn concurrent_refunds_of_one_duplicate_accept_at_most_its_amount() {
          WHERE attempt_id = $1 AND status <> 'failed'",
     )
     .bind(&dup)
-    .fetch_one(app.state.store.pool())
+    .fetch_one(&app.db)
     .await
     .unwrap();
     assert_eq!((n, sum), (2, 100_000));
@@ -222,7 +222,7 @@ async fn refunds_naming_a_wrong_attempt_are_refused_and_change_nothing() {
     assert_eq!((app.count("refunds").await, app.count("events").await), (refunds, events), "nothing was written");
     let (reserved,): (i64,) = sqlx::query_as("SELECT reserved_refunds FROM attempts WHERE id = $1")
         .bind(&other_dup)
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(reserved, 0);
@@ -415,7 +415,7 @@ async fn payments_of_an_older_database_keep_the_attempt_their_refunds_went_throu
     for (pid, paying) in [("pay_twice", Some("att_a")), ("pay_retry", Some("att_d")), ("pay_late", None)] {
         let (got,): (Option<String>,) = sqlx::query_as("SELECT paid_attempt_id FROM payments WHERE id = $1")
             .bind(pid)
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
         assert_eq!(got.as_deref(), paying, "{pid}");

@@ -565,7 +565,7 @@ async fn a_signed_callback_with_nul_in_its_reference_is_an_unknown_reference_not
     assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, r#"{"status":"unknown_reference"}"#.to_owned()));
     assert_eq!(snapshot(&app, &id).await, before);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM callbacks WHERE disposition = 'unknown_reference'")
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(n, 1, "the callback is kept for people, NUL and all");

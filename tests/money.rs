@@ -188,7 +188,7 @@ async fn a_vietqr_credit_of_the_wrong_amount_closes_its_attempt_for_review() {
     let (queries,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM attempts WHERE payment_id = $1 AND status IN ('pending', 'unknown')")
             .bind(&id)
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(queries, 0);
@@ -233,7 +233,7 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
     start(&app, &template, "sandbox").await;
     // The gateway cannot be asked about them, so none of them may expire yet.
     app.faults("sandbox", json!({"query_5xx": true})).await;
-    let store = app.state.store.pool();
+    let store = &app.db;
     let now = feegate::store::now_ms();
     for n in 0..230 {
         let pid = format!("pay_held{n:05}");
@@ -330,7 +330,7 @@ async fn a_vietqr_credit_found_by_a_lookup_in_another_account_is_not_applied() {
     let r = app.client.post(&app_url).form(&[("outcome", "success")]).send().await.unwrap();
     assert_eq!(r.status(), 200);
     // The attempt had routed the transfer to another account than the one credited.
-    let store = app.state.store.pool();
+    let store = &app.db;
     sqlx::query("UPDATE attempts SET action = REPLACE(action, $1, '0071000999999') WHERE payment_id = $2")
         .bind(&account)
         .bind(&id)

@@ -155,7 +155,7 @@ async fn a_node_killed_mid_delivery_has_its_events_delivered_by_the_other_after_
     assert!(held_at.elapsed() < Duration::from_secs(9), "too slow to kill A mid-delivery: {:?}", held_at.elapsed());
 
     let store = feegate::store::Store::connect(&db_url, 2).await.unwrap();
-    let pool = store.pool();
+    let pool = &common::any_pool(&db_url).await;
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let (pending,): (i64,) =

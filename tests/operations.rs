@@ -82,13 +82,13 @@ async fn audit_verify_passes_then_names_the_altered_entry() {
     // Someone edits history: the amount of the creation entry.
     let (entry,): (String,) = sqlx::query_as("SELECT id FROM audit_log WHERE scope = $1 AND seq = 1")
         .bind(&id)
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     sqlx::query("UPDATE audit_log SET payload = $1 WHERE id = $2")
         .bind("{\"amount\":1,\"lines\":1}")
         .bind(&entry)
-        .execute(app.state.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     let out = cli(&app.db_url, &["audit", "verify"]);
@@ -96,7 +96,7 @@ async fn audit_verify_passes_then_names_the_altered_entry() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains(&entry) && text.contains("altered"), "{text}");
     // Deleting an entry breaks the chain too.
-    sqlx::query("DELETE FROM audit_log WHERE id = $1").bind(&entry).execute(app.state.store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE id = $1").bind(&entry).execute(&app.db).await.unwrap();
     let out = cli(&app.db_url, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing"));
@@ -178,7 +178,7 @@ async fn agencies_and_accounts_are_managed_through_the_api() {
     let r = app.get("/v1/agencies/NOPE/accounts", &app.admin_key).send().await.unwrap();
     assert_eq!(r.status(), 404);
     let admin_entries: Vec<(String,)> = sqlx::query_as("SELECT kind FROM audit_log WHERE scope = 'admin' ORDER BY seq")
-        .fetch_all(app.state.store.pool())
+        .fetch_all(&app.db)
         .await
         .unwrap();
     assert!(

@@ -296,7 +296,7 @@ async fn a_due_payment_expires_and_shows_its_state() {
     sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
         .bind(feegate::store::now_ms() - 1)
         .bind(&id)
-        .execute(app.state.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     let mut status = String::new();
@@ -355,7 +355,7 @@ async fn a_paid_dossier_is_never_expired_silently() {
             sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
                 .bind(feegate::store::now_ms() - 1)
                 .bind(&id)
-                .execute(app.state.store.pool())
+                .execute(&app.db)
                 .await
                 .unwrap();
             id

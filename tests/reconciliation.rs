@@ -183,7 +183,7 @@ async fn a_days_settlement_file_matches_and_planted_errors_each_get_their_outcom
         .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 3);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = 'reconciliation.run'")
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(n, 3, "one audit entry per run");

@@ -171,7 +171,7 @@ async fn a_database_outage_gives_503_and_the_same_server_recovers_when_it_return
     assert_eq!(first["dossier_code"], "H12.20-OUTAGE-0001", "{first}");
     assert_eq!(first["id"], again["id"]);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM payments WHERE dossier_code = 'H12.20-OUTAGE-0001'")
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .expect("count");
     assert_eq!(n, 1);

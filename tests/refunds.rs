@@ -79,7 +79,7 @@ async fn fifty_concurrent_refunds_of_sixty_percent_accept_exactly_one() {
         "{answers:?}"
     );
     let (n, sum): (i64, i64) = sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE payment_id = $1 AND status <> 'failed'")
-        .bind(&id).fetch_one(app.state.store.pool()).await.unwrap();
+        .bind(&id).fetch_one(&app.db).await.unwrap();
     assert_eq!((n, sum), (1, 81_000));
     assert_eq!(app.payment(&id).await["refunded_amount"], "81000");
     app.stop().await;
@@ -140,7 +140,7 @@ async fn a_bank_transfer_is_refunded_by_hand_and_recorded_with_the_bank_referenc
     // The bank tells feegate of the credit (the simulated bank app does this on approve).
     let payload = sqlx::query_as::<_, (String,)>("SELECT action FROM attempts WHERE id = $1")
         .bind(attempt["id"].as_str().unwrap())
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap()
         .0;
@@ -186,7 +186,7 @@ async fn refunds_of(app: &TestApp, id: &str) -> Vec<Value> {
 async fn queries(app: &TestApp, refund_id: &str) -> (i64, String) {
     sqlx::query_as("SELECT queries, status FROM refunds WHERE id = $1")
         .bind(refund_id)
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap()
 }
@@ -230,7 +230,7 @@ async fn a_refund_whose_outcome_is_unknown_is_settled_by_the_resolver() {
     let (reference,): (String,) =
         sqlx::query_as("SELECT reference FROM attempts WHERE payment_id = $1 AND status = 'succeeded'")
             .bind(&id)
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     let body = serde_json::to_vec(&feegate_sandbox::wire::RefundCall {
@@ -297,7 +297,7 @@ async fn a_refund_the_gateway_does_not_know_stays_pending_and_is_raised_for_revi
     let (audited,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE scope = $1 AND kind = 'payment.review'")
             .bind(&id)
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(audited, 1, "one review, not one per query");

@@ -136,15 +136,13 @@ async fn roles_limit_what_a_key_may_do() {
 #[tokio::test]
 async fn keys_are_stored_only_as_hashes() {
     let app = TestApp::spawn().await;
-    let hashes: Vec<(String,)> =
-        sqlx::query_as("SELECT hash FROM api_keys").fetch_all(app.state.store.pool()).await.unwrap();
+    let hashes: Vec<(String,)> = sqlx::query_as("SELECT hash FROM api_keys").fetch_all(&app.db).await.unwrap();
     for (h,) in &hashes {
         assert_eq!(h.len(), 64);
         assert!(!h.contains(&app.portal_key) && !app.portal_key.contains(h.as_str()));
     }
     let secret = app.portal_key.rsplit('_').next().unwrap();
-    let dump: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, name FROM api_keys").fetch_all(app.state.store.pool()).await.unwrap();
+    let dump: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM api_keys").fetch_all(&app.db).await.unwrap();
     assert!(dump.iter().all(|(id, n)| !id.contains(secret) && !n.contains(secret)));
     app.stop().await;
 }
@@ -210,10 +208,8 @@ async fn a_finance_key_cannot_manage_keys() {
         assert_eq!(error_code(r).await, (403, "forbidden".into(), None));
     }
     assert_eq!(app.get("/v1/payments", key).send().await.unwrap().status(), 200, "the key still works");
-    let (revoked,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NOT NULL")
-        .fetch_one(app.state.store.pool())
-        .await
-        .unwrap();
+    let (revoked,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NOT NULL").fetch_one(&app.db).await.unwrap();
     assert_eq!(revoked, 0);
     app.stop().await;
 }

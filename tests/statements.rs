@@ -32,7 +32,7 @@ async fn pay_vietqr(app: &TestApp, id: &str) -> String {
     let attempt = app.payment(id).await["attempts"][0].clone();
     let (action,): (String,) = sqlx::query_as("SELECT action FROM attempts WHERE id = $1")
         .bind(attempt["id"].as_str().unwrap())
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     let action: Value = serde_json::from_str(&action).unwrap();
@@ -216,7 +216,7 @@ async fn a_days_statement_matches_transfers_and_a_settlement_batch_and_names_eve
     assert_eq!((status, v2["version"].as_i64(), v2["counts"]["matched"].as_i64()), (201, Some(2), Some(4)), "{v2}");
     assert_eq!(app.count("recon_runs").await, 3);
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = 'reconciliation.run'")
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(n, 3, "one audit entry per run");
@@ -256,7 +256,7 @@ async fn a_statement_that_does_not_add_up_is_refused_with_its_reason_and_writes_
     assert_eq!(error_code(r).await, (422, "statement_wrong_account".into(), Some("content".into())));
     assert_eq!((app.count("recon_runs").await, app.count("recon_items").await), (0, 0));
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = 'reconciliation.run'")
-        .fetch_one(app.state.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(n, 0);
@@ -450,7 +450,7 @@ async fn a_credit_proving_a_payment_whose_callback_was_lost_corrects_it_through_
     let kinds: Vec<(String, String)> =
         sqlx::query_as("SELECT kind, actor FROM audit_log WHERE scope = $1 ORDER BY seq")
             .bind(&lost)
-            .fetch_all(app.state.store.pool())
+            .fetch_all(&app.db)
             .await
             .unwrap();
     let actor_of = |kind: &str| {
@@ -500,7 +500,7 @@ async fn a_settlement_line_proving_a_pending_payment_corrects_it_through_the_con
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE scope = $1 AND kind = 'payment.correction'")
             .bind(&id)
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(n, 1);
@@ -536,7 +536,7 @@ async fn an_upload_answers_without_waiting_for_the_gateway_and_the_correction_fo
     let tries = || async {
         let (t,): (i64,) = sqlx::query_as("SELECT tries FROM recon_corrections WHERE run_id = $1")
             .bind(run["id"].as_str().unwrap())
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
         t
@@ -556,14 +556,14 @@ async fn an_upload_answers_without_waiting_for_the_gateway_and_the_correction_fo
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE scope = $1 AND kind = 'payment.correction'")
             .bind(&lost)
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(n, 1);
     let (status, tries): (String, i64) =
         sqlx::query_as("SELECT status, tries FROM recon_corrections WHERE run_id = $1")
             .bind(run["id"].as_str().unwrap())
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(status, "done");

@@ -244,7 +244,7 @@ async fn only_an_admin_sets_a_portals_return_origins_and_it_is_audited() {
     }
     let audited = || async {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = 'portal.return_origins_set'")
-            .fetch_one(app.state.store.pool())
+            .fetch_one(&app.db)
             .await
             .unwrap();
         n

@@ -127,7 +127,7 @@ async fn setup() -> (TestApp, Receiver) {
             .await;
     sqlx::query("UPDATE portals SET webhook_url = $1 WHERE id = 'demo-portal'")
         .bind(&url)
-        .execute(app.state.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     (app, receiver)
@@ -367,19 +367,7 @@ async fn nodes_deliver_each_event_once_and_take_over_a_dead_nodes_lease() {
     }
     // An event leased by a node that died a moment ago.
     let orphan = ids[0].clone();
-    let store = &app.state.store;
-    let mut tx = store.begin().await.unwrap();
-    let stranded = store
-        .insert_event(&mut tx, &orphan, "payment.needs_review", None, None, &json!({"id": orphan}), true)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE events SET lease_owner = 'node_dead', lease_until = $1 WHERE id = $2")
-        .bind(feegate::store::now_ms() + 700)
-        .bind(&stranded)
-        .execute(&mut *tx.tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let stranded = insert_leased_event(&app, &orphan, "node_dead", feegate::store::now_ms() + 700).await;
 
     wait_for("every event", || receiver.received().len() == ids.len() + 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -400,17 +388,7 @@ async fn an_event_leased_by_a_live_node_waits_for_its_lease_to_run_out() {
     let id = paid_payment(&app).await;
     wait_for("the first webhook", || !receiver.about(&id).is_empty()).await;
     // Another node (alive) holds the lease of the payment's next event for two seconds.
-    let store = &app.state.store;
-    let mut tx = store.begin().await.unwrap();
-    let leased =
-        store.insert_event(&mut tx, &id, "payment.needs_review", None, None, &json!({"id": id}), true).await.unwrap();
-    sqlx::query("UPDATE events SET lease_owner = 'node_alive', lease_until = $1 WHERE id = $2")
-        .bind(feegate::store::now_ms() + 2000)
-        .bind(&leased)
-        .execute(&mut *tx.tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let leased = insert_leased_event(&app, &id, "node_alive", feegate::store::now_ms() + 2000).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(receiver.received().iter().all(|r| r.event_id != leased), "delivered under another node's live lease");
     // The lease runs out (that node died): this node takes the event over, once.
@@ -418,4 +396,24 @@ async fn an_event_leased_by_a_live_node_waits_for_its_lease_to_run_out() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.received().iter().filter(|r| r.event_id == leased).count(), 1);
     app.stop().await;
+}
+
+/// A webhook event of `payment_id` written already leased by another node (`owner`, until
+/// `until`), in one statement: the app's own worker cannot claim it in between.
+async fn insert_leased_event(app: &TestApp, payment_id: &str, owner: &str, until: i64) -> String {
+    let id = format!("evt_{owner}_{}", feegate::store::now_ms());
+    sqlx::query(
+        "INSERT INTO events (id, payment_id, type, status_from, status_to, data, webhook, delivery_status, created_at, \
+         lease_owner, lease_until) VALUES ($1, $2, 'payment.needs_review', NULL, NULL, $3, 1, 'pending', $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(payment_id)
+    .bind(json!({"id": payment_id}).to_string())
+    .bind(feegate::store::now_ms())
+    .bind(owner)
+    .bind(until)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    id
 }

@@ -93,7 +93,7 @@ fn receives_text(r: &[LineKind]) -> String {
 impl Store {
     /// Inserts an agency, or updates its name and parent.
     pub async fn upsert_agency(&self, tx: &mut Tx, a: &Agency) -> Result<()> {
-        sqlx::query(
+        on_tx!(tx, |db| sqlx::query(
             "INSERT INTO agencies (code, name, parent_code, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent_code = excluded.parent_code",
         )
@@ -101,51 +101,58 @@ impl Store {
         .bind(&a.name)
         .bind(&a.parent_code)
         .bind(now_ms())
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Inserts an agency; `Conflict` if the code exists.
     pub async fn insert_agency(&self, tx: &mut Tx, a: &Agency) -> Result<()> {
-        sqlx::query("INSERT INTO agencies (code, name, parent_code, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&a.code)
-            .bind(&a.name)
-            .bind(&a.parent_code)
-            .bind(now_ms())
-            .execute(&mut *tx.tx)
-            .await?;
+        on_tx!(tx, |db| sqlx::query(
+            "INSERT INTO agencies (code, name, parent_code, created_at) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(&a.code)
+        .bind(&a.name)
+        .bind(&a.parent_code)
+        .bind(now_ms())
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn update_agency(&self, tx: &mut Tx, a: &Agency) -> Result<bool> {
-        let r = sqlx::query("UPDATE agencies SET name = $1, parent_code = $2 WHERE code = $3")
+        let r = on_tx!(tx, |db| sqlx::query("UPDATE agencies SET name = $1, parent_code = $2 WHERE code = $3")
             .bind(&a.name)
             .bind(&a.parent_code)
             .bind(&a.code)
-            .execute(&mut *tx.tx)
-            .await?;
-        Ok(r.rows_affected() == 1)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     pub async fn agency(&self, code: &str) -> Result<Option<Agency>> {
         let row: Option<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT code, name, parent_code FROM agencies WHERE code = $1")
+            on_pool!(self, |db| sqlx::query_as("SELECT code, name, parent_code FROM agencies WHERE code = $1")
                 .bind(code)
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(db)
+                .await)?;
         Ok(row.map(|(code, name, parent_code)| Agency { code, name, parent_code }))
     }
 
     pub async fn agencies(&self) -> Result<Vec<Agency>> {
         let rows: Vec<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT code, name, parent_code FROM agencies ORDER BY code").fetch_all(&self.pool).await?;
+            on_pool!(self, |db| sqlx::query_as("SELECT code, name, parent_code FROM agencies ORDER BY code")
+                .fetch_all(db)
+                .await)?;
         Ok(rows.into_iter().map(|(code, name, parent_code)| Agency { code, name, parent_code }).collect())
     }
 
     /// Inserts an account, or (same agency, BIN and number) updates it in place.
     pub async fn upsert_account(&self, tx: &mut Tx, a: &Account) -> Result<String> {
-        let (id,): (String,) = sqlx::query_as(&format!(
+        let (id,): (String,) = on_tx!(tx, |db| sqlx::query_as(&format!(
             "INSERT INTO accounts ({ACCOUNT_COLS}, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
              ON CONFLICT (agency_code, bank_bin, account_number) DO UPDATE SET bank_name = excluded.bank_name, \
              account_name = excluded.account_name, kind = excluded.kind, receives = excluded.receives, \
@@ -164,38 +171,40 @@ impl Store {
         .bind(&a.budget_item)
         .bind(a.active as i64)
         .bind(now_ms())
-        .fetch_one(&mut *tx.tx)
-        .await?;
+        .fetch_one(db)
+        .await)?;
         Ok(id)
     }
 
     /// Sets an account's active flag and what it receives.
     pub async fn patch_account(&self, tx: &mut Tx, id: &str, active: bool, receives: &[LineKind]) -> Result<bool> {
-        let r = sqlx::query("UPDATE accounts SET active = $1, receives = $2 WHERE id = $3")
+        let r = on_tx!(tx, |db| sqlx::query("UPDATE accounts SET active = $1, receives = $2 WHERE id = $3")
             .bind(active as i64)
             .bind(receives_text(receives))
             .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
-        Ok(r.rows_affected() == 1)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// An agency's accounts in the order they were added.
     pub async fn accounts(&self, agency_code: &str) -> Result<Vec<Account>> {
-        let rows: Vec<AccountRow> = sqlx::query_as(&format!(
+        let rows: Vec<AccountRow> = on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT {ACCOUNT_COLS} FROM accounts WHERE agency_code = $1 ORDER BY created_at, id"
         ))
         .bind(agency_code)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(db)
+        .await)?;
         Ok(rows.into_iter().map(Account::from).collect())
     }
 
     pub async fn account(&self, id: &str) -> Result<Option<Account>> {
-        let row: Option<AccountRow> = sqlx::query_as(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<AccountRow> =
+            on_pool!(self, |db| sqlx::query_as(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(db)
+                .await)?;
         Ok(row.map(Account::from))
     }
 
@@ -207,75 +216,84 @@ impl Store {
         } else {
             "INSERT INTO portals (id, name, webhook_url, webhook_secret, agencies, created_at) VALUES ($1,$2,$3,$4,$5,$6)"
         };
-        let r = sqlx::query(sql)
+        let r = on_tx!(tx, |db| sqlx::query(sql)
             .bind(&p.id)
             .bind(&p.name)
             .bind(&p.webhook_url)
             .bind(&p.webhook_secret)
             .bind(&p.agencies)
             .bind(p.created_at)
-            .execute(&mut *tx.tx)
-            .await?;
-        Ok(r.rows_affected() == 1)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     pub async fn portal(&self, id: &str) -> Result<Option<PortalRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, name, webhook_url, webhook_secret, agencies, created_at FROM portals WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(db)
+        .await)?)
     }
 
     pub async fn portals(&self) -> Result<Vec<PortalRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, name, webhook_url, webhook_secret, agencies, created_at FROM portals ORDER BY id",
         )
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     pub async fn insert_key(&self, tx: &mut Tx, k: &KeyRow) -> Result<()> {
-        sqlx::query("INSERT INTO api_keys (id, hash, role, portal_id, name, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-            .bind(&k.id)
-            .bind(&k.hash)
-            .bind(&k.role)
-            .bind(&k.portal_id)
-            .bind(&k.name)
-            .bind(k.created_at)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Constraint(_) => StoreError::Constraint("unknown portal".into()),
-                other => other,
-            })?;
+        on_tx!(tx, |db| sqlx::query(
+            "INSERT INTO api_keys (id, hash, role, portal_id, name, created_at) VALUES ($1,$2,$3,$4,$5,$6)"
+        )
+        .bind(&k.id)
+        .bind(&k.hash)
+        .bind(&k.role)
+        .bind(&k.portal_id)
+        .bind(&k.name)
+        .bind(k.created_at)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Constraint(_) => StoreError::Constraint("unknown portal".into()),
+            other => other,
+        })?;
         Ok(())
     }
 
     pub async fn key(&self, id: &str) -> Result<Option<KeyRow>> {
-        Ok(sqlx::query_as("SELECT id, hash, role, portal_id, name, created_at, revoked_at FROM api_keys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(on_pool!(self, |db| sqlx::query_as(
+            "SELECT id, hash, role, portal_id, name, created_at, revoked_at FROM api_keys WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(db)
+        .await)?)
     }
 
     /// Revokes a key; `false` if there is no such live key.
     pub async fn revoke_key(&self, tx: &mut Tx, id: &str) -> Result<bool> {
-        let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
-        Ok(r.rows_affected() == 1)
+        let r =
+            on_tx!(tx, |db| sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id)
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
     /// A portal's allowed return_url origins; `None` when the portal does not exist.
     /// A portal whose origins were never set has none.
     pub async fn portal_return_origins(&self, id: &str) -> Result<Option<Vec<String>>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT return_origins FROM portals WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(Option<String>,)> =
+            on_pool!(self, |db| sqlx::query_as("SELECT return_origins FROM portals WHERE id = $1")
+                .bind(id)
+                .fetch_optional(db)
+                .await)?;
         Ok(row.map(|(o,)| o.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()))
     }
 
@@ -294,24 +312,27 @@ impl Store {
         } else {
             "UPDATE portals SET return_origins = $1 WHERE id = $2"
         };
-        let r = sqlx::query(sql).bind(json).bind(id).execute(&mut *tx.tx).await?;
-        Ok(r.rows_affected() == 1)
+        let r = on_tx!(tx, |db| sqlx::query(sql).bind(json).bind(id).execute(db).await.map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// The server key called `name`: the stored one, or `candidate` stored now if there is
     /// none yet (every node of a cluster ends up with the same key).
     pub async fn server_key(&self, name: &str, candidate: &str) -> Result<String> {
         let mut tx = self.begin().await?;
-        sqlx::query(
+        on_tx!(tx, |db| sqlx::query(
             "INSERT INTO server_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(candidate)
         .bind(now_ms())
-        .execute(&mut *tx.tx)
-        .await?;
-        let (secret,): (String,) =
-            sqlx::query_as("SELECT secret FROM server_keys WHERE name = $1").bind(name).fetch_one(&mut *tx.tx).await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        let (secret,): (String,) = on_tx!(tx, |db| sqlx::query_as("SELECT secret FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(db)
+            .await)?;
         tx.commit().await?;
         Ok(secret)
     }

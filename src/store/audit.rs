@@ -65,11 +65,12 @@ impl Store {
     ) -> Result<()> {
         // Serialises appends to one chain until commit; other chains are not blocked.
         self.xact_lock(tx, scope).await?;
-        let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log WHERE scope = $1 ORDER BY seq DESC LIMIT 1")
-                .bind(scope)
-                .fetch_optional(&mut *tx.tx)
-                .await?;
+        let last: Option<(i64, String)> = on_tx!(tx, |db| sqlx::query_as(
+            "SELECT seq, hash FROM audit_log WHERE scope = $1 ORDER BY seq DESC LIMIT 1"
+        )
+        .bind(scope)
+        .fetch_optional(db)
+        .await)?;
         let (seq, prev) = match last {
             Some((s, h)) => (s + 1, h),
             None => (1, GENESIS.to_owned()),
@@ -77,7 +78,7 @@ impl Store {
         let payload = payload.to_string();
         let created_at = now_ms();
         let hash = entry_hash(&prev, scope, seq, kind, actor, &payload, created_at);
-        sqlx::query(
+        on_tx!(tx, |db| sqlx::query(
             "INSERT INTO audit_log (id, scope, seq, kind, actor, payload, created_at, prev_hash, hash) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
         )
@@ -90,60 +91,34 @@ impl Store {
         .bind(created_at)
         .bind(prev)
         .bind(hash)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Entries of one scope in order.
     pub async fn audit_entries(&self, scope: &str) -> Result<Vec<AuditRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, scope, seq, kind, actor, payload, created_at, prev_hash, hash FROM audit_log \
              WHERE scope = $1 ORDER BY seq",
         )
         .bind(scope)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Re-computes every chain; the count of entries checked, or the first broken entry.
     pub async fn verify_audit(&self) -> Result<std::result::Result<u64, Broken>> {
-        use futures_lite::StreamExt;
-        let mut rows = sqlx::query_as::<_, AuditRow>(
-            "SELECT id, scope, seq, kind, actor, payload, created_at, prev_hash, hash FROM audit_log ORDER BY scope, seq",
+        on_pool!(self, |db| {
+            verify_rows(
+            sqlx::query_as::<_, AuditRow>(
+                "SELECT id, scope, seq, kind, actor, payload, created_at, prev_hash, hash FROM audit_log ORDER BY scope, seq",
+            )
+            .fetch(db)
         )
-        .fetch(&self.pool);
-        let mut scope = String::new();
-        let mut prev = GENESIS.to_owned();
-        let mut expected_seq = 1;
-        let mut n = 0u64;
-        while let Some(row) = rows.next().await {
-            let r = row?;
-            if r.scope != scope {
-                scope = r.scope.clone();
-                prev = GENESIS.to_owned();
-                expected_seq = 1;
-            }
-            let broken =
-                |reason: &str| Broken { id: r.id.clone(), scope: r.scope.clone(), seq: r.seq, reason: reason.into() };
-            if r.seq != expected_seq {
-                return Ok(Err(broken(&format!(
-                    "sequence {} where {expected_seq} was expected (an entry is missing)",
-                    r.seq
-                ))));
-            }
-            if r.prev_hash != prev {
-                return Ok(Err(broken("prev_hash does not match the previous entry")));
-            }
-            let h = entry_hash(&prev, &r.scope, r.seq, &r.kind, &r.actor, &r.payload, r.created_at);
-            if h != r.hash {
-                return Ok(Err(broken("content does not match its hash (the row was altered)")));
-            }
-            prev = r.hash.clone();
-            expected_seq += 1;
-            n += 1;
-        }
-        Ok(Ok(n))
+        .await
+        })
     }
 }
 
@@ -153,8 +128,52 @@ impl Store {
     /// run one at a time ([`Store::begin`]).
     pub(crate) async fn xact_lock(&self, tx: &mut Tx, key: &str) -> Result<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))::text").bind(key).execute(&mut *tx.tx).await?;
+            on_tx!(tx, |db| sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))::text")
+                .bind(key)
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }
+}
+
+/// Walks every chain in `(scope, seq)` order: the count of entries checked, or the first
+/// broken entry.
+async fn verify_rows(
+    rows: impl futures_lite::Stream<Item = std::result::Result<AuditRow, sqlx::Error>>,
+) -> Result<std::result::Result<u64, Broken>> {
+    use futures_lite::StreamExt;
+    let mut rows = std::pin::pin!(rows);
+    let mut scope = String::new();
+    let mut prev = GENESIS.to_owned();
+    let mut expected_seq = 1;
+    let mut n = 0u64;
+    while let Some(row) = rows.next().await {
+        let r = row?;
+        if r.scope != scope {
+            scope = r.scope.clone();
+            prev = GENESIS.to_owned();
+            expected_seq = 1;
+        }
+        let broken =
+            |reason: &str| Broken { id: r.id.clone(), scope: r.scope.clone(), seq: r.seq, reason: reason.into() };
+        if r.seq != expected_seq {
+            return Ok(Err(broken(&format!(
+                "sequence {} where {expected_seq} was expected (an entry is missing)",
+                r.seq
+            ))));
+        }
+        if r.prev_hash != prev {
+            return Ok(Err(broken("prev_hash does not match the previous entry")));
+        }
+        let h = entry_hash(&prev, &r.scope, r.seq, &r.kind, &r.actor, &r.payload, r.created_at);
+        if h != r.hash {
+            return Ok(Err(broken("content does not match its hash (the row was altered)")));
+        }
+        prev = r.hash.clone();
+        expected_seq += 1;
+        n += 1;
+    }
+    Ok(Ok(n))
 }

@@ -4,7 +4,7 @@
 //! (`case_resolutions`), once.
 
 use super::{Result, Store, Tx};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 
 /// Whether a listing wants open cases, resolved ones, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,10 +133,37 @@ const REVIEW_WHERE: &str = "($2 = '' OR x.source = $2) \
     AND ($3 < 0 OR (x.review_opened_at >= $3 AND x.review_opened_at < $4)) \
     AND (($1 = 'open' AND x.resolved_at IS NULL) OR ($1 = 'resolved' AND x.resolved_at IS NOT NULL) OR $1 = 'all')";
 
+/// Open cases of `source` on `date`: run items, then reviews in the day's bounds. `$conn` is a
+/// native `&mut` connection.
+macro_rules! count_open {
+    ($conn:ident, $source:expr, $date:expr, $day:expr) => {{
+        let (source, date, day): (&str, &str, (i64, i64)) = ($source, $date, $day);
+        let (items,): (i64,) = sqlx::query_as(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM recon_items i JOIN recon_runs r ON r.id = i.run_id \
+         LEFT JOIN case_resolutions c ON c.case_id = i.id WHERE {}",
+            item_where()
+        ))
+        .bind("open")
+        .bind(source)
+        .bind(date)
+        .fetch_one(&mut *$conn)
+        .await?;
+        let (reviews,): (i64,) =
+            sqlx::query_as(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE}"))
+                .bind("open")
+                .bind(source)
+                .bind(day.0)
+                .bind(day.1)
+                .fetch_one(&mut *$conn)
+                .await?;
+        Ok(items + reviews)
+    }};
+}
+
 impl Store {
     /// Run items that are cases, by business day, source and file order.
     pub async fn item_cases(&self, f: &CaseFilter) -> Result<Vec<ItemCaseRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "{ITEM_SELECT} WHERE {} ORDER BY r.business_date, r.source, i.run_id, i.idx LIMIT $4",
             item_where()
         ))
@@ -144,14 +171,14 @@ impl Store {
         .bind(f.source.as_deref().unwrap_or(""))
         .bind(f.date.as_deref().unwrap_or(""))
         .bind(f.limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Reviews that are cases, oldest first.
     pub async fn review_cases(&self, f: &CaseFilter) -> Result<Vec<ReviewCaseRow>> {
         let (start, end) = f.day.unwrap_or((-1, -1));
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT x.* FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE} ORDER BY x.review_opened_at, x.review_id LIMIT $5"
         ))
         .bind(f.status.as_str())
@@ -159,27 +186,30 @@ impl Store {
         .bind(start)
         .bind(end)
         .bind(f.limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// How many cases of `source` on `date` (GMT+7 bounds `day`) are open, read in `tx`.
     pub async fn open_case_count(&self, tx: &mut Tx, source: &str, date: &str, day: (i64, i64)) -> Result<i64> {
-        count_open(&mut tx.tx, source, date, day).await
+        on_tx!(tx, |db| count_open!(db, source, date, day))
     }
 
     /// The same count outside a transaction (for listings).
     pub async fn open_case_count_now(&self, source: &str, date: &str, day: (i64, i64)) -> Result<i64> {
-        let mut conn = self.pool.acquire().await?;
-        count_open(&mut conn, source, date, day).await
+        on_pool!(self, |db| {
+            let mut conn = db.acquire().await?;
+            let conn = &mut *conn;
+            count_open!(conn, source, date, day)
+        })
     }
 
     /// The run item with this id if it is a case (not matched), whatever its run.
     pub async fn item_case(&self, tx: &mut Tx, id: &str) -> Result<Option<ItemCaseRow>> {
-        Ok(sqlx::query_as(&format!("{ITEM_SELECT} WHERE i.id = $1 AND i.outcome <> 'matched'"))
+        Ok(on_tx!(tx, |db| sqlx::query_as(&format!("{ITEM_SELECT} WHERE i.id = $1 AND i.outcome <> 'matched'"))
             .bind(id)
-            .fetch_optional(&mut *tx.tx)
-            .await?)
+            .fetch_optional(db)
+            .await)?)
     }
 
     /// The review with this case id. A payment's id (how review cases were named before
@@ -194,12 +224,12 @@ impl Store {
         } else {
             format!("SELECT x.* FROM ({REVIEW_INNER}) x WHERE x.review_id = $1")
         };
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&mut *tx.tx).await?)
+        Ok(on_tx!(tx, |db| sqlx::query_as(&sql).bind(id).fetch_optional(db).await)?)
     }
 
     /// Writes a resolution; `false` if the case already has one (the first one stands).
     pub async fn insert_resolution(&self, tx: &mut Tx, r: &Resolution<'_>) -> Result<bool> {
-        let done = sqlx::query(
+        let done = on_tx!(tx, |db| sqlx::query(
             "INSERT INTO case_resolutions (case_id, resolution_code, note, resolved_by, resolved_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO NOTHING",
         )
@@ -208,31 +238,36 @@ impl Store {
         .bind(r.note)
         .bind(r.resolved_by)
         .bind(r.resolved_at)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Whether any file was imported for `source` on `date`, read in `tx`.
     pub async fn has_run(&self, tx: &mut Tx, source: &str, date: &str) -> Result<bool> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM recon_runs WHERE source = $1 AND business_date = $2 LIMIT 1")
-                .bind(source)
-                .bind(date)
-                .fetch_optional(&mut *tx.tx)
-                .await?;
+        let row: Option<(String,)> = on_tx!(tx, |db| sqlx::query_as(
+            "SELECT id FROM recon_runs WHERE source = $1 AND business_date = $2 LIMIT 1"
+        )
+        .bind(source)
+        .bind(date)
+        .fetch_optional(db)
+        .await)?;
         Ok(row.is_some())
     }
 
     /// Marks a day closed (the caller holds the day's lock and found it open).
     pub async fn insert_closed_day(&self, tx: &mut Tx, d: &DayRow) -> Result<()> {
-        sqlx::query("INSERT INTO recon_days (source, business_date, closed_by, closed_at) VALUES ($1, $2, $3, $4)")
-            .bind(&d.source)
-            .bind(&d.business_date)
-            .bind(&d.closed_by)
-            .bind(d.closed_at)
-            .execute(&mut *tx.tx)
-            .await?;
+        on_tx!(tx, |db| sqlx::query(
+            "INSERT INTO recon_days (source, business_date, closed_by, closed_at) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(&d.source)
+        .bind(&d.business_date)
+        .bind(&d.closed_by)
+        .bind(d.closed_at)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -240,24 +275,28 @@ impl Store {
     /// and answers its closed record, if it is closed.
     pub async fn lock_day(&self, tx: &mut Tx, source: &str, date: &str) -> Result<Option<DayRow>> {
         self.xact_lock(tx, &format!("recon-day:{source}:{date}")).await?;
-        Ok(sqlx::query_as(
+        Ok(on_tx!(tx, |db| {
+            sqlx::query_as(
             "SELECT source, business_date, closed_by, closed_at FROM recon_days WHERE source = $1 AND business_date = $2",
         )
         .bind(source)
         .bind(date)
-        .fetch_optional(&mut *tx.tx)
-        .await?)
+        .fetch_optional(db)
+        .await
+        })?)
     }
 
     /// The closed record of a day, if it is closed.
     pub async fn closed_day(&self, source: &str, date: &str) -> Result<Option<DayRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| {
+            sqlx::query_as(
             "SELECT source, business_date, closed_by, closed_at FROM recon_days WHERE source = $1 AND business_date = $2",
         )
         .bind(source)
         .bind(date)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(db)
+        .await
+        })?)
     }
 
     /// Days that have a run, newest first: (source, business date).
@@ -267,7 +306,7 @@ impl Store {
         date: Option<&str>,
         limit: i64,
     ) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT source, business_date FROM recon_runs WHERE ($1 = '' OR source = $1) \
              AND ($2 = '' OR business_date = $2) GROUP BY source, business_date \
              ORDER BY business_date DESC, source LIMIT $3",
@@ -275,29 +314,7 @@ impl Store {
         .bind(source.unwrap_or(""))
         .bind(date.unwrap_or(""))
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
-}
-
-async fn count_open(conn: &mut AnyConnection, source: &str, date: &str, day: (i64, i64)) -> Result<i64> {
-    let (items,): (i64,) = sqlx::query_as(&format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM recon_items i JOIN recon_runs r ON r.id = i.run_id \
-         LEFT JOIN case_resolutions c ON c.case_id = i.id WHERE {}",
-        item_where()
-    ))
-    .bind("open")
-    .bind(source)
-    .bind(date)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (reviews,): (i64,) =
-        sqlx::query_as(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE}"))
-            .bind("open")
-            .bind(source)
-            .bind(day.0)
-            .bind(day.1)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(items + reviews)
 }

@@ -15,7 +15,7 @@ impl Store {
     /// Claims `(scope, key)` inside `tx`. On `Used`, the caller rolls back and answers
     /// the saved response (or 409 if the request differs).
     pub async fn claim_idempotency(&self, tx: &mut Tx, scope: &str, key: &str, request_hash: &str) -> Result<Claim> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "INSERT INTO idempotency (scope, idem_key, request_hash, status, response, created_at) \
              VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (scope, idem_key) DO NOTHING",
         )
@@ -23,17 +23,19 @@ impl Store {
         .bind(key)
         .bind(request_hash)
         .bind(now_ms())
-        .execute(&mut *tx.tx)
-        .await?;
-        if r.rows_affected() == 1 {
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if r == 1 {
             return Ok(Claim::Owned);
         }
-        let (request_hash, status, response): (String, i64, String) =
-            sqlx::query_as("SELECT request_hash, status, response FROM idempotency WHERE scope = $1 AND idem_key = $2")
-                .bind(scope)
-                .bind(key)
-                .fetch_one(&mut *tx.tx)
-                .await?;
+        let (request_hash, status, response): (String, i64, String) = on_tx!(tx, |db| sqlx::query_as(
+            "SELECT request_hash, status, response FROM idempotency WHERE scope = $1 AND idem_key = $2"
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_one(db)
+        .await)?;
         Ok(Claim::Used { request_hash, status: status as u16, response })
     }
 
@@ -46,13 +48,16 @@ impl Store {
         status: u16,
         response: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE idempotency SET status = $1, response = $2 WHERE scope = $3 AND idem_key = $4")
-            .bind(status as i64)
-            .bind(response)
-            .bind(scope)
-            .bind(key)
-            .execute(&mut *tx.tx)
-            .await?;
+        on_tx!(tx, |db| sqlx::query(
+            "UPDATE idempotency SET status = $1, response = $2 WHERE scope = $3 AND idem_key = $4"
+        )
+        .bind(status as i64)
+        .bind(response)
+        .bind(scope)
+        .bind(key)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -1,13 +1,46 @@
 //! Persistence on SQLite or PostgreSQL, chosen once by the URL scheme.
 //!
-//! One SQL text serves both databases (numbered `$n` parameters, `ON CONFLICT`,
-//! `RETURNING`), run through sqlx's `Any` driver; where the dialects differ the store
-//! says so next to the query. Money invariants live in the SQL: unique references and
+//! Each database has its own native sqlx driver (`SqlitePool`, `PgPool`); no value goes
+//! through a driver-neutral representation. One SQL text serves both (numbered `$n`
+//! parameters, `ON CONFLICT`, `RETURNING`): every query is written once and compiled once
+//! per driver by [`on_pool!`] and [`on_tx!`], which run it on the native connection of
+//! whichever database is behind the store. Where the dialects differ the store says so
+//! next to the query. Money invariants live in the SQL: unique references and
 //! idempotency keys, and state transitions as guarded `UPDATE ... WHERE status IN (...)`
 //! whose affected-row count decides who won.
 //!
 //! SQLite allows one writer at a time; write transactions take a process-wide async
 //! lock first, so concurrent requests queue instead of failing with `SQLITE_BUSY`.
+
+// The two macros come before the modules that use them (macro_rules scope is textual).
+/// Runs one query, written once, on the store's native pool: `$body` is compiled once per
+/// driver with `$db` bound to `&SqlitePool` or `&PgPool`.
+macro_rules! on_pool {
+    ($store:expr, |$db:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($db) => $body,
+            $crate::store::Pool::Postgres($db) => $body,
+        }
+    };
+}
+
+/// Runs one query, written once, inside a write transaction: `$body` is compiled once per
+/// driver with `$db` bound to the native connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`).
+macro_rules! on_tx {
+    ($tx:expr, |$db:ident| $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(t) => {
+                let $db = &mut **t;
+                $body
+            }
+            $crate::store::TxInner::Postgres(t) => {
+                let $db = &mut **t;
+                $body
+            }
+        }
+    };
+}
 
 pub mod admin;
 pub mod audit;
@@ -21,8 +54,9 @@ pub mod reports;
 pub mod statements;
 
 use anyhow::Context;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,8 +96,15 @@ impl From<sqlx::Error> for StoreError {
         if let Some(db) = e.as_database_error() {
             match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => return StoreError::Conflict,
-                sqlx::error::ErrorKind::ForeignKeyViolation | sqlx::error::ErrorKind::CheckViolation => {
-                    return StoreError::Constraint(db.message().to_owned())
+                // The database's own words (table and constraint names, SQL) stay in the log;
+                // callers get a sentence of ours.
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    tracing::warn!(error = db.message(), "foreign key refused a write");
+                    return StoreError::Constraint("the record refers to something that does not exist".into());
+                }
+                sqlx::error::ErrorKind::CheckViolation => {
+                    tracing::warn!(error = db.message(), "check constraint refused a write");
+                    return StoreError::Constraint("a value is outside what the record allows".into());
                 }
                 _ => {}
             }
@@ -74,27 +115,45 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The native pool of the database behind the store.
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
 /// The database handle shared by the whole process.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pool: Pool,
     backend: Backend,
     write_lock: Option<Arc<Mutex<()>>>,
 }
 
+pub(crate) enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
 /// A write transaction (holding SQLite's writer lock, where there is one).
 pub struct Tx {
-    pub tx: Transaction<'static, Any>,
+    inner: TxInner,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
         Ok(())
     }
     pub async fn rollback(self) -> Result<()> {
-        self.tx.rollback().await?;
+        match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Postgres(t) => t.rollback().await?,
+        }
         Ok(())
     }
 }
@@ -107,49 +166,48 @@ pub fn now_ms() -> i64 {
 impl Store {
     /// Connects, creating the SQLite file (and its folder) if needed.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres
-        } else {
-            anyhow::bail!("database_url must start with sqlite: or postgres:");
-        };
-        if backend == Backend::Sqlite {
+        let max = max_connections.max(1);
+        let acquire = Duration::from_secs(5);
+        if url.starts_with("sqlite:") {
             if let Some(path) = sqlite_path(url) {
                 ensure_parent_dir(&path)?;
             }
+            // Money must survive a power cut: WAL with a full fsync on commit.
+            let opts = SqliteConnectOptions::from_str(url)
+                .context("parsing database_url")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire)
+                .connect_with(opts)
+                .await
+                .context("connecting to the database")?;
+            Ok(Store { pool: Pool::Sqlite(pool), backend: Backend::Sqlite, write_lock: Some(Arc::new(Mutex::new(()))) })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url).context("parsing database_url")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire)
+                .connect_with(opts)
+                .await
+                .context("connecting to the database")?;
+            Ok(Store { pool: Pool::Postgres(pool), backend: Backend::Postgres, write_lock: None })
+        } else {
+            anyhow::bail!("database_url must start with sqlite: or postgres:");
         }
-        let opts = AnyConnectOptions::from_str(url).context("parsing database_url")?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // Money must survive a power cut: WAL with a full fsync on commit.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(opts)
-            .await
-            .context("connecting to the database")?;
-        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { pool, backend, write_lock })
     }
 
     /// Applies pending migrations of this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let m = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        m.run(&self.pool).await.context("applying migrations")?;
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
+        }
+        .context("applying migrations")?;
         Ok(())
     }
 
@@ -157,8 +215,20 @@ impl Store {
         self.backend
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The native pool, when the store is on SQLite (for tools such as the benchmark).
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(p) => Some(p),
+            Pool::Postgres(_) => None,
+        }
+    }
+
+    /// The native pool, when the store is on PostgreSQL.
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(p) => Some(p),
+            Pool::Sqlite(_) => None,
+        }
     }
 
     /// Begins a write transaction.
@@ -167,17 +237,23 @@ impl Store {
             Some(l) => Some(Arc::clone(l).lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
-        Ok(Tx { tx, _guard: guard })
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx { inner, _guard: guard })
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        on_pool!(self, |db| sqlx::query("SELECT 1").execute(db).await.map(|r| r.rows_affected())).is_ok()
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 }
 
@@ -218,4 +294,40 @@ fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused write answers in our words, never the database's (which name tables,
+    /// constraints and SQL).
+    #[tokio::test]
+    async fn constraint_violations_do_not_carry_the_databases_own_message() {
+        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        for sql in [
+            "CREATE TABLE parent (id TEXT PRIMARY KEY)",
+            "CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT NOT NULL REFERENCES parent (id), \
+             amount BIGINT NOT NULL CHECK (amount >= 0))",
+            "INSERT INTO parent (id) VALUES ('p')",
+        ] {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+        for sql in [
+            "INSERT INTO child (id, parent_id, amount) VALUES ('c1', 'nobody', 1)",
+            "INSERT INTO child (id, parent_id, amount) VALUES ('c2', 'p', -1)",
+        ] {
+            let e = StoreError::from(sqlx::query(sql).execute(pool).await.unwrap_err());
+            let StoreError::Constraint(m) = &e else { panic!("{sql}: {e:?}") };
+            let lower = m.to_lowercase();
+            for leak in ["foreign key", "check", "constraint", "child", "parent", "amount"] {
+                assert!(!lower.contains(leak), "{sql}: the answer {m:?} carries the database's word {leak:?}");
+            }
+        }
+        let e = StoreError::from(
+            sqlx::query("INSERT INTO parent (id) VALUES ('p')").execute(pool).await.unwrap_err(),
+        );
+        assert!(matches!(e, StoreError::Conflict), "{e:?}");
+    }
 }

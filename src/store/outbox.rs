@@ -106,21 +106,26 @@ impl Store {
              RETURNING id, payment_id, type, data, attempts, created_at"
         );
         let mut tx = self.begin().await?;
-        let rows =
-            sqlx::query_as(&sql).bind(now + lease_ms).bind(owner).bind(now).bind(limit).fetch_all(&mut *tx.tx).await?;
+        let rows = on_tx!(tx, |db| sqlx::query_as(&sql)
+            .bind(now + lease_ms)
+            .bind(owner)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(db)
+            .await)?;
         tx.commit().await?;
         Ok(rows)
     }
 
     /// The portal webhook settings for a payment's events.
     pub async fn webhook_target(&self, payment_id: &str) -> Result<Option<WebhookTarget>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT p.id AS portal_id, p.webhook_url, p.webhook_secret FROM portals p \
              JOIN payments pay ON pay.portal_id = p.id WHERE pay.id = $1",
         )
         .bind(payment_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(db)
+        .await)?)
     }
 
     /// Logs one delivery attempt (whatever came of the lease).
@@ -135,7 +140,7 @@ impl Store {
         latency_ms: i64,
         error: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
+        on_tx!(tx, |db| sqlx::query(
             "INSERT INTO deliveries (id, event_id, attempt_no, at, http_status, latency_ms, error) \
              VALUES ($1,$2,$3,$4,$5,$6,$7)",
         )
@@ -146,65 +151,70 @@ impl Store {
         .bind(http_status)
         .bind(latency_ms)
         .bind(error)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The portal answered 2xx. Returns whether `owner` still held the event.
     pub async fn mark_delivered(&self, tx: &mut Tx, id: &str, owner: &str, now: i64) -> Result<bool> {
-        let r = sqlx::query(&format!(
+        let r = on_tx!(tx, |db| sqlx::query(&format!(
             "UPDATE events SET delivery_status = 'delivered', delivered_at = $3, attempts = attempts + 1, \
              next_attempt_at = NULL, lease_until = NULL, lease_owner = NULL WHERE {HELD}"
         ))
         .bind(id)
         .bind(owner)
         .bind(now)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// The attempt failed; try again at `next_at`.
     pub async fn schedule_retry(&self, tx: &mut Tx, id: &str, owner: &str, next_at: i64) -> Result<bool> {
-        let r = sqlx::query(&format!(
+        let r = on_tx!(tx, |db| sqlx::query(&format!(
             "UPDATE events SET attempts = attempts + 1, next_attempt_at = $3, lease_until = NULL, \
              lease_owner = NULL WHERE {HELD}"
         ))
         .bind(id)
         .bind(owner)
         .bind(next_at)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// The last attempt of the schedule failed: give up (a person may redeliver).
     pub async fn mark_failed(&self, tx: &mut Tx, id: &str, owner: &str) -> Result<bool> {
-        let r = sqlx::query(&format!(
+        let r = on_tx!(tx, |db| sqlx::query(&format!(
             "UPDATE events SET delivery_status = 'failed', attempts = attempts + 1, next_attempt_at = NULL, \
              lease_until = NULL, lease_owner = NULL WHERE {HELD}"
         ))
         .bind(id)
         .bind(owner)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// The portal has no webhook URL: nothing to deliver.
     pub async fn mark_skipped(&self, id: &str, owner: &str) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let r = sqlx::query(&format!(
+        let r = on_tx!(tx, |db| sqlx::query(&format!(
             "UPDATE events SET delivery_status = 'skipped', next_attempt_at = NULL, lease_until = NULL, \
              lease_owner = NULL WHERE {HELD}"
         ))
         .bind(id)
         .bind(owner)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        Ok(r == 1)
     }
 
     /// Webhook events, newest first.
@@ -221,47 +231,50 @@ impl Store {
             }
         }
         sql.push_str(&format!(" ORDER BY e.created_at DESC, e.seq DESC LIMIT ${}", params.len() + 1));
-        let mut q = sqlx::query_as::<_, OutboxRow>(&sql);
-        for p in params {
-            q = q.bind(p);
-        }
-        Ok(q.bind(f.limit).fetch_all(&self.pool).await?)
+        Ok(on_pool!(self, |db| {
+            let mut q = sqlx::query_as::<_, OutboxRow>(&sql);
+            for p in &params {
+                q = q.bind(p);
+            }
+            q.bind(f.limit).fetch_all(db).await
+        })?)
     }
 
     /// One event with the portal of its payment.
     pub async fn outbox_event(&self, id: &str) -> Result<Option<OutboxRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT {OUTBOX_COLS} FROM events e JOIN payments p ON p.id = e.payment_id WHERE e.id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(db)
+        .await)?)
     }
 
     /// An event's delivery attempts, in order.
     pub async fn deliveries(&self, event_id: &str) -> Result<Vec<DeliveryRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, event_id, attempt_no, at, http_status, latency_ms, error FROM deliveries \
              WHERE event_id = $1 ORDER BY at, attempt_no",
         )
         .bind(event_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Queues a webhook event again now, whatever its state (attempts are kept, so a
     /// replay past the schedule gets one try). Any lease is dropped: a delivery still in
     /// flight cannot then close the event, which is delivered again (at least once).
     pub async fn redeliver(&self, tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "UPDATE events SET delivery_status = 'pending', next_attempt_at = $2, delivered_at = NULL, \
              lease_until = NULL, lease_owner = NULL WHERE id = $1 AND webhook = 1",
         )
         .bind(id)
         .bind(now)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 }
 

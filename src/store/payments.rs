@@ -123,23 +123,25 @@ const ATTEMPT_COLS: &str =
     failure_code, action, created_at, updated_at";
 
 /// Binds an attempt's columns in `ATTEMPT_COLS` order ($1 .. $13).
-fn bind_attempt<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    a: &'q AttemptRow,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    q.bind(&a.id)
-        .bind(&a.payment_id)
-        .bind(&a.connector_id)
-        .bind(&a.reference)
-        .bind(&a.status)
-        .bind(a.amount)
-        .bind(&a.currency)
-        .bind(&a.gateway_ref)
-        .bind(&a.gateway_txn)
-        .bind(&a.failure_code)
-        .bind(&a.action)
-        .bind(a.created_at)
-        .bind(a.updated_at)
+/// Binds an attempt's columns in `ATTEMPT_COLS` order (a macro: the query is typed by the
+/// driver it runs on).
+macro_rules! bind_attempt {
+    ($q:expr, $a:expr) => {{
+        let a: &AttemptRow = $a;
+        $q.bind(&a.id)
+            .bind(&a.payment_id)
+            .bind(&a.connector_id)
+            .bind(&a.reference)
+            .bind(&a.status)
+            .bind(a.amount)
+            .bind(&a.currency)
+            .bind(&a.gateway_ref)
+            .bind(&a.gateway_txn)
+            .bind(&a.failure_code)
+            .bind(&a.action)
+            .bind(a.created_at)
+            .bind(a.updated_at)
+    }};
 }
 
 /// A typed SQL parameter for dynamically built queries.
@@ -151,7 +153,8 @@ enum Param {
 impl Store {
     /// Inserts a payment and its lines.
     pub async fn insert_payment(&self, tx: &mut Tx, p: &PaymentRow, lines: &[LineRow]) -> Result<()> {
-        sqlx::query(&format!(
+        on_tx!(tx, |db| {
+            sqlx::query(&format!(
             "INSERT INTO payments ({PAYMENT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
         ))
         .bind(&p.id)
@@ -173,10 +176,11 @@ impl Store {
         .bind(p.updated_at)
         .bind(p.expires_at)
         .bind(p.paid_at)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await.map(|r| r.rows_affected())
+        })?;
         for l in lines {
-            sqlx::query(
+            on_tx!(tx, |db| sqlx::query(
                 "INSERT INTO payment_lines (payment_id, idx, kind, code, description, amount, account_id) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7)",
             )
@@ -187,80 +191,81 @@ impl Store {
             .bind(&l.description)
             .bind(l.amount)
             .bind(&l.account_id)
-            .execute(&mut *tx.tx)
-            .await?;
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }
 
     pub async fn payment(&self, id: &str) -> Result<Option<PaymentRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"))
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(db)
+            .await)?)
     }
 
     /// The payment read inside a transaction (sees the transaction's own writes).
     pub async fn payment_in(&self, tx: &mut Tx, id: &str) -> Result<Option<PaymentRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"))
+        Ok(on_tx!(tx, |db| sqlx::query_as(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&mut *tx.tx)
-            .await?)
+            .fetch_optional(db)
+            .await)?)
     }
 
     pub async fn lines(&self, payment_id: &str) -> Result<Vec<LineRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT payment_id, idx, kind, code, description, amount, account_id FROM payment_lines \
              WHERE payment_id = $1 ORDER BY idx",
         )
         .bind(payment_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// The lines, read inside a transaction (never take a second pool connection while
     /// holding one: under load that deadlocks the pool).
     pub async fn lines_in(&self, tx: &mut Tx, payment_id: &str) -> Result<Vec<LineRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_tx!(tx, |db| sqlx::query_as(
             "SELECT payment_id, idx, kind, code, description, amount, account_id FROM payment_lines \
              WHERE payment_id = $1 ORDER BY idx",
         )
         .bind(payment_id)
-        .fetch_all(&mut *tx.tx)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// The attempts, read inside a transaction.
     pub async fn attempts_in(&self, tx: &mut Tx, payment_id: &str) -> Result<Vec<AttemptRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_tx!(tx, |db| sqlx::query_as(&format!(
             "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, id"
         ))
         .bind(payment_id)
-        .fetch_all(&mut *tx.tx)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     pub async fn attempts(&self, payment_id: &str) -> Result<Vec<AttemptRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, id"
         ))
         .bind(payment_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     pub async fn attempt_by_reference(&self, reference: &str) -> Result<Option<AttemptRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE reference = $1"))
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE reference = $1"))
             .bind(reference)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(db)
+            .await)?)
     }
 
     pub async fn attempt(&self, id: &str) -> Result<Option<AttemptRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE id = $1"))
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(db)
+            .await)?)
     }
 
     /// Records what the gateway answered to `start` (the action and its own id).
@@ -271,35 +276,37 @@ impl Store {
         action: &str,
         gateway_ref: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("UPDATE attempts SET action = $1, gateway_ref = $2 WHERE id = $3")
+        on_tx!(tx, |db| sqlx::query("UPDATE attempts SET action = $1, gateway_ref = $2 WHERE id = $3")
             .bind(action)
             .bind(gateway_ref)
             .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// A success for an attempt already closed as failed or expired: the gateway has the
     /// money, so the attempt records it. Returns whether this call changed it.
     pub async fn reopen_attempt_as_succeeded(&self, tx: &mut Tx, id: &str, gateway_txn: Option<&str>) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "UPDATE attempts SET status = 'succeeded', gateway_txn = COALESCE($1, gateway_txn), updated_at = $2 \
              WHERE id = $3 AND status IN ('failed', 'expired')",
         )
         .bind(gateway_txn)
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     pub async fn attempt_in(&self, tx: &mut Tx, id: &str) -> Result<Option<AttemptRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE id = $1"))
+        Ok(on_tx!(tx, |db| sqlx::query_as(&format!("SELECT {ATTEMPT_COLS} FROM attempts WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&mut *tx.tx)
-            .await?)
+            .fetch_optional(db)
+            .await)?)
     }
 
     /// Lists payments newest first with keyset pagination.
@@ -334,14 +341,16 @@ impl Store {
             push(&mut sql, " AND id < $?))", Param::Text(id.clone()));
         }
         push(&mut sql, " ORDER BY created_at DESC, id DESC LIMIT $?", Param::Int(f.limit));
-        let mut q = sqlx::query_as::<_, PaymentRow>(&sql);
-        for p in params {
-            q = match p {
-                Param::Text(s) => q.bind(s),
-                Param::Int(i) => q.bind(i),
-            };
-        }
-        Ok(q.fetch_all(&self.pool).await?)
+        Ok(on_pool!(self, |db| {
+            let mut q = sqlx::query_as::<_, PaymentRow>(&sql);
+            for p in params {
+                q = match p {
+                    Param::Text(s) => q.bind(s),
+                    Param::Int(i) => q.bind(i),
+                };
+            }
+            q.fetch_all(db).await
+        })?)
     }
 
     /// Moves a payment to `to` if it is in one of the allowed source states. Returns
@@ -354,7 +363,7 @@ impl Store {
         paid_at: Option<i64>,
     ) -> Result<bool> {
         let sources = PaymentStatus::sql_list(PaymentStatus::sources(to));
-        let r = sqlx::query(&format!(
+        let r = on_tx!(tx, |db| sqlx::query(&format!(
             "UPDATE payments SET status = $1, updated_at = $2, paid_at = COALESCE($3, paid_at) \
              WHERE id = $4 AND status IN ({sources})"
         ))
@@ -362,23 +371,25 @@ impl Store {
         .bind(now_ms())
         .bind(paid_at)
         .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// A failed attempt gives the payment back to the payer, unless another attempt is
     /// still open.
     pub async fn reopen_payment(&self, tx: &mut Tx, id: &str) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "UPDATE payments SET status = 'created', updated_at = $1 WHERE id = $2 AND status = 'pending' \
              AND NOT EXISTS (SELECT 1 FROM attempts WHERE payment_id = $2 AND status IN ('pending', 'unknown'))",
         )
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// Opens a review of a payment: a record of its own (so a second or third review is
@@ -395,7 +406,7 @@ impl Store {
     ) -> Result<Option<String>> {
         let id = crate::domain::ids::new_id("rev");
         let now = now_ms();
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "INSERT INTO reviews (id, payment_id, reason, detail, dedupe_key, opened_by, opened_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (payment_id, dedupe_key) DO NOTHING",
         )
@@ -406,17 +417,21 @@ impl Store {
         .bind(dedupe_key)
         .bind(opened_by)
         .bind(now)
-        .execute(&mut *tx.tx)
-        .await?;
-        if r.rows_affected() != 1 {
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if r != 1 {
             return Ok(None);
         }
-        sqlx::query("UPDATE payments SET review_reason = $1, review_opened_at = $2, updated_at = $2 WHERE id = $3")
-            .bind(reason)
-            .bind(now)
-            .bind(payment_id)
-            .execute(&mut *tx.tx)
-            .await?;
+        on_tx!(tx, |db| sqlx::query(
+            "UPDATE payments SET review_reason = $1, review_opened_at = $2, updated_at = $2 WHERE id = $3"
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(payment_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(Some(id))
     }
 
@@ -424,7 +439,8 @@ impl Store {
     /// (a wrong amount, the wrong account) when the right transfer follows. Returns
     /// whether this call made it succeed.
     pub async fn succeed_attempt(&self, tx: &mut Tx, id: &str, gateway_txn: Option<&str>) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| {
+            sqlx::query(
             "UPDATE attempts SET status = 'succeeded', gateway_txn = COALESCE($1, gateway_txn), failure_code = NULL, \
              updated_at = $2 WHERE id = $3 AND (status IN ('pending', 'unknown') \
              OR (status = 'failed' AND failure_code IN ('amount_mismatch', 'wrong_beneficiary')))",
@@ -432,36 +448,39 @@ impl Store {
         .bind(gateway_txn)
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await.map(|r| r.rows_affected())
+        })?;
+        Ok(r == 1)
     }
 
     /// Closes the payment's other open attempts once one of them paid it (failed,
     /// `superseded`): nobody polls them any more, and a success of one later is a
     /// second collection for review. Returns how many were closed.
     pub async fn close_other_attempts(&self, tx: &mut Tx, payment_id: &str, except: &str) -> Result<u64> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "UPDATE attempts SET status = 'failed', failure_code = 'superseded', updated_at = $1 \
              WHERE payment_id = $2 AND id <> $3 AND status IN ('pending', 'unknown')",
         )
         .bind(now_ms())
         .bind(payment_id)
         .bind(except)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected())
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r)
     }
 
     /// Records which attempt paid a payment (with its transition to `succeeded`): a refund
     /// that names no attempt returns that one, and every other succeeded attempt of the
     /// payment is a duplicate collection.
     pub async fn set_paying_attempt(&self, tx: &mut Tx, payment_id: &str, attempt_id: &str) -> Result<()> {
-        sqlx::query("UPDATE payments SET paid_attempt_id = $1 WHERE id = $2")
+        on_tx!(tx, |db| sqlx::query("UPDATE payments SET paid_attempt_id = $1 WHERE id = $2")
             .bind(attempt_id)
             .bind(payment_id)
-            .execute(&mut *tx.tx)
-            .await?;
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -475,13 +494,17 @@ impl Store {
             "INSERT INTO attempts ({ATTEMPT_COLS}, second_of) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) \
              ON CONFLICT (reference) DO NOTHING"
         );
-        let r = bind_attempt(sqlx::query(&sql), a).bind(second_of).execute(&mut *tx.tx).await?;
-        Ok(r.rows_affected() == 1)
+        let r = on_tx!(tx, |db| bind_attempt!(sqlx::query(&sql), a)
+            .bind(second_of)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     pub async fn insert_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<()> {
         let sql = format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)");
-        bind_attempt(sqlx::query(&sql), a).execute(&mut *tx.tx).await?;
+        on_tx!(tx, |db| bind_attempt!(sqlx::query(&sql), a).execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -494,7 +517,8 @@ impl Store {
         gateway_txn: Option<&str>,
         failure_code: Option<&str>,
     ) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| {
+            sqlx::query(
             "UPDATE attempts SET status = $1, gateway_txn = COALESCE($2, gateway_txn), failure_code = $3, updated_at = $4 \
              WHERE id = $5 AND status IN ('pending', 'unknown')",
         )
@@ -503,20 +527,23 @@ impl Store {
         .bind(failure_code)
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await.map(|r| r.rows_affected())
+        })?;
+        Ok(r == 1)
     }
 
     /// Closes every open attempt of a payment (on expiry or cancellation).
     pub async fn expire_open_attempts(&self, tx: &mut Tx, payment_id: &str) -> Result<()> {
-        sqlx::query(
+        on_tx!(tx, |db| {
+            sqlx::query(
             "UPDATE attempts SET status = 'expired', updated_at = $1 WHERE payment_id = $2 AND status IN ('pending', 'unknown')",
         )
         .bind(now_ms())
         .bind(payment_id)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await.map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
@@ -533,7 +560,8 @@ impl Store {
         webhook: bool,
     ) -> Result<String> {
         let id = crate::domain::ids::new_id("evt");
-        sqlx::query(
+        on_tx!(tx, |db| {
+            sqlx::query(
             "INSERT INTO events (id, payment_id, type, status_from, status_to, data, webhook, delivery_status, created_at) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
         )
@@ -546,24 +574,25 @@ impl Store {
         .bind(webhook as i64)
         .bind(webhook.then_some("pending"))
         .bind(now_ms())
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await.map(|r| r.rows_affected())
+        })?;
         Ok(id)
     }
 
     pub async fn events(&self, payment_id: &str) -> Result<Vec<EventRow>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, payment_id, type, status_from, status_to, data, webhook, delivery_status, created_at \
              FROM events WHERE payment_id = $1 ORDER BY created_at, id",
         )
         .bind(payment_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Stores a raw callback (inside the transaction that acts on it, or alone).
     pub async fn record_callback(&self, tx: &mut Tx, c: &CallbackRecord) -> Result<()> {
-        sqlx::query(
+        on_tx!(tx, |db| sqlx::query(
             "INSERT INTO callbacks (id, connector_id, received_at, method, query, body, verified, error, reference, \
              attempt_id, disposition) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
         )
@@ -578,32 +607,34 @@ impl Store {
         .bind(&c.reference)
         .bind(&c.attempt_id)
         .bind(&c.disposition)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Payments past their expiry that are still payable, oldest first, leaving out those
     /// the expiry worker put off until later ([`Store::put_off_expiry`]).
     pub async fn due_payments(&self, now: i64, limit: i64) -> Result<Vec<PaymentRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT {PAYMENT_COLS} FROM payments WHERE status IN ('created', 'pending') AND expires_at <= $1 \
              AND (expiry_check_after IS NULL OR expiry_check_after <= $1) ORDER BY expires_at, id LIMIT $2"
         ))
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// The expiry worker could not expire a due payment (its gateway must be asked
     /// first): it is not offered again before `until`, so it cannot hold up the others.
     pub async fn put_off_expiry(&self, id: &str, until: i64) -> Result<()> {
-        sqlx::query("UPDATE payments SET expiry_check_after = $1 WHERE id = $2")
+        on_pool!(self, |db| sqlx::query("UPDATE payments SET expiry_check_after = $1 WHERE id = $2")
             .bind(until)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -96,13 +96,19 @@ impl From<TooLarge> for StoreError {
 
 /// Appends one row of (id, payment_id, reference, txn, amount[, status, updated_at]): a row
 /// without status is one of the day's succeeded records.
-fn push_record(
+fn push_record<'r, R: Row>(
     out: &mut Records,
-    row: &sqlx::any::AnyRow,
+    row: &'r R,
     kind: SettlementKind,
     day_start: i64,
     day_end: i64,
-) -> Result<()> {
+) -> Result<()>
+where
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<&'r str>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let (status, in_day) = if row.len() > 5 {
         let status: &str = row.try_get(5)?;
         let updated_at: i64 = row.try_get(6)?;
@@ -132,10 +138,13 @@ impl Store {
                 "SELECT id, payment_id, reference, {txn}, amount FROM {table} \
                  WHERE status = 'succeeded' AND updated_at >= $2 AND updated_at < $3 AND connector_id = $1"
             );
-            let mut rows = sqlx::query(&sql).bind(source).bind(day_start).bind(day_end).fetch(&self.pool);
-            while let Some(row) = rows.next().await {
-                push_record(out, &row?, kind, day_start, day_end)?;
-            }
+            on_pool!(self, |db| {
+                let mut rows = sqlx::query(&sql).bind(source).bind(day_start).bind(day_end).fetch(db);
+                while let Some(row) = rows.next().await {
+                    push_record(out, &row?, kind, day_start, day_end)?;
+                }
+                Ok::<(), StoreError>(())
+            })?;
         }
         Ok(())
     }
@@ -159,13 +168,16 @@ impl Store {
                      WHERE connector_id = $1 AND reference IN ({})",
                     marks.join(",")
                 );
-                let mut q = sqlx::query(&sql).bind(source);
-                for r in chunk {
-                    q = q.bind(*r);
-                }
-                for row in q.fetch_all(&self.pool).await? {
-                    push_record(out, &row, kind, day_start, day_end)?;
-                }
+                on_pool!(self, |db| {
+                    let mut q = sqlx::query(&sql).bind(source);
+                    for r in chunk {
+                        q = q.bind(*r);
+                    }
+                    for row in q.fetch_all(db).await? {
+                        push_record(out, &row, kind, day_start, day_end)?;
+                    }
+                    Ok::<(), StoreError>(())
+                })?;
             }
         }
         Ok(())
@@ -173,15 +185,17 @@ impl Store {
 
     /// The latest run of this file for this source and day.
     pub async fn latest_recon_run(&self, source: &str, date: &str, sha256: &str) -> Result<Option<RunRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| {
+            sqlx::query_as(&format!(
             "SELECT {RUN_COLS}, {RUN_EXTRA} FROM recon_runs WHERE source = $1 AND business_date = $2 AND file_sha256 = $3 \
              ORDER BY version DESC LIMIT 1"
         ))
         .bind(source)
         .bind(date)
         .bind(sha256)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(db)
+        .await
+        })?)
     }
 
     /// The version the next run of this source and day gets, whichever file it reconciles:
@@ -189,33 +203,33 @@ impl Store {
     /// the day's first run. Read inside `tx` after the day's lock
     /// ([`Store::lock_day`]), which keeps two imports of one day from taking the same one.
     pub async fn next_recon_version(&self, tx: &mut Tx, source: &str, date: &str) -> Result<i64> {
-        let (v,): (i64,) = sqlx::query_as(
+        let (v,): (i64,) = on_tx!(tx, |db| sqlx::query_as(
             "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM recon_runs \
              WHERE source = $1 AND business_date = $2",
         )
         .bind(source)
         .bind(date)
-        .fetch_one(&mut *tx.tx)
-        .await?;
+        .fetch_one(db)
+        .await)?;
         Ok(v + 1)
     }
 
     /// Whether this file already has a run for this source and day, read inside `tx`.
     pub async fn recon_file_seen(&self, tx: &mut Tx, source: &str, date: &str, sha256: &str) -> Result<bool> {
-        let found: Option<(String,)> = sqlx::query_as(
+        let found: Option<(String,)> = on_tx!(tx, |db| sqlx::query_as(
             "SELECT id FROM recon_runs WHERE source = $1 AND business_date = $2 AND file_sha256 = $3 LIMIT 1",
         )
         .bind(source)
         .bind(date)
         .bind(sha256)
-        .fetch_optional(&mut *tx.tx)
-        .await?;
+        .fetch_optional(db)
+        .await)?;
         Ok(found.is_some())
     }
 
     /// Writes a run's row (settlement or statement). `Conflict` if that version exists.
     pub(crate) async fn insert_run_row(&self, tx: &mut Tx, run: &RunRow) -> Result<()> {
-        sqlx::query(&format!(
+        on_tx!(tx, |db| sqlx::query(&format!(
             "INSERT INTO recon_runs ({RUN_COLS}, {RUN_EXTRA}) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
         ))
@@ -237,8 +251,9 @@ impl Store {
         .bind(&run.kind)
         .bind(&run.account_id)
         .bind(&run.statements)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -276,34 +291,40 @@ impl Store {
     }
 
     pub async fn recon_run(&self, id: &str) -> Result<Option<RunRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {RUN_COLS}, {RUN_EXTRA} FROM recon_runs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {RUN_COLS}, {RUN_EXTRA} FROM recon_runs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await)?)
     }
 
     /// Runs, newest first, optionally of one source and/or day.
     pub async fn recon_runs(&self, source: Option<&str>, date: Option<&str>, limit: i64) -> Result<Vec<RunRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| {
+            sqlx::query_as(&format!(
             "SELECT {RUN_COLS}, {RUN_EXTRA} FROM recon_runs WHERE ($1 = '' OR source = $1) AND ($2 = '' OR business_date = $2) \
              ORDER BY created_at DESC, version DESC LIMIT $3"
         ))
         .bind(source.unwrap_or(""))
         .bind(date.unwrap_or(""))
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await
+        })?)
     }
 
     /// A run's items in file order, optionally of one outcome.
     pub async fn recon_items(&self, run_id: &str, outcome: Option<&str>) -> Result<Vec<ItemRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| {
+            sqlx::query_as(&format!(
             "SELECT {ITEM_COLS}, {ITEM_EXTRA} FROM recon_items WHERE run_id = $1 AND ($2 = '' OR outcome = $2) ORDER BY idx"
         ))
         .bind(run_id)
         .bind(outcome.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await
+        })?)
     }
 }
 
@@ -343,7 +364,8 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         for (item_id, attempt_id, evidence) in list {
-            sqlx::query(
+            on_tx!(tx, |db| {
+                sqlx::query(
                 "INSERT INTO recon_corrections (id, run_id, item_id, attempt_id, actor, evidence, next_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
             )
@@ -354,13 +376,15 @@ impl Store {
             .bind(actor)
             .bind(evidence)
             .bind(now)
-            .execute(&mut *tx.tx)
-            .await?;
-            sqlx::query("UPDATE recon_items SET reason = reason || '; ' || $1 WHERE id = $2")
+            .execute(db)
+            .await.map(|r| r.rows_affected())
+            })?;
+            on_tx!(tx, |db| sqlx::query("UPDATE recon_items SET reason = reason || '; ' || $1 WHERE id = $2")
                 .bind(CORRECTION_PENDING)
                 .bind(item_id)
-                .execute(&mut *tx.tx)
-                .await?;
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }
@@ -386,8 +410,13 @@ impl Store {
              RETURNING id, run_id, item_id, attempt_id, actor, evidence, tries"
         );
         let mut tx = self.begin().await?;
-        let rows =
-            sqlx::query_as(&sql).bind(now + lease_ms).bind(owner).bind(now).bind(limit).fetch_all(&mut *tx.tx).await?;
+        let rows = on_tx!(tx, |db| sqlx::query_as(&sql)
+            .bind(now + lease_ms)
+            .bind(owner)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(db)
+            .await)?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -396,7 +425,7 @@ impl Store {
     /// when `owner` no longer holds it.
     pub async fn finish_correction(&self, c: &CorrectionRow, owner: &str, result: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(&format!(
+        let done = on_tx!(tx, |db| sqlx::query(&format!(
             "UPDATE recon_corrections SET status = 'done', result = $3, done_at = $4, lease_owner = NULL, \
              lease_until = NULL WHERE {CORRECTION_HELD}"
         ))
@@ -404,19 +433,20 @@ impl Store {
         .bind(owner)
         .bind(result)
         .bind(now)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         if done != 1 {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("UPDATE recon_items SET reason = REPLACE(reason, $1, $2) WHERE id = $3")
+        on_tx!(tx, |db| sqlx::query("UPDATE recon_items SET reason = REPLACE(reason, $1, $2) WHERE id = $3")
             .bind(CORRECTION_PENDING)
             .bind(result)
             .bind(&c.item_id)
-            .execute(&mut *tx.tx)
-            .await?;
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(true)
     }
@@ -425,7 +455,7 @@ impl Store {
     /// `owner` no longer holds it.
     pub async fn retry_correction(&self, c: &CorrectionRow, owner: &str, next_at: i64, why: &str) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(&format!(
+        let n = on_tx!(tx, |db| sqlx::query(&format!(
             "UPDATE recon_corrections SET next_at = $3, result = $4, lease_owner = NULL, lease_until = NULL \
              WHERE {CORRECTION_HELD}"
         ))
@@ -433,23 +463,23 @@ impl Store {
         .bind(owner)
         .bind(next_at)
         .bind(why)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(n == 1)
     }
 
     /// How many of a run's corrections are still to do, and how many are done.
     pub async fn run_correction_counts(&self, run_id: &str) -> Result<(i64, i64)> {
-        let (pending, done): (i64, i64) = sqlx::query_as(
+        let (pending, done): (i64, i64) = on_pool!(self, |db| sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END), 0) AS BIGINT) \
              FROM recon_corrections WHERE run_id = $1",
         )
         .bind(run_id)
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(db)
+        .await)?;
         Ok((pending, done))
     }
 }
@@ -489,28 +519,30 @@ async fn insert_items(
     records: &Records,
 ) -> Result<()> {
     let ids: Vec<String> = (first..first + chunk.len()).map(|idx| format!("rci_{run_key}_{idx:07}")).collect();
-    let mut q = sqlx::query(sql);
-    for (k, item) in chunk.iter().enumerate() {
-        let f = item.fields(lines, records);
-        q = q
-            .bind(ids[k].as_str())
-            .bind(run.id.as_str())
-            .bind((first + k) as i64)
-            .bind(f.line)
-            .bind(f.reference)
-            .bind(f.gateway_txn)
-            .bind(kind_str(f.kind))
-            .bind(f.amount_file)
-            .bind(f.amount_feegate)
-            .bind(f.status_file)
-            .bind(f.status_feegate)
-            .bind(f.outcome.as_str())
-            .bind(f.reason)
-            .bind(f.payment_id)
-            .bind(f.attempt_id)
-            .bind(f.refund_id)
-            .bind(f.fee);
-    }
-    q.execute(&mut *tx.tx).await?;
+    on_tx!(tx, |db| {
+        let mut q = sqlx::query(sql);
+        for (k, item) in chunk.iter().enumerate() {
+            let f = item.fields(lines, records);
+            q = q
+                .bind(ids[k].as_str())
+                .bind(run.id.as_str())
+                .bind((first + k) as i64)
+                .bind(f.line)
+                .bind(f.reference)
+                .bind(f.gateway_txn)
+                .bind(kind_str(f.kind))
+                .bind(f.amount_file)
+                .bind(f.amount_feegate)
+                .bind(f.status_file)
+                .bind(f.status_feegate)
+                .bind(f.outcome.as_str())
+                .bind(f.reason)
+                .bind(f.payment_id)
+                .bind(f.attempt_id)
+                .bind(f.refund_id)
+                .bind(f.fee);
+        }
+        q.execute(db).await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }

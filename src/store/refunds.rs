@@ -33,16 +33,17 @@ impl Store {
     /// Reserves `amount` of a paid payment for a refund. `false`: the payment is not
     /// refundable or the amount exceeds what is left; nothing changed.
     pub async fn reserve_refund(&self, tx: &mut Tx, payment_id: &str, amount: i64) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "UPDATE payments SET reserved_refunds = reserved_refunds + $1, updated_at = $2 WHERE id = $3 \
              AND status IN ('succeeded', 'partially_refunded') AND reserved_refunds + $1 <= amount",
         )
         .bind(amount)
         .bind(now_ms())
         .bind(payment_id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// Reserves `amount` of a duplicate collection for its refund: an attempt of
@@ -56,7 +57,7 @@ impl Store {
         attempt_id: &str,
         amount: i64,
     ) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| sqlx::query(
             "UPDATE attempts SET reserved_refunds = reserved_refunds + $1 WHERE id = $2 \
              AND payment_id = $3 AND status = 'succeeded' AND reserved_refunds + $1 <= amount \
              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = $3 AND p.paid_attempt_id = $2)",
@@ -64,28 +65,29 @@ impl Store {
         .bind(amount)
         .bind(attempt_id)
         .bind(payment_id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
     }
 
     /// The attempt that paid a paid payment: the one recorded with its success, or (for a
     /// payment paid before that was recorded) its first succeeded attempt. `None` if the
     /// payment is not paid.
     pub async fn paying_attempt(&self, payment_id: &str) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
+        let row: Option<(Option<String>,)> = on_pool!(self, |db| sqlx::query_as(
             "SELECT COALESCE(p.paid_attempt_id, (SELECT a.id FROM attempts a WHERE a.payment_id = p.id \
              AND a.status = 'succeeded' ORDER BY a.created_at, a.id LIMIT 1)) FROM payments p \
              WHERE p.id = $1 AND p.status IN ('succeeded', 'partially_refunded', 'refunded')",
         )
         .bind(payment_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(db)
+        .await)?;
         Ok(row.and_then(|r| r.0))
     }
 
     pub async fn insert_refund(&self, tx: &mut Tx, r: &RefundRow) -> Result<()> {
-        sqlx::query(&format!(
+        on_tx!(tx, |db| sqlx::query(&format!(
             "INSERT INTO refunds ({COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
         ))
         .bind(&r.id)
@@ -103,23 +105,26 @@ impl Store {
         .bind(r.created_at)
         .bind(r.updated_at)
         .bind(&r.duplicate_attempt_id)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn refund(&self, id: &str) -> Result<Option<RefundRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {COLS} FROM refunds WHERE id = $1"))
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!("SELECT {COLS} FROM refunds WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(db)
+            .await)?)
     }
 
     pub async fn refunds(&self, payment_id: &str) -> Result<Vec<RefundRow>> {
-        Ok(sqlx::query_as(&format!("SELECT {COLS} FROM refunds WHERE payment_id = $1 ORDER BY created_at, id"))
-            .bind(payment_id)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {COLS} FROM refunds WHERE payment_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(payment_id)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Completes an open refund (`pending` or `pending_manual`) and books it on the
@@ -134,7 +139,8 @@ impl Store {
         bank_reference: Option<&str>,
     ) -> Result<Option<String>> {
         let now = now_ms();
-        let done = sqlx::query(
+        let done = on_tx!(tx, |db| {
+            sqlx::query(
             "UPDATE refunds SET status = 'succeeded', gateway_refund_ref = COALESCE($1, gateway_refund_ref), \
              bank_reference = COALESCE($2, bank_reference), updated_at = $3 WHERE id = $4 AND status IN ('pending', 'pending_manual')",
         )
@@ -142,19 +148,20 @@ impl Store {
         .bind(bank_reference)
         .bind(now)
         .bind(&r.id)
-        .execute(&mut *tx.tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        .execute(db)
+        .await.map(|r| r.rows_affected())
+        })?;
+        if done != 1 {
             return Ok(None);
         }
         if r.duplicate_attempt_id.is_some() {
-            let (status,): (String,) = sqlx::query_as("SELECT status FROM payments WHERE id = $1")
+            let (status,): (String,) = on_tx!(tx, |db| sqlx::query_as("SELECT status FROM payments WHERE id = $1")
                 .bind(&r.payment_id)
-                .fetch_one(&mut *tx.tx)
-                .await?;
+                .fetch_one(db)
+                .await)?;
             return Ok(Some(status));
         }
-        let (status,): (String,) = sqlx::query_as(
+        let (status,): (String,) = on_tx!(tx, |db| sqlx::query_as(
             "UPDATE payments SET refunded_amount = refunded_amount + $1, updated_at = $2, \
              status = CASE WHEN refunded_amount + $1 >= amount THEN 'refunded' ELSE 'partially_refunded' END \
              WHERE id = $3 RETURNING status",
@@ -162,37 +169,43 @@ impl Store {
         .bind(r.amount)
         .bind(now)
         .bind(&r.payment_id)
-        .fetch_one(&mut *tx.tx)
-        .await?;
+        .fetch_one(db)
+        .await)?;
         Ok(Some(status))
     }
 
     /// Fails an open refund and releases its reservation. `false` if already final.
     pub async fn fail_refund(&self, tx: &mut Tx, r: &RefundRow, code: &str) -> Result<bool> {
         let now = now_ms();
-        let done = sqlx::query("UPDATE refunds SET status = 'failed', failure_code = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'")
+        let done = on_tx!(tx, |db| {
+            sqlx::query("UPDATE refunds SET status = 'failed', failure_code = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'")
             .bind(code)
             .bind(now)
             .bind(&r.id)
-            .execute(&mut *tx.tx)
-            .await?;
-        if done.rows_affected() != 1 {
+            .execute(db)
+            .await.map(|r| r.rows_affected())
+        })?;
+        if done != 1 {
             return Ok(false);
         }
         if let Some(attempt_id) = &r.duplicate_attempt_id {
-            sqlx::query("UPDATE attempts SET reserved_refunds = reserved_refunds - $1 WHERE id = $2")
+            on_tx!(tx, |db| sqlx::query("UPDATE attempts SET reserved_refunds = reserved_refunds - $1 WHERE id = $2")
                 .bind(r.amount)
                 .bind(attempt_id)
-                .execute(&mut *tx.tx)
-                .await?;
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected()))?;
             return Ok(true);
         }
-        sqlx::query("UPDATE payments SET reserved_refunds = reserved_refunds - $1, updated_at = $2 WHERE id = $3")
-            .bind(r.amount)
-            .bind(now)
-            .bind(&r.payment_id)
-            .execute(&mut *tx.tx)
-            .await?;
+        on_tx!(tx, |db| sqlx::query(
+            "UPDATE payments SET reserved_refunds = reserved_refunds - $1, updated_at = $2 WHERE id = $3"
+        )
+        .bind(r.amount)
+        .bind(now)
+        .bind(&r.payment_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(true)
     }
 
@@ -200,38 +213,42 @@ impl Store {
     /// that did not settle it), so that later status queries can recognise it. A
     /// reference already recorded is kept.
     pub async fn note_refund_gateway_ref(&self, tx: &mut Tx, id: &str, gateway_ref: &str) -> Result<()> {
-        sqlx::query(
+        on_tx!(tx, |db| sqlx::query(
             "UPDATE refunds SET gateway_refund_ref = $1, updated_at = $2 \
              WHERE id = $3 AND status = 'pending' AND gateway_refund_ref IS NULL",
         )
         .bind(gateway_ref)
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Marks a pending refund as raised for review. `true` only for the one call that
     /// marked it, so the review is opened once however many nodes and passes see it.
     pub async fn mark_refund_for_review(&self, tx: &mut Tx, id: &str) -> Result<bool> {
-        let r = sqlx::query(
+        let r = on_tx!(tx, |db| {
+            sqlx::query(
             "UPDATE refunds SET review_opened_at = $1 WHERE id = $2 AND status = 'pending' AND review_opened_at IS NULL",
         )
         .bind(now_ms())
         .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        .execute(db)
+        .await.map(|r| r.rows_affected())
+        })?;
+        Ok(r == 1)
     }
 
     /// Whether a refund was raised for review (its gateway never said what became of it).
     pub async fn refund_under_review(&self, id: &str) -> Result<bool> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM refunds WHERE id = $1 AND review_opened_at IS NOT NULL")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
+        let (n,): (i64,) = on_pool!(self, |db| sqlx::query_as(
+            "SELECT COUNT(*) FROM refunds WHERE id = $1 AND review_opened_at IS NOT NULL"
+        )
+        .bind(id)
+        .fetch_one(db)
+        .await)?;
         Ok(n == 1)
     }
 
@@ -248,21 +265,26 @@ impl Store {
         let open = if table == "refunds" { "status = 'pending'" } else { "status IN ('pending', 'unknown')" };
         let lock = if self.backend == Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
         let mut tx = self.begin().await?;
-        let ids: Vec<(String,)> = sqlx::query_as(&format!(
+        let ids: Vec<(String,)> = on_tx!(tx, |db| {
+            sqlx::query_as(&format!(
             "SELECT id FROM {table} WHERE {open} AND created_at <= $1 AND (next_query_at IS NULL OR next_query_at <= $2) \
              ORDER BY created_at LIMIT $3 {lock}"
         ))
         .bind(now - older_than)
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *tx.tx)
-        .await?;
+        .fetch_all(db)
+        .await
+        })?;
         for (id,) in &ids {
-            sqlx::query(&format!("UPDATE {table} SET next_query_at = $1, queries = queries + 1 WHERE id = $2"))
-                .bind(now + lease_ms)
-                .bind(id)
-                .execute(&mut *tx.tx)
-                .await?;
+            on_tx!(tx, |db| sqlx::query(&format!(
+                "UPDATE {table} SET next_query_at = $1, queries = queries + 1 WHERE id = $2"
+            ))
+            .bind(now + lease_ms)
+            .bind(id)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
         }
         tx.commit().await?;
         Ok(ids.into_iter().map(|(id,)| id).collect())
@@ -270,20 +292,21 @@ impl Store {
 
     /// Sets when an open attempt or refund is next queried (backoff).
     pub async fn schedule_query(&self, table: &str, id: &str, at: i64) -> Result<()> {
-        sqlx::query(&format!("UPDATE {table} SET next_query_at = $1 WHERE id = $2"))
+        on_pool!(self, |db| sqlx::query(&format!("UPDATE {table} SET next_query_at = $1 WHERE id = $2"))
             .bind(at)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// How many times an attempt or refund has been queried.
     pub async fn query_count(&self, table: &str, id: &str) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as(&format!("SELECT queries FROM {table} WHERE id = $1"))
+        let (n,): (i64,) = on_pool!(self, |db| sqlx::query_as(&format!("SELECT queries FROM {table} WHERE id = $1"))
             .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+            .fetch_one(db)
+            .await)?;
         Ok(n)
     }
 }

@@ -83,37 +83,37 @@ const CHUNK: usize = 500;
 impl Store {
     /// Every account with its agency's name, optionally of one agency.
     pub async fn report_accounts(&self, agency_code: Option<&str>) -> Result<Vec<AccountInfo>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT a.id, a.agency_code, g.name AS agency_name, a.bank_name, a.account_number, a.account_name \
              FROM accounts a JOIN agencies g ON g.code = a.agency_code WHERE ($1 = '' OR a.agency_code = $1) \
              ORDER BY a.agency_code, a.id",
         )
         .bind(agency_code.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Agencies' names by code.
     pub async fn agency_names(&self) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as("SELECT code, name FROM agencies").fetch_all(&self.pool).await?)
+        Ok(on_pool!(self, |db| sqlx::query_as("SELECT code, name FROM agencies").fetch_all(db).await)?)
     }
 
     /// Per account, the lines of payments paid in `[start, end)`.
     pub async fn paid_by_account(&self, start: i64, end: i64) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT l.account_id, CAST(SUM(l.amount) AS BIGINT) FROM payments p \
              JOIN payment_lines l ON l.payment_id = p.id WHERE {PAID} GROUP BY l.account_id"
         ))
         .bind(start)
         .bind(end)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Per agency, line kind, procedure and connector: the payments paid in `[start, end)`
     /// (how many have a line of that kind) and the sum of those lines.
     pub async fn paid_groups(&self, start: i64, end: i64) -> Result<Vec<MonthGroup>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT x.agency_code, x.kind, x.procedure_code, x.connector, \
              CAST(COUNT(DISTINCT x.payment_id) AS BIGINT) AS payments, CAST(SUM(x.amount) AS BIGINT) AS amount \
              FROM (SELECT p.id AS payment_id, p.agency_code, p.procedure_code, l.kind, l.amount, \
@@ -123,20 +123,20 @@ impl Store {
         ))
         .bind(start)
         .bind(end)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Refunds that succeeded in `[start, end)`.
     pub async fn refunds_succeeded(&self, start: i64, end: i64) -> Result<Vec<RefundInfo>> {
-        Ok(sqlx::query_as(
+        Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id FROM refunds \
              WHERE status = 'succeeded' AND updated_at >= $1 AND updated_at < $2",
         )
         .bind(start)
         .bind(end)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Every succeeded refund of these payments.
@@ -148,11 +148,13 @@ impl Store {
                  WHERE status = 'succeeded' AND payment_id IN ({})",
                 marks(chunk.len())
             );
-            let mut q = sqlx::query_as::<_, RefundInfo>(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            out.extend(q.fetch_all(&self.pool).await?);
+            out.extend(on_pool!(self, |db| {
+                let mut q = sqlx::query_as::<_, RefundInfo>(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(db).await
+            })?);
         }
         Ok(out)
     }
@@ -167,11 +169,13 @@ impl Store {
                  ORDER BY l.payment_id, l.idx",
                 marks(chunk.len())
             );
-            let mut q = sqlx::query_as::<_, LineInfo>(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            out.extend(q.fetch_all(&self.pool).await?);
+            out.extend(on_pool!(self, |db| {
+                let mut q = sqlx::query_as::<_, LineInfo>(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(db).await
+            })?);
         }
         Ok(out)
     }
@@ -179,7 +183,7 @@ impl Store {
     /// Per source and account, the pay lines of the latest settlement runs of `date` that
     /// settle a whole payment of ours (the file's amount is the payment's): its lines' sums.
     pub async fn settled_whole(&self, date: &str) -> Result<Vec<(String, String, i64)>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT r.source, l.account_id, CAST(SUM(l.amount) AS BIGINT) FROM recon_items i \
              JOIN recon_runs r ON r.id = i.run_id JOIN payments p ON p.id = i.payment_id \
              JOIN payment_lines l ON l.payment_id = p.id \
@@ -187,39 +191,41 @@ impl Store {
              GROUP BY r.source, l.account_id"
         ))
         .bind(date)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// The other settled lines of the latest settlement runs of `date`: refunds, and pays
     /// whose amount is not the payment's.
     pub async fn settled_parts(&self, date: &str) -> Result<Vec<SettledRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT r.source, i.kind, i.amount_file AS amount, i.payment_id, i.refund_id FROM recon_items i \
              JOIN recon_runs r ON r.id = i.run_id JOIN payments p ON p.id = i.payment_id \
              WHERE {SETTLED} AND {LATEST_RUN} AND NOT (i.kind = 'pay' AND i.amount_file = p.amount) \
              ORDER BY r.source, i.idx"
         ))
         .bind(date)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Which gateways have a settlement run for `date`.
     pub async fn settlement_sources(&self, date: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows: Vec<(String,)> = on_pool!(self, |db| {
+            sqlx::query_as(
             "SELECT DISTINCT source FROM recon_runs WHERE kind = 'settlement' AND business_date = $1 ORDER BY source",
         )
         .bind(date)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(db)
+        .await
+        })?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Per agency account, the credits and debits of the latest statement runs of `date`:
     /// (account id, item kind, sum).
     pub async fn statement_sums(&self, date: &str) -> Result<Vec<(String, String, i64)>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT r.account_id, i.kind, CAST(SUM(i.amount_file) AS BIGINT) FROM recon_items i \
              JOIN recon_runs r ON r.id = i.run_id \
              WHERE r.kind = 'statement' AND r.business_date = $1 AND r.account_id IS NOT NULL \
@@ -227,8 +233,8 @@ impl Store {
              GROUP BY r.account_id, i.kind"
         ))
         .bind(date)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 }
 

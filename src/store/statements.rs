@@ -36,12 +36,14 @@ type BatchRaw = (String, Option<i64>, i64, String, Option<String>, i64, i64);
 impl Store {
     /// The active accounts with this account number (one, when the configuration is sound).
     pub async fn accounts_by_number(&self, number: &str) -> Result<Vec<StatementAccount>> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String)> = on_pool!(self, |db| {
+            sqlx::query_as(
             "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active = 1 ORDER BY id",
         )
         .bind(number)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(db)
+        .await
+        })?;
         Ok(rows
             .into_iter()
             .map(|(id, agency_code, account_number)| StatementAccount { id, agency_code, account_number })
@@ -94,28 +96,40 @@ impl Store {
                  WHERE l.payment_id = p.id AND l.account_id = $1) ORDER BY a.reference",
                 marks(4, direct.len())
             );
-            let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(start).bind(end);
-            for d in direct {
-                q = q.bind(d);
-            }
-            push(q.fetch_all(&self.pool).await?, true, &mut out);
+            push(
+                on_pool!(self, |db| {
+                    let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(start).bind(end);
+                    for d in direct {
+                        q = q.bind(d);
+                    }
+                    q.fetch_all(db).await
+                })?,
+                true,
+                &mut out,
+            );
         }
         for chunk in whole.chunks(CHUNK) {
             let sql = format!("{cols} WHERE a.reference IN ({})", marks(2, chunk.len()));
-            let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id);
-            for r in chunk {
-                q = q.bind(r);
-            }
-            push(q.fetch_all(&self.pool).await?, false, &mut out);
+            push(
+                on_pool!(self, |db| {
+                    let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id);
+                    for r in chunk {
+                        q = q.bind(r);
+                    }
+                    q.fetch_all(db).await
+                })?,
+                false,
+                &mut out,
+            );
         }
         for prefix in prefixes {
             // A prefix is `FG` + Crockford base32: no LIKE wildcard can be in it.
             let sql = format!("{cols} WHERE a.reference LIKE $2 ORDER BY a.reference LIMIT 20");
-            let rows = sqlx::query_as::<_, PaymentRaw>(&sql)
+            let rows = on_pool!(self, |db| sqlx::query_as::<_, PaymentRaw>(&sql)
                 .bind(account_id)
                 .bind(format!("{prefix}%"))
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(db)
+                .await)?;
             push(rows, false, &mut out);
         }
         Ok(out)
@@ -142,23 +156,25 @@ impl Store {
                  ORDER BY r.source, r.business_date",
                 marks(1, days.len())
             );
-            let mut q = sqlx::query_as(&sql);
-            for d in days {
-                q = q.bind(d);
-            }
-            q.fetch_all(&self.pool).await?
+            on_pool!(self, |db| {
+                let mut q = sqlx::query_as(&sql);
+                for d in days {
+                    q = q.bind(d);
+                }
+                q.fetch_all(db).await
+            })?
         };
         let mut out = Vec::new();
         for (run_id, source, day) in runs.into_iter().filter(|(_, s, _)| !skip.contains(s)) {
-            let rows: Vec<BatchRaw> = sqlx::query_as(&format!(
+            let rows: Vec<BatchRaw> = on_pool!(self, |db| sqlx::query_as(&format!(
                 "SELECT i.kind, i.amount_file, COALESCE(i.fee, 0), i.outcome, i.status_feegate, p.amount, {ROUTED} \
                  FROM recon_items i JOIN payments p ON p.id = i.payment_id \
                  WHERE i.run_id = $2 AND i.line IS NOT NULL"
             ))
             .bind(account_id)
             .bind(&run_id)
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(db)
+            .await)?;
             for (kind, amount, fee, outcome, status_feegate, payment_amount, routed) in rows {
                 if routed == 0 {
                     continue;
@@ -182,15 +198,15 @@ impl Store {
 
     /// Batch keys (`source@day`) already credited on this account's statements of other days.
     pub async fn credited_batches(&self, account_id: &str, business_date: &str) -> Result<HashSet<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows: Vec<(String,)> = on_pool!(self, |db| sqlx::query_as(
             "SELECT i.reference FROM recon_items i JOIN recon_runs r ON r.id = i.run_id \
              WHERE r.kind = 'statement' AND r.account_id = $1 AND r.business_date <> $2 \
              AND i.batch_source IS NOT NULL AND i.line IS NOT NULL AND i.outcome IN ('matched', 'amount_mismatch')",
         )
         .bind(account_id)
         .bind(business_date)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(db)
+        .await)?;
         Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 
@@ -208,25 +224,26 @@ impl Store {
              ORDER BY f.created_at",
             marks(3, direct.len())
         );
-        let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, i64, String, i64, i64)>(&sql)
-            .bind(account_id)
-            .bind(since);
-        for d in direct {
-            q = q.bind(d);
-        }
-        Ok(q.fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .filter(|r| r.7 > 0 && r.6 > 0)
-            .map(|(refund_id, payment_id, reference, bank_reference, amount, status, paid, routed)| Refund {
-                refund_id,
-                payment_id,
-                reference,
-                bank_reference,
-                amount: crate::domain::money::share(amount, routed, paid),
-                status,
-            })
-            .collect())
+        Ok(on_pool!(self, |db| {
+            let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, i64, String, i64, i64)>(&sql)
+                .bind(account_id)
+                .bind(since);
+            for d in direct {
+                q = q.bind(d);
+            }
+            q.fetch_all(db).await
+        })?
+        .into_iter()
+        .filter(|r| r.7 > 0 && r.6 > 0)
+        .map(|(refund_id, payment_id, reference, bank_reference, amount, status, paid, routed)| Refund {
+            refund_id,
+            payment_id,
+            reference,
+            bank_reference,
+            amount: crate::domain::money::share(amount, routed, paid),
+            status,
+        })
+        .collect())
     }
 
     /// The pay items of a settlement run whose file line succeeded while feegate's attempt
@@ -236,14 +253,14 @@ impl Store {
         tx: &mut Tx,
         run_id: &str,
     ) -> Result<Vec<(String, String, Option<i64>, Option<i64>)>> {
-        Ok(sqlx::query_as(
+        Ok(on_tx!(tx, |db| sqlx::query_as(
             "SELECT id, attempt_id, line, amount_file FROM recon_items WHERE run_id = $1 AND kind = 'pay' \
              AND outcome = 'status_mismatch' AND attempt_id IS NOT NULL \
              AND (status_feegate IS NULL OR status_feegate <> 'succeeded') ORDER BY idx",
         )
         .bind(run_id)
-        .fetch_all(&mut *tx.tx)
-        .await?)
+        .fetch_all(db)
+        .await)?)
     }
 
     /// Writes a statement run and its items; gives the items' ids in order. `Conflict` if
@@ -261,7 +278,7 @@ impl Store {
                 Direction::Credit => "credit",
                 Direction::Debit => "debit",
             };
-            sqlx::query(&sql)
+            on_tx!(tx, |db| sqlx::query(&sql)
                 .bind(&id)
                 .bind(&run.id)
                 .bind(idx as i64)
@@ -283,8 +300,9 @@ impl Store {
                 .bind(&i.batch_source)
                 .bind(None::<i64>)
                 .bind(&i.currency)
-                .execute(&mut *tx.tx)
-                .await?;
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected()))?;
             ids.push(id);
         }
         Ok(ids)

@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct TestApp {
     pub url: String,
     pub db_url: String,
+    /// A pool of the test's own on the app's database, for raw SQL checks and tampering
+    /// (sqlx's `Any` driver, a dev-dependency only: feegate itself uses native drivers).
+    pub db: sqlx::AnyPool,
     pub client: Client,
     pub state: AppState,
     pub admin_key: String,
@@ -24,6 +27,12 @@ pub struct TestApp {
 }
 
 static N: AtomicU64 = AtomicU64::new(0);
+
+/// A raw pool on a test database (see [`TestApp::db`]).
+pub async fn any_pool(db_url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new().max_connections(4).connect(db_url).await.expect("test pool")
+}
 
 /// A fresh database URL for one test.
 pub async fn fresh_database() -> String {
@@ -99,6 +108,7 @@ impl TestApp {
         TestApp {
             url,
             db_url: db_url.to_string(),
+            db: any_pool(db_url).await,
             client,
             state,
             admin_key,
@@ -199,10 +209,8 @@ impl TestApp {
 
     /// Counts rows of a table (for "nothing was written" checks).
     pub async fn count(&self, table: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(self.state.store.pool())
-            .await
-            .expect("count");
+        let (n,): (i64,) =
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.db).await.expect("count");
         n
     }
 }

@@ -297,15 +297,26 @@ async fn phases(state: &AppState, bytes: Vec<u8>) -> Result<(f64, f64, f64)> {
     Ok((parse, fetch, matching))
 }
 
+/// Runs `$body` on the store's native pool (`&SqlitePool` or `&PgPool`).
+macro_rules! on_store {
+    ($store:expr, |$db:ident| $body:expr) => {
+        match ($store.sqlite_pool(), $store.pg_pool()) {
+            (Some($db), _) => $body,
+            (_, Some($db)) => $body,
+            (None, None) => unreachable!("a store is on SQLite or PostgreSQL"),
+        }
+    };
+}
+
 /// Writes the day's payments, their lines, attempts and refunds in a few statements.
 async fn generate(state: &AppState, plan: Plan) -> Result<()> {
-    let pool = state.store.pool();
     let sqlite = state.store.backend() == Backend::Sqlite;
-    let (account,): (String,) =
-        sqlx::query_as("SELECT id FROM accounts WHERE agency_code = 'H12.20' AND receives LIKE '%charge%' LIMIT 1")
-            .fetch_one(pool)
-            .await
-            .context("the demo agency's account")?;
+    let (account,): (String,) = on_store!(state.store, |db| sqlx::query_as(
+        "SELECT id FROM accounts WHERE agency_code = 'H12.20' AND receives LIKE '%charge%' LIMIT 1"
+    )
+    .fetch_one(db)
+    .await)
+    .context("the demo agency's account")?;
     let total = plan.n + plan.k;
     let pad = |expr: &str, w: usize| {
         if sqlite {
@@ -373,10 +384,11 @@ async fn generate(state: &AppState, plan: Plan) -> Result<()> {
         ),
     ];
     for sql in &statements {
-        sqlx::query(sql).execute(pool).await.with_context(|| format!("setup: {}", &sql[..60.min(sql.len())]))?;
+        on_store!(state.store, |db| sqlx::query(sql).execute(db).await.map(|_| ()))
+            .with_context(|| format!("setup: {}", &sql[..60.min(sql.len())]))?;
     }
     if !sqlite {
-        sqlx::query("ANALYZE").execute(pool).await?;
+        on_store!(state.store, |db| sqlx::query("ANALYZE").execute(db).await.map(|_| ()))?;
     }
     Ok(())
 }
@@ -427,24 +439,28 @@ async fn export_records(state: &AppState, path: &Path) -> Result<()> {
         "SELECT reference, 'pay', amount, status FROM attempts WHERE connector_id = '{SOURCE}' \
          UNION ALL SELECT reference, 'refund', amount, status FROM refunds WHERE connector_id = '{SOURCE}'"
     );
-    let mut rows = sqlx::query(&sql).fetch(state.store.pool());
-    while let Some(row) = rows.next().await {
-        let row = row?;
-        let (r, t, a, s): (&str, &str, i64, &str) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-        writeln!(w, "{r},{t},{a},{s}")?;
-    }
+    on_store!(state.store, |db| {
+        let mut rows = sqlx::query(&sql).fetch(db);
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let (r, t, a, s): (&str, &str, i64, &str) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+            writeln!(w, "{r},{t},{a},{s}")?;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
     w.flush()?;
     Ok(())
 }
 
 /// The stored items of a run per outcome, in [`Outcome::ALL`] order.
 async fn stored_counts(state: &AppState, run_id: &str) -> Result<[i64; 6]> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT outcome, CAST(COUNT(*) AS BIGINT) FROM recon_items WHERE run_id = $1 GROUP BY outcome")
-            .bind(run_id)
-            .fetch_all(state.store.pool())
-            .await?;
+    let rows: Vec<(String, i64)> = on_store!(state.store, |db| sqlx::query_as(
+        "SELECT outcome, CAST(COUNT(*) AS BIGINT) FROM recon_items WHERE run_id = $1 GROUP BY outcome"
+    )
+    .bind(run_id)
+    .fetch_all(db)
+    .await)?;
     let mut n = [0; 6];
     for (o, c) in rows {
         let k = Outcome::ALL.iter().position(|x| x.as_str() == o).context("unknown outcome")?;
