@@ -123,8 +123,7 @@ async fn snapshot(app: &TestApp) -> Value {
 
 /// The business days the runs were for.
 fn run_dates(runs: &serde_json::Map<String, Value>) -> Vec<String> {
-    let mut dates: Vec<String> =
-        runs.values().filter_map(|r| r["run"]["date"].as_str().map(str::to_owned)).collect();
+    let mut dates: Vec<String> = runs.values().filter_map(|r| r["run"]["date"].as_str().map(str::to_owned)).collect();
     dates.sort();
     dates.dedup();
     dates
@@ -418,6 +417,12 @@ async fn make_upgrade_fixture() {
     short["expires_in_seconds"] = json!(60);
     short["description"] = json!("Hết hạn trước khi thanh toán");
     let expired = app.create_payment(&short).await["id"].as_str().expect("id").to_owned();
+    // One whose payer reaches the gateway but pays only after it expired: a late
+    // success, raised as a review case.
+    short["description"] = json!("Thanh toán muộn sau khi hết hạn");
+    let late = app.create_payment(&short).await["id"].as_str().expect("id").to_owned();
+    let late_gateway = app.choose(&late, "sandbox").await;
+    assert_eq!(app.client.get(&late_gateway).send().await.expect("pay page").status(), 200);
     let since = std::time::Instant::now();
 
     // Paid; paid and partly refunded; paid and fully refunded; declined then paid; a
@@ -477,14 +482,32 @@ async fn make_upgrade_fixture() {
     let (status, day) = post_json(&app, &path, &app.finance_key, &json!({})).await;
     assert_eq!((status, day["status"].as_str()), (200, Some("closed")), "{day}");
 
-    // The short one expires (the expiry worker runs every 200 ms in tests).
-    let wait = std::time::Duration::from_secs(90);
-    while app.payment(&expired).await["status"] != "expired" {
-        assert!(since.elapsed() < wait, "{expired} did not expire");
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The short ones expire (the expiry worker runs every 200 ms in tests); then the
+    // late payer approves on the gateway's page.
+    let wait = std::time::Duration::from_secs(150);
+    for id in [&expired, &late] {
+        while app.payment(id).await["status"] != "expired" {
+            assert!(since.elapsed() < wait, "{id} did not expire");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
     }
+    let r = app.client.post(&late_gateway).form(&[("outcome", "success")]).send().await.expect("pay");
+    assert_eq!(r.status(), 303);
+    let r = app.client.get(location(&r)).send().await.expect("return");
+    assert_eq!(r.status(), 303, "return: {}", r.text().await.unwrap_or_default());
+    let p = app.payment(&late).await;
+    assert_eq!((p["status"].as_str(), p["review"]["reason"].as_str()), (Some("expired"), Some("late_success")), "{p}");
 
-    // Nothing left for a worker to do: every payment is final.
+    // Nothing left for a worker to do: every webhook event is settled (the demo portal has
+    // no webhook URL: skipped) and every payment is final.
+    loop {
+        let pending = get_ok(&app, "/v1/events?status=pending&limit=200", &app.admin_key).await;
+        if pending["data"].as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        assert!(since.elapsed() < wait, "events still pending: {pending}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let api = snapshot(&app).await;
     let statuses: Vec<&str> = api["payments"]
         .as_object()
