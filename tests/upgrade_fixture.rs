@@ -291,6 +291,11 @@ async fn upgrade(version: &str) {
         panic!("{version} on {}: after the upgrade {diff}", backend());
     }
     let payments = expect["api"]["payments"].as_object().expect("payments");
+    // The comparison sees a changed answer (so its passing above means something).
+    let (some, _) = payments.iter().next().expect("a payment");
+    let mut changed = now.clone();
+    changed["payments"][some]["payment"]["lines"][0]["amount"] = json!("1");
+    assert!(contains(&expect["api"], &changed, "api").is_err(), "a changed line amount is a difference");
     assert!(payments.len() >= 6, "the fixture holds payments of every kind");
 
     // Every chain is as long as it was with the same head (admin may have grown: the
