@@ -75,7 +75,8 @@ impl Ctx {
                 use sqlx::Connection;
                 let server = postgres_server().await?;
                 let name = format!("feegate_store_{tag}");
-                let mut c = sqlx::PgConnection::connect(&server).await.expect("the PostgreSQL server must be reachable");
+                let mut c =
+                    sqlx::PgConnection::connect(&server).await.expect("the PostgreSQL server must be reachable");
                 sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.expect("create test database");
                 let _ = c.close().await;
                 let (prefix, _) = server.rsplit_once('/').expect("a postgres URL names a database");
@@ -140,7 +141,8 @@ where
         return;
     };
     let started = std::time::Instant::now();
-    let outcome = AssertUnwindSafe(body(ctx.clone())).catch_unwind().await;
+    let body = tokio::time::timeout(Duration::from_secs(60), AssertUnwindSafe(body(ctx.clone())).catch_unwind());
+    let outcome = body.await.unwrap_or_else(|_| Err(Box::new("the test body took over 60 s")));
     eprintln!("{db:?}: body took {:?}", started.elapsed());
     ctx.close().await;
     if let Err(panic) = outcome {

@@ -80,7 +80,8 @@ pub async fn the_same_dedupe_key_opens_one_review_case(ctx: Ctx) {
     let opened = race(&ctx, 8, move |i, s, mut tx| {
         let (p, key) = (p.clone(), key.clone());
         async move {
-            let id = s.open_review(&mut tx, &p, "second_success", &format!("seen by {i}"), &key, "system").await.unwrap();
+            let id =
+                s.open_review(&mut tx, &p, "second_success", &format!("seen by {i}"), &key, "system").await.unwrap();
             (tx, id)
         }
     })
@@ -114,7 +115,13 @@ pub async fn the_same_dedupe_key_opens_one_review_case(ctx: Ctx) {
         let case = case.clone();
         async move {
             let who = format!("finance-{i}");
-            let r = Resolution { case_id: &case, code: "refunded", note: "đã hoàn", resolved_by: &who, resolved_at: now_ms() };
+            let r = Resolution {
+                case_id: &case,
+                code: "refunded",
+                note: "đã hoàn",
+                resolved_by: &who,
+                resolved_at: now_ms(),
+            };
             let ok = s.insert_resolution(&mut tx, &r).await.unwrap();
             (tx, ok.then_some(who))
         }
@@ -212,7 +219,10 @@ pub async fn a_reconciliation_run_reads_back_by_outcome(ctx: Ctx) {
         (got.lines, got.matched, got.missing_in_file, got.missing_in_feegate, got.amount_mismatch, got.duplicate),
         (5, 2, 1, 1, 1, 1)
     );
-    assert_eq!((got.source.as_str(), got.business_date.as_str(), got.version, got.kind.as_str()), (source, date, 1, "settlement"));
+    assert_eq!(
+        (got.source.as_str(), got.business_date.as_str(), got.version, got.kind.as_str()),
+        (source, date, 1, "settlement")
+    );
     let all = s.recon_items(&run.id, None).await.unwrap();
     assert_eq!(all.len(), 6, "five lines and the record the file lacks");
     assert_eq!(all.iter().map(|i| i.idx).collect::<Vec<_>>(), (0..6).collect::<Vec<i64>>(), "in file order");
@@ -229,27 +239,58 @@ pub async fn a_reconciliation_run_reads_back_by_outcome(ctx: Ctx) {
     assert_eq!(mismatch.len(), 1);
     let m = &mismatch[0];
     assert_eq!(
-        (m.reference.as_str(), m.amount_file, m.amount_feegate, m.attempt_id.as_deref(), m.payment_id.as_deref(), m.line),
-        (ours[1].reference.as_str(), Some(153_000), Some(135_000), Some(ours[1].id.as_str()), Some(ours[1].payment_id.as_str()), Some(3))
+        (
+            m.reference.as_str(),
+            m.amount_file,
+            m.amount_feegate,
+            m.attempt_id.as_deref(),
+            m.payment_id.as_deref(),
+            m.line
+        ),
+        (
+            ours[1].reference.as_str(),
+            Some(153_000),
+            Some(135_000),
+            Some(ours[1].id.as_str()),
+            Some(ours[1].payment_id.as_str()),
+            Some(3)
+        )
     );
     assert!(!m.reason.is_empty());
     let missing = by(Outcome::MissingInFile).await;
     assert_eq!((missing.len(), missing[0].reference.as_str(), missing[0].line), (1, ours[3].reference.as_str(), None));
     let unknown = by(Outcome::MissingInFeegate).await;
-    assert_eq!((unknown.len(), unknown[0].reference.as_str(), unknown[0].payment_id.as_deref()), (1, "FGUNKNOWN00", None));
+    assert_eq!(
+        (unknown.len(), unknown[0].reference.as_str(), unknown[0].payment_id.as_deref()),
+        (1, "FGUNKNOWN00", None)
+    );
     assert_eq!(by(Outcome::Duplicate).await.len(), 1);
     assert!(by(Outcome::StatusMismatch).await.is_empty());
 
     // The same file and version again is a conflict; the run is found by its file.
     let mut tx = s.begin().await.unwrap();
-    let again = s.insert_recon_run(&mut tx, &RunRow { id: feegate::domain::ids::new_id("rcn"), ..run.clone() }, &[], &lines, &records).await;
+    let again = s
+        .insert_recon_run(
+            &mut tx,
+            &RunRow { id: feegate::domain::ids::new_id("rcn"), ..run.clone() },
+            &[],
+            &lines,
+            &records,
+        )
+        .await;
     assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
     tx.rollback().await.unwrap();
     assert_eq!(s.latest_recon_run(source, date, &run.file_sha256).await.unwrap().map(|r| r.id), Some(run.id.clone()));
     assert_eq!(s.recon_runs(Some(source), None, 10).await.unwrap().len(), 1);
     // Every item that is not matched is an open case.
     let cases = s
-        .item_cases(&CaseFilter { status: CaseStatus::Open, source: Some(source.into()), date: None, day: None, limit: 100 })
+        .item_cases(&CaseFilter {
+            status: CaseStatus::Open,
+            source: Some(source.into()),
+            date: None,
+            day: None,
+            limit: 100,
+        })
         .await
         .unwrap();
     assert_eq!(cases.len(), 4);

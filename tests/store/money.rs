@@ -77,7 +77,10 @@ pub async fn concurrent_refunds_never_reserve_more_than_was_paid(ctx: Ctx) {
     let mut tx = s.begin().await.unwrap();
     assert!(s.fail_refund(&mut tx, &accepted[0], "gateway_declined").await.unwrap());
     assert!(!s.fail_refund(&mut tx, &accepted[0], "gateway_declined").await.unwrap(), "already failed");
-    assert_eq!(s.complete_refund(&mut tx, &accepted[1], Some("GW-1"), None).await.unwrap().as_deref(), Some("partially_refunded"));
+    assert_eq!(
+        s.complete_refund(&mut tx, &accepted[1], Some("GW-1"), None).await.unwrap().as_deref(),
+        Some("partially_refunded")
+    );
     assert_eq!(s.complete_refund(&mut tx, &accepted[1], Some("GW-1"), None).await.unwrap(), None, "completed once");
     tx.commit().await.unwrap();
     let p = s.payment(&pid).await.unwrap().unwrap();
@@ -118,7 +121,10 @@ pub async fn concurrent_refunds_of_a_duplicate_collection_stay_within_it(ctx: Ct
     let mut tx = s.begin().await.unwrap();
     assert!(!s.reserve_duplicate_refund(&mut tx, &pid, &second.id, 20_001).await.unwrap());
     assert!(s.reserve_duplicate_refund(&mut tx, &pid, &second.id, 20_000).await.unwrap());
-    assert!(!s.reserve_duplicate_refund(&mut tx, &pid, &paying, 1).await.unwrap(), "the paying attempt is no duplicate");
+    assert!(
+        !s.reserve_duplicate_refund(&mut tx, &pid, &paying, 1).await.unwrap(),
+        "the paying attempt is no duplicate"
+    );
     tx.rollback().await.unwrap();
     assert_eq!(s.paying_attempt(&pid).await.unwrap().as_deref(), Some(paying.as_str()));
 }
@@ -131,7 +137,9 @@ pub async fn concurrent_claims_of_one_idempotency_key_do_the_work_once(ctx: Ctx)
         let claim = s.claim_idempotency(&mut tx, "portal-a:payments", "key-1", hash).await.unwrap();
         let out = match claim {
             Claim::Owned => {
-                s.save_idempotent(&mut tx, "portal-a:payments", "key-1", 201, &format!("{{\"by\":{i}}}")).await.unwrap();
+                s.save_idempotent(&mut tx, "portal-a:payments", "key-1", 201, &format!("{{\"by\":{i}}}"))
+                    .await
+                    .unwrap();
                 Ok(hash)
             }
             Claim::Used { request_hash, status, response } => Err((hash, request_hash, status, response)),
@@ -146,7 +154,11 @@ pub async fn concurrent_claims_of_one_idempotency_key_do_the_work_once(ctx: Ctx)
     for r in got.iter().filter_map(|r| r.as_ref().err()) {
         let (mine, theirs, status, response) = r;
         assert_eq!(*theirs, owners[0], "the saved request hash is the owner's");
-        assert_eq!((*status, response.as_str()), (201, format!("{{\"by\":{owner_index}}}").as_str()), "the saved answer");
+        assert_eq!(
+            (*status, response.as_str()),
+            (201, format!("{{\"by\":{owner_index}}}").as_str()),
+            "the saved answer"
+        );
         if mine == theirs {
             replays += 1;
         } else {

@@ -41,7 +41,8 @@ pub async fn claimers_running_at_once_never_get_the_same_event(ctx: Ctx) {
             let owner = format!("node-{w}");
             let mut mine = Vec::new();
             start.wait().await;
-            loop {
+            // Bounded: a claim that hands out an event again must fail here, not loop.
+            for _ in 0..40 {
                 let now = now_ms();
                 let batch = s.claim_due_events(now, 60_000, &owner, 3).await.unwrap();
                 if batch.is_empty() {
@@ -129,7 +130,10 @@ pub async fn an_expired_lease_passes_to_another_owner_and_the_old_one_cannot_clo
     let e = s.outbox_event(&id).await.unwrap().unwrap();
     assert_eq!((e.delivery_status.as_deref(), e.attempts, e.delivered_at), (Some("delivered"), 2, Some(t + 5100)));
     let log = s.deliveries(&id).await.unwrap();
-    assert_eq!(log.iter().map(|d| (d.attempt_no, d.http_status)).collect::<Vec<_>>(), vec![(1, Some(503)), (2, Some(200))]);
+    assert_eq!(
+        log.iter().map(|d| (d.attempt_no, d.http_status)).collect::<Vec<_>>(),
+        vec![(1, Some(503)), (2, Some(200))]
+    );
 }
 
 pub async fn a_payments_events_are_claimed_one_at_a_time_in_order(ctx: Ctx) {
@@ -140,7 +144,8 @@ pub async fn a_payments_events_are_claimed_one_at_a_time_in_order(ctx: Ctx) {
     let ids = events(s, &[&p, &q, &p, &p]).await;
     let t = now_ms();
     let claim = |owner: &'static str| async move {
-        let mut got = s.claim_due_events(t, 1000, owner, 10).await.unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>();
+        let mut got =
+            s.claim_due_events(t, 1000, owner, 10).await.unwrap().into_iter().map(|e| e.id).collect::<Vec<_>>();
         got.sort();
         got
     };
@@ -162,6 +167,7 @@ pub async fn a_payments_events_are_claimed_one_at_a_time_in_order(ctx: Ctx) {
     tx.commit().await.unwrap();
     assert_eq!(claim("d").await, vec![ids[2].clone()]);
     let of_p = OutboxFilter { payment_id: Some(p.clone()), limit: 10, ..Default::default() };
-    let statuses: Vec<Option<String>> = s.list_events(&of_p).await.unwrap().into_iter().map(|e| e.delivery_status).collect();
+    let statuses: Vec<Option<String>> =
+        s.list_events(&of_p).await.unwrap().into_iter().map(|e| e.delivery_status).collect();
     assert_eq!(statuses.len(), 3);
 }
