@@ -237,6 +237,9 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
     let now = feegate::store::now_ms();
     for n in 0..230 {
         let pid = format!("pay_held{n:05}");
+        // The payment and its open attempt in one transaction: the app's own expiry worker
+        // must never see a held payment without its attempt (it would expire it at once).
+        let mut t = store.begin().await.unwrap();
         sqlx::query(
             "INSERT INTO payments (id, portal_id, agency_code, dossier_code, procedure_code, description, currency, \
              amount, refunded_amount, status, payer, return_url, metadata, created_at, updated_at, expires_at) \
@@ -246,7 +249,7 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
         .bind(&pid)
         .bind(now - 60_000 + n)
         .bind(&template)
-        .execute(store)
+        .execute(&mut *t)
         .await
         .unwrap();
         sqlx::query(
@@ -258,9 +261,10 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
         .bind(&pid)
         .bind(format!("FGHELD{n:06}"))
         .bind(&template)
-        .execute(store)
+        .execute(&mut *t)
         .await
         .unwrap();
+        t.commit().await.unwrap();
     }
     // One plain due payment, due after all of them.
     let plain = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
