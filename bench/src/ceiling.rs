@@ -2,11 +2,12 @@
 //! with feegate's database settings, so the benchmark can say how close a feegate
 //! create comes to what the database and the HTTP stack allow at all.
 //!
-//! Mirrors `src/store/mod.rs` on purpose (copied, not imported, so the figure does not
-//! move when the store does): sqlx `Any` pool of the same size and acquire timeout;
-//! on SQLite WAL, `synchronous=FULL`, `busy_timeout`, `foreign_keys`, and a process-wide
-//! tokio mutex taken before each write transaction begins and held until it ends. The
-//! insert runs in an explicit transaction as every feegate write does.
+//! Mirrors feegate's store settings on purpose (copied, not imported, so the figure does
+//! not move when the store does): a native pool (`SqlitePool` or `PgPool`, by the URL's
+//! scheme) of the same size and acquire timeout; on SQLite WAL, `synchronous=FULL`,
+//! `busy_timeout`, `foreign_keys`, and a process-wide tokio mutex taken before each write
+//! transaction begins and held until it ends. The insert runs in an explicit transaction
+//! as every feegate write does.
 
 use anyhow::{bail, Context, Result};
 use axum::extract::State;
@@ -15,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use rand::Rng;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -26,10 +27,20 @@ use tokio::sync::Mutex;
 /// The path the ceiling answers creates on.
 pub const PATH: &str = "/rows";
 
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)";
+const INSERT: &str = "INSERT INTO bench_rows (id, body) VALUES ($1, $2)";
+
+/// The ceiling's database, native to its kind.
+#[derive(Clone)]
+enum Pool {
+    /// With the write lock every SQLite write transaction takes first.
+    Sqlite(SqlitePool, Arc<Mutex<()>>),
+    Pg(PgPool),
+}
+
 #[derive(Clone)]
 struct Ceiling {
-    pool: AnyPool,
-    write_lock: Option<Arc<Mutex<()>>>,
+    pool: Pool,
     rows: u32,
 }
 
@@ -40,31 +51,35 @@ pub async fn serve(db_url: &str, listen: &str, pool_size: u32, rows: u32) -> Res
     if !addr.ip().is_loopback() {
         bail!("the ceiling server binds loopback only, not {addr}");
     }
-    sqlx::any::install_default_drivers();
-    let sqlite = db_url.starts_with("sqlite:");
-    let opts = AnyConnectOptions::from_str(db_url).context("parsing --db-url")?;
-    let pool = AnyPoolOptions::new()
-        .max_connections(pool_size.max(1))
-        .acquire_timeout(Duration::from_secs(5))
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                if sqlite {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = FULL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                }
-                Ok(())
-            })
-        })
-        .connect_with(opts)
-        .await
-        .context("connecting to the database")?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
-        .execute(&pool)
-        .await
-        .context("creating bench_rows")?;
-    let state = Ceiling { pool, write_lock: sqlite.then(|| Arc::new(Mutex::new(()))), rows: rows.max(1) };
+    let size = pool_size.max(1);
+    let acquire = Duration::from_secs(5);
+    let pool = if db_url.starts_with("sqlite:") {
+        let opts = SqliteConnectOptions::from_str(db_url)
+            .context("parsing --db-url")?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(acquire)
+            .connect_with(opts)
+            .await
+            .context("connecting to the database")?;
+        sqlx::query(CREATE).execute(&pool).await.context("creating bench_rows")?;
+        Pool::Sqlite(pool, Arc::new(Mutex::new(())))
+    } else {
+        let opts = PgConnectOptions::from_str(db_url).context("parsing --db-url")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(acquire)
+            .connect_with(opts)
+            .await
+            .context("connecting to the database")?;
+        sqlx::query(CREATE).execute(&pool).await.context("creating bench_rows")?;
+        Pool::Pg(pool)
+    };
+    let state = Ceiling { pool, rows: rows.max(1) };
     let app =
         Router::new().route(PATH, post(insert)).route("/readyz", get(|| async { StatusCode::OK })).with_state(state);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
@@ -83,20 +98,25 @@ async fn insert(State(c): State<Ceiling>, body: String) -> Response {
 impl Ceiling {
     async fn insert(&self, body: &str) -> Result<String> {
         let id = new_id();
-        let _guard = match &self.write_lock {
-            Some(l) => Some(Arc::clone(l).lock_owned().await),
-            None => None,
-        };
-        let mut tx = self.pool.begin().await?;
-        for i in 0..self.rows {
-            let row_id = if i == 0 { id.clone() } else { format!("{id}_{i}") };
-            sqlx::query("INSERT INTO bench_rows (id, body) VALUES ($1, $2)")
-                .bind(row_id)
-                .bind(body)
-                .execute(&mut *tx)
-                .await?;
+        let row_ids: Vec<String> =
+            (0..self.rows).map(|i| if i == 0 { id.clone() } else { format!("{id}_{i}") }).collect();
+        match &self.pool {
+            Pool::Sqlite(pool, lock) => {
+                let _guard = Arc::clone(lock).lock_owned().await;
+                let mut tx = pool.begin().await?;
+                for row_id in &row_ids {
+                    sqlx::query(INSERT).bind(row_id).bind(body).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Pool::Pg(pool) => {
+                let mut tx = pool.begin().await?;
+                for row_id in &row_ids {
+                    sqlx::query(INSERT).bind(row_id).bind(body).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
         }
-        tx.commit().await?;
         Ok(id)
     }
 }
