@@ -391,3 +391,54 @@ async fn the_statement_shows_what_an_account_was_credited_and_its_unknown_credit
     assert_eq!(error_code(r).await.1, "day_closed");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_statement_expects_of_each_refund_the_share_the_report_gives_it() {
+    let app = TestApp::spawn().await;
+    let (a, p) = paid(&app, two_lines()).await;
+    let bank = p["lines"][1]["account_id"].as_str().unwrap().to_owned();
+    // Two refunds of 35000 of 135000 + 50000: each alone would take 9459 from the fee line,
+    // 18918 in all; together they are 70000, of which the fee line's share is 18919.
+    for _ in 0..2 {
+        let r = app
+            .post(&format!("/v1/payments/{a}/refunds"), &app.finance_key)
+            .json(&json!({"amount": "35000", "reason": "Hồ sơ bị từ chối"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "succeeded");
+    }
+    let day = today();
+    let date = day_str(day);
+    let file = app
+        .client
+        .get(format!("{}/sim/sandbox/_control/settlement?date={date}", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = app
+        .post("/v1/reconciliation/runs", &app.finance_key)
+        .json(&json!({"source": "sandbox", "date": date, "content": file}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The gateway credits the fee account its pay less its refunds: the report's figure.
+    let csv = vcb_csv(day, &[(31081, "SANDBOX TT GD NGAY FEEGATE SO GTVT HA NAM 1 GD")]);
+    let body = json!({"source": "vcb-0351000765432", "date": date, "content": csv});
+    let r = app.post("/v1/reconciliation/runs", &app.finance_key).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let run: Value = r.json().await.unwrap();
+    assert_eq!(run["counts"]["matched"], 1, "the batch credit is the expected 31081: {run}");
+
+    let rep = report(&app, &format!("date={date}&agency_code=H12.20")).await;
+    let b = account(&rep, &bank);
+    assert_eq!(
+        [&b["paid"], &b["refunded"], &b["expected"], &b["settled"], &b["credited"], &b["difference_credited"]],
+        [&json!("50000"), &json!("18919"), &json!("31081"), &json!("31081"), &json!("31081"), &json!("0")]
+    );
+    app.stop().await;
+}

@@ -719,3 +719,60 @@ async fn a_csv_source_reads_its_configured_currency_and_a_bad_one_is_refused_at_
     app.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Asks for a refund of `amount` of `id`; a bank transfer's refund waits for a payout by hand.
+async fn manual_refund(app: &TestApp, id: &str, amount: i64) -> Value {
+    let r = app
+        .post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
+        .json(&json!({"amount": amount.to_string(), "reason": "Nộp thừa"}))
+        .send()
+        .await
+        .unwrap();
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["status"], "pending_manual", "{r}");
+    r
+}
+
+#[tokio::test]
+async fn debits_paying_out_manual_refunds_are_matched_at_each_refunds_share() {
+    let app = TestApp::spawn().await;
+    let day = today();
+    let p = payment(&app, "fee", 135000).await;
+    let reference = pay_vietqr(&app, &p).await;
+    // Two refunds by hand: the first recorded as paid out, the second not yet.
+    let first = manual_refund(&app, &p, 35000).await;
+    let done = app
+        .post(&format!("/v1/payments/{p}/refunds/{}/complete", first["id"].as_str().unwrap()), &app.finance_key)
+        .json(&json!({"bank_reference": "FT26333000777"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let second = manual_refund(&app, &p, 20000).await;
+    let (r1, r2) = (first["reference"].as_str().unwrap(), second["reference"].as_str().unwrap());
+    let csv = vcb_csv(
+        day,
+        &[
+            (135000, &format!("{reference} nop phi")),
+            (-35000, &format!("FT26333000777 hoan tien {r1}")),
+            (-20000, &format!("hoan tien {r2}")),
+        ],
+    );
+    let (status, run) = import(&app, "", json!({"source": "vcb-0351000765432", "content": csv})).await;
+    assert_eq!(status, 201, "{run}");
+    let all = items(&app, &run).await;
+    let paid_out = outcome_of(&all, r1);
+    assert_eq!(
+        (paid_out["outcome"].as_str(), paid_out["kind"].as_str(), paid_out["amount_feegate"].as_str()),
+        (Some("matched"), Some("debit"), Some("35000")),
+        "{all:#?}"
+    );
+    let waiting = outcome_of(&all, r2);
+    assert_eq!(
+        (waiting["outcome"].as_str(), waiting["amount_feegate"].as_str()),
+        (Some("status_mismatch"), Some("20000")),
+        "a refund not yet paid out has its share too: {all:#?}"
+    );
+    assert!(waiting["reason"].as_str().unwrap().contains("record the payout"), "{waiting}");
+    app.stop().await;
+}

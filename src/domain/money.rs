@@ -134,6 +134,26 @@ pub fn share(amount: i64, part: i64, whole: i64) -> i64 {
     split(amount, &[part, whole - part])[0]
 }
 
+/// Each refund's share of a payment's lines (one row per refund, in the order of `refunds`,
+/// which is the order they succeeded), cumulatively: refund k takes
+/// `split(r1 + ... + rk) - split(r1 + ... + r(k-1))`. So the refunds of a payment never take
+/// more from a line than it carried, a full refund gives every line back exactly, and every
+/// figure of a refund's share (the settlement report, a statement's expected debit or batch
+/// credit) is this one: two rules could differ by a đồng (`split` of each refund alone
+/// gives 1 + 1 + 1 of `[1, 1]` as 3 to the first line).
+pub fn refund_line_shares(lines: &[i64], refunds: &[i64]) -> Vec<Vec<i64>> {
+    let mut cum = 0i64;
+    let mut before = vec![0i64; lines.len()];
+    let mut out = Vec::with_capacity(refunds.len());
+    for r in refunds {
+        cum = cum.saturating_add(*r);
+        let after = split(cum, lines);
+        out.push(after.iter().zip(&before).map(|(a, b)| a - b).collect());
+        before = after;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +197,49 @@ mod tests {
         #[test]
         fn a_share_is_the_first_part_of_the_split(amount in 0i64..=MAX_AMOUNT, part in 1i64..=MAX_AMOUNT, rest in 0i64..=MAX_AMOUNT) {
             prop_assert_eq!(share(amount, part, part + rest), split(amount, &[part, rest])[0]);
+        }
+    }
+
+    #[test]
+    fn refunds_share_the_lines_cumulatively_not_each_alone() {
+        // Two refunds of 35_000 of 135_000 + 50_000: alone each would give the second line
+        // 9_459, 18_918 in all; together they are 70_000, of which the second line's share is
+        // 18_919. The second refund takes the đồng.
+        let s = refund_line_shares(&[135_000, 50_000], &[35_000, 35_000]);
+        assert_eq!(s, vec![vec![25_541, 9_459], vec![25_540, 9_460]]);
+        assert_eq!(split(35_000, &[135_000, 50_000])[1] * 2, 18_918, "the rule of one refund alone");
+        assert_eq!(refund_line_shares(&[1, 1], &[1, 1, 0]), vec![vec![1, 0], vec![0, 1], vec![0, 0]]);
+        assert_eq!(refund_line_shares(&[10], &[]), Vec::<Vec<i64>>::new());
+    }
+
+    proptest! {
+        #[test]
+        fn refund_shares_add_up_to_each_refund_and_a_full_refund_gives_every_line_back(
+            lines in proptest::collection::vec(1i64..=1_000_000, 1..6),
+            cuts in proptest::collection::vec(1i64..=1_000_000, 0..6),
+        ) {
+            let paid: i64 = lines.iter().sum();
+            // Refunds that add up to at most the payment, then the rest of it.
+            let mut refunds = Vec::new();
+            let mut left = paid;
+            for c in cuts {
+                let r = c.min(left);
+                if r == 0 { break }
+                refunds.push(r);
+                left -= r;
+            }
+            let partial = refunds.len();
+            if left > 0 { refunds.push(left) }
+            let shares = refund_line_shares(&lines, &refunds);
+            let mut taken = vec![0i64; lines.len()];
+            for (row, r) in shares.iter().zip(&refunds) {
+                prop_assert_eq!(row.iter().sum::<i64>(), *r);
+                for (t, p) in taken.iter_mut().zip(row) {
+                    prop_assert!(*p >= 0);
+                    *t += p;
+                }
+            }
+            prop_assert_eq!(&taken, &lines, "{} partial refunds and the rest", partial);
         }
     }
 

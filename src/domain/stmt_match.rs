@@ -494,11 +494,18 @@ pub struct BatchLine {
     pub succeeded: bool,
     pub payment_amount: i64,
     pub routed: i64,
+    pub payment_id: String,
+    /// Our refund the line settles, when the file names one.
+    pub refund_id: Option<String>,
+    /// That refund's share routed to the account, when the line settles it whole: the
+    /// settlement report's figure (`crate::domain::money::refund_line_shares`, among the
+    /// payment's other refunds), filled by the service.
+    pub routed_refund: Option<i64>,
 }
 
 /// What the gateway pays this account for these lines: each line's share routed here
 /// (`amount × routed ÷ payment amount` by [`crate::domain::money::share`], the whole line for
-/// a one-account payment), pays
+/// a one-account payment; a refund of ours its `routed_refund`), pays
 /// minus refunds, and the fee deducted in the same share. Failed lines move no money.
 pub fn batch_amount(lines: &[BatchLine]) -> i64 {
     let mut total: i64 = 0;
@@ -506,7 +513,7 @@ pub fn batch_amount(lines: &[BatchLine]) -> i64 {
         // The rule of the settlement report, so the expected credit and the report agree.
         let share = |x: i64| crate::domain::money::share(x, l.routed, l.payment_amount);
         let net = share(l.amount) - share(l.fee);
-        total += if l.refund { -share(l.amount) - share(l.fee) } else { net };
+        total += if l.refund { -l.routed_refund.unwrap_or_else(|| share(l.amount)) - share(l.fee) } else { net };
     }
     total
 }
@@ -709,6 +716,9 @@ mod tests {
             succeeded,
             payment_amount,
             routed,
+            payment_id: "pay_1".into(),
+            refund_id: None,
+            routed_refund: None,
         };
         assert_eq!(
             batch_amount(&[
@@ -722,5 +732,8 @@ mod tests {
         // 35_000 refunded of a payment routed 135_000 here and 50_000 elsewhere: 25_541 here,
         // as the report splits it (largest remainder), not 25_540.
         assert_eq!(batch_amount(&[l(true, 35000, 0, true, 185000, 135000)]), -25_541);
+        // A refund of ours counts its share among the payment's refunds, as the report does.
+        let ours = BatchLine { routed_refund: Some(25_540), ..l(true, 35000, 0, true, 185000, 135000) };
+        assert_eq!(batch_amount(&[ours]), -25_540);
     }
 }

@@ -6,6 +6,7 @@ pub mod attempts;
 pub mod callbacks;
 pub mod caller;
 pub mod cases;
+pub mod checkout;
 pub mod corrections;
 pub mod error;
 pub mod events;

@@ -18,7 +18,7 @@
 //! refunds are split cumulatively among themselves, apart from the payment's.
 
 use crate::app::AppState;
-use crate::domain::money::split;
+use crate::domain::money::{refund_line_shares, split};
 use crate::service::caller::{Principal, Role};
 use crate::service::error::Code;
 use crate::service::error::Error;
@@ -34,7 +34,8 @@ pub mod render;
 const STAFF: &[Role] = &[Role::Finance, Role::Admin];
 
 /// Each refund's share of its payment's lines (same order as the lines), by the
-/// cumulative rule of this module's doc.
+/// cumulative rule of this module's doc ([`refund_line_shares`]), the refunds of a payment
+/// in the order they succeeded.
 pub fn refund_shares(lines: &[LineInfo], refunds: &[RefundInfo]) -> HashMap<String, Vec<i64>> {
     // The payment's own refunds, and each duplicate collection's, are split apart.
     let mut by_payment: HashMap<(&str, Option<&str>), Vec<&RefundInfo>> = HashMap::new();
@@ -49,16 +50,44 @@ pub fn refund_shares(lines: &[LineInfo], refunds: &[RefundInfo]) -> HashMap<Stri
     for ((pid, _), mut rs) in by_payment {
         let Some(weights) = lines_of.get(pid) else { continue };
         rs.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
-        let mut cum = 0i64;
-        let mut before = vec![0i64; weights.len()];
-        for r in rs {
-            cum += r.amount;
-            let after = split(cum, weights);
-            out.insert(r.id.clone(), after.iter().zip(&before).map(|(a, b)| a - b).collect());
-            before = after;
+        let amounts: Vec<i64> = rs.iter().map(|r| r.amount).collect();
+        for (r, share) in rs.iter().zip(refund_line_shares(weights, &amounts)) {
+            out.insert(r.id.clone(), share);
         }
     }
     out
+}
+
+/// Each of `refunds`' share routed to `account_id`, by the report's rule
+/// ([`refund_shares`]): placed among every succeeded refund of its payment (one not yet
+/// succeeded after them all, where its success will fall), split over the payment's lines,
+/// the lines routed to the account summed. What a statement expects of a refund, so the
+/// statement and the report never differ by a đồng.
+pub async fn routed_refund_shares(
+    store: &Store,
+    account_id: &str,
+    refunds: &[RefundInfo],
+) -> Result<HashMap<String, i64>, Error> {
+    if refunds.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pids: BTreeSet<String> = refunds.iter().map(|r| r.payment_id.clone()).collect();
+    let lines = lines_by_payment(store, &pids).await?;
+    let mut all = store.refunds_of(&pids.iter().cloned().collect::<Vec<_>>()).await?;
+    let known: BTreeSet<String> = all.iter().map(|r| r.id.clone()).collect();
+    all.extend(
+        refunds.iter().filter(|r| !known.contains(&r.id)).map(|r| RefundInfo { updated_at: i64::MAX, ..r.clone() }),
+    );
+    let flat: Vec<LineInfo> = lines.values().flatten().cloned().collect();
+    let shares = refund_shares(&flat, &all);
+    let mut out = HashMap::new();
+    for r in refunds {
+        if let (Some(share), Some(ls)) = (shares.get(&r.id), lines.get(&r.payment_id)) {
+            let here = ls.iter().zip(share).filter(|(l, _)| l.account_id == account_id).map(|(_, p)| p).sum();
+            out.insert(r.id.clone(), here);
+        }
+    }
+    Ok(out)
 }
 
 /// One agency account on one day.

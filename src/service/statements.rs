@@ -12,11 +12,13 @@ use crate::connectors::Connectors;
 use crate::domain::ids::new_id;
 use crate::domain::recon::Outcome;
 use crate::domain::statement::{self, Direction, Refused, Statement, StatementError};
-use crate::domain::stmt_match::{self, batch_amount, Batch, BatchLine, Book, Entry, Item};
+use crate::domain::stmt_match::{self, batch_amount, Batch, BatchLine, Book, Entry, Item, Refund};
 use crate::service::error::Code;
 use crate::service::error::Error;
 use crate::service::recon::{day_bounds, parse_date, RunView, StatementSummary};
+use crate::service::reports::routed_refund_shares;
 use crate::store::recon::{NewCorrection, RunRow};
+use crate::store::reports::RefundInfo;
 use crate::store::statements::StatementAccount;
 use crate::store::{now_ms, Store, StoreError};
 use anyhow::bail;
@@ -334,8 +336,10 @@ async fn book(
         }
     }
     let day_names: Vec<String> = days.iter().map(Date::to_string).collect();
+    let mut lines = store.settlement_batch_lines(&account.id, &day_names, &direct).await?;
+    routed_batch_refunds(store, &account.id, &mut lines).await?;
     let mut grouped: BTreeMap<(String, String), Vec<BatchLine>> = BTreeMap::new();
-    for (source, day, line) in store.settlement_batch_lines(&account.id, &day_names, &direct).await? {
+    for (source, day, line) in lines {
         grouped.entry((source, day)).or_default().push(line);
     }
     let credited = store.credited_batches(&account.id, &last.to_string()).await?;
@@ -349,7 +353,20 @@ async fn book(
             batches.push(b);
         }
     }
-    let refunds = store.statement_refunds(&account.id, &direct, start - REFUND_LOOKBACK_MS).await?;
+    let whole = store.statement_refunds(&account.id, &direct, start - REFUND_LOOKBACK_MS).await?;
+    let infos: Vec<RefundInfo> = whole.iter().map(|r| r.refund.clone()).collect();
+    let routed = routed_refund_shares(store, &account.id, &infos).await?;
+    let refunds = whole
+        .into_iter()
+        .map(|r| Refund {
+            amount: routed.get(&r.refund.id).copied().unwrap_or(0),
+            refund_id: r.refund.id,
+            payment_id: r.refund.payment_id,
+            reference: r.reference,
+            bank_reference: r.bank_reference,
+            status: r.status,
+        })
+        .collect();
     Ok(Book {
         payments,
         batches,
@@ -357,6 +374,31 @@ async fn book(
         currency: BOOK_CURRENCY.into(),
         tolerance: state.config.reconciliation.tolerance,
     })
+}
+
+/// Fills in the share routed to the account of each batch line that settles one of our
+/// refunds whole (the file's amount is the refund's), by the settlement report's rule.
+async fn routed_batch_refunds(
+    store: &Store,
+    account_id: &str,
+    lines: &mut [(String, String, BatchLine)],
+) -> Result<(), Error> {
+    let ids: Vec<String> = lines.iter().filter_map(|(_, _, l)| l.refund_id.clone()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let pids: Vec<String> =
+        lines.iter().filter(|(_, _, l)| l.refund_id.is_some()).map(|(_, _, l)| l.payment_id.clone()).collect();
+    let ours: Vec<RefundInfo> = store.refunds_of(&pids).await?.into_iter().filter(|r| ids.contains(&r.id)).collect();
+    let routed = routed_refund_shares(store, account_id, &ours).await?;
+    for (_, _, l) in lines.iter_mut() {
+        let whole =
+            l.refund_id.as_ref().and_then(|id| ours.iter().find(|r| &r.id == id)).is_some_and(|r| r.amount == l.amount);
+        if whole {
+            l.routed_refund = l.refund_id.as_ref().and_then(|id| routed.get(id)).copied();
+        }
+    }
+    Ok(())
 }
 
 /// The corrections a run's items prove (credits of attempts feegate has not seen succeed),

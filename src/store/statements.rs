@@ -2,10 +2,11 @@
 //! gateways' settlement batches, manual refunds), and the write of a statement run.
 
 use super::recon::{RunRow, ITEM_COLS, ITEM_EXTRA};
+use super::reports::RefundInfo;
 use super::{Result, Store, Tx};
 use crate::domain::ids::new_id;
 use crate::domain::statement::Direction;
-use crate::domain::stmt_match::{BatchLine, Item, Payment, Refund};
+use crate::domain::stmt_match::{BatchLine, Item, Payment};
 use std::collections::HashSet;
 
 /// An active agency account a statement source names.
@@ -30,8 +31,18 @@ const ROUTED: &str = "CAST(COALESCE((SELECT SUM(l.amount) FROM payment_lines l \
 
 type PaymentRaw = (String, String, String, String, String, String, String, i64);
 /// A settlement item as a batch is summed from: (kind, amount, fee, outcome, our status,
-/// payment amount, routed here).
-type BatchRaw = (String, Option<i64>, i64, String, Option<String>, i64, i64);
+/// payment amount, routed here, payment, our refund).
+type BatchRaw = (String, Option<i64>, i64, String, Option<String>, i64, i64, String, Option<String>);
+
+/// A refund a statement debit may be the payout of, whole: its share routed to the account
+/// is the service's to compute, by the one rule of a refund's share.
+#[derive(Debug, Clone)]
+pub struct StatementRefund {
+    pub refund: RefundInfo,
+    pub reference: String,
+    pub bank_reference: Option<String>,
+    pub status: String,
+}
 
 impl Store {
     /// The active accounts with this account number (one, when the configuration is sound).
@@ -167,15 +178,15 @@ impl Store {
         let mut out = Vec::new();
         for (run_id, source, day) in runs.into_iter().filter(|(_, s, _)| !skip.contains(s)) {
             let rows: Vec<BatchRaw> = on_pool!(self, |db| sqlx::query_as(&format!(
-                "SELECT i.kind, i.amount_file, COALESCE(i.fee, 0), i.outcome, i.status_feegate, p.amount, {ROUTED} \
-                 FROM recon_items i JOIN payments p ON p.id = i.payment_id \
+                "SELECT i.kind, i.amount_file, COALESCE(i.fee, 0), i.outcome, i.status_feegate, p.amount, {ROUTED}, \
+                 i.payment_id, i.refund_id FROM recon_items i JOIN payments p ON p.id = i.payment_id \
                  WHERE i.run_id = $2 AND i.line IS NOT NULL"
             ))
             .bind(account_id)
             .bind(&run_id)
             .fetch_all(db)
             .await)?;
-            for (kind, amount, fee, outcome, status_feegate, payment_amount, routed) in rows {
+            for (kind, amount, fee, outcome, status_feegate, payment_amount, routed, payment_id, refund_id) in rows {
                 if routed == 0 {
                     continue;
                 }
@@ -189,6 +200,9 @@ impl Store {
                     succeeded,
                     payment_amount,
                     routed,
+                    payment_id,
+                    refund_id: refund_id.filter(|_| kind == "refund"),
+                    routed_refund: None,
                 };
                 out.push((source.clone(), day.clone(), line));
             }
@@ -211,38 +225,57 @@ impl Store {
     }
 
     /// Refunds of direct transfers to this account, paid out by hand or waiting to be, that
-    /// changed since `since` (unix ms): what a debit may be the payout of. The amount is the
-    /// refund's share routed to this account.
-    pub async fn statement_refunds(&self, account_id: &str, direct: &[String], since: i64) -> Result<Vec<Refund>> {
+    /// changed since `since` (unix ms): what a debit may be the payout of. Whole refunds; see
+    /// [`StatementRefund`].
+    pub async fn statement_refunds(
+        &self,
+        account_id: &str,
+        direct: &[String],
+        since: i64,
+    ) -> Result<Vec<StatementRefund>> {
         if direct.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT f.id, f.payment_id, f.reference, f.bank_reference, f.amount, f.status, p.amount, {ROUTED} \
+            "SELECT f.id, f.payment_id, f.connector_id, f.amount, f.updated_at, f.duplicate_attempt_id, \
+             f.reference, f.bank_reference, f.status, p.amount, {ROUTED} \
              FROM refunds f JOIN payments p ON p.id = f.payment_id \
              WHERE f.status IN ('succeeded', 'pending_manual') AND f.updated_at >= $2 AND f.connector_id IN ({}) \
              ORDER BY f.created_at",
             marks(3, direct.len())
         );
+        type Raw = (String, String, String, i64, i64, Option<String>, String, Option<String>, String, i64, i64);
         Ok(on_pool!(self, |db| {
-            let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, i64, String, i64, i64)>(&sql)
-                .bind(account_id)
-                .bind(since);
+            let mut q = sqlx::query_as::<_, Raw>(&sql).bind(account_id).bind(since);
             for d in direct {
                 q = q.bind(d);
             }
             q.fetch_all(db).await
         })?
         .into_iter()
-        .filter(|r| r.7 > 0 && r.6 > 0)
-        .map(|(refund_id, payment_id, reference, bank_reference, amount, status, paid, routed)| Refund {
-            refund_id,
-            payment_id,
-            reference,
-            bank_reference,
-            amount: crate::domain::money::share(amount, routed, paid),
-            status,
-        })
+        .filter(|r| r.10 > 0 && r.9 > 0)
+        .map(
+            |(
+                id,
+                payment_id,
+                connector_id,
+                amount,
+                updated_at,
+                duplicate_attempt_id,
+                reference,
+                bank_reference,
+                status,
+                _,
+                _,
+            )| {
+                StatementRefund {
+                    refund: RefundInfo { id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id },
+                    reference,
+                    bank_reference,
+                    status,
+                }
+            },
+        )
         .collect())
     }
 

@@ -8,7 +8,7 @@ use super::i18n::{texts, Lang};
 use crate::app::AppState;
 use crate::domain::money::format_vnd;
 use crate::domain::payment::PaymentStatus;
-use crate::store::payments::PaymentRow;
+use crate::service::checkout::{self as svc, Checkout};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -56,20 +56,16 @@ fn not_found(state: &AppState, lang: Lang) -> Response {
 }
 
 fn now_secs() -> i64 {
-    crate::store::now_ms() / 1000
+    svc::now_ms() / 1000
 }
 
-async fn page(state: &AppState, p: &PaymentRow, lang: Lang, error: Option<String>) -> Response {
+async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>) -> Response {
     let t = texts(lang);
-    let lines = match state.store.lines(&p.id).await {
-        Ok(l) => l,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    };
-    let form_token = match state.pages.form_key(&state.store).await {
+    let (p, lines, agency_name) = (&c.payment, &c.lines, c.agency_name.clone());
+    let form_token = match state.pages.form_key(state).await {
         Ok(key) => super::form::token(key, &p.id, now_secs()),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let agency_name = state.store.agency(&p.agency_code).await.ok().flatten().map(|a| a.name).unwrap_or_default();
     let single_account = lines.windows(2).all(|w| w[0].account_id == w[1].account_id);
     let (mut connectors, mut unavailable) = (Vec::new(), Vec::new());
     for a in state.connectors.for_agency(&p.agency_code) {
@@ -86,7 +82,7 @@ async fn page(state: &AppState, p: &PaymentRow, lang: Lang, error: Option<String
         }
     }
     let status = p.status();
-    let payable = status.is_payable() && p.expires_at > crate::store::now_ms();
+    let payable = status.is_payable() && p.expires_at > svc::now_ms();
     let state_text = match status {
         PaymentStatus::Succeeded => t.paid,
         PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => t.refunded,
@@ -118,8 +114,8 @@ async fn page(state: &AppState, p: &PaymentRow, lang: Lang, error: Option<String
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
-    match state.store.payment(&id).await {
-        Ok(Some(p)) => page(&state, &p, lang, None).await,
+    match svc::load(&state, &id).await {
+        Ok(Some(c)) => page(&state, &c, lang, None).await,
         Ok(None) => not_found(&state, lang),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
@@ -141,12 +137,13 @@ async fn choose(
     Form(f): Form<Choice>,
 ) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
-    let p = match state.store.payment(&id).await {
-        Ok(Some(p)) => p,
+    let c = match svc::load(&state, &id).await {
+        Ok(Some(c)) => c,
         Ok(None) => return not_found(&state, lang),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let key = match state.pages.form_key(&state.store).await {
+    let p = &c.payment;
+    let key = match state.pages.form_key(&state).await {
         Ok(k) => k,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
@@ -154,20 +151,19 @@ async fn choose(
         // Changes nothing: the payer gets the page again, with a fresh token.
         tracing::warn!(payment_id = %p.id, %addr, "checkout POST without a valid form token refused");
         metrics::counter!("feegate_checkout_form_refused_total").increment(1);
-        let mut r = page(&state, &p, lang, Some(texts(lang).form_invalid.to_owned())).await;
+        let mut r = page(&state, &c, lang, Some(texts(lang).form_invalid.to_owned())).await;
         if r.status().is_success() {
             *r.status_mut() = StatusCode::FORBIDDEN;
         }
         return r;
     }
     let locale = if lang == Lang::En { Locale::En } else { Locale::Vi };
-    match crate::service::attempts::start(&state, &p, &f.connector, Some(addr.ip().to_string()), locale, "payer").await
-    {
+    match crate::service::attempts::start(&state, p, &f.connector, Some(addr.ip().to_string()), locale, "payer").await {
         Ok(Action::Redirect { url }) => Redirect::to(&url).into_response(),
         Ok(Action::Qr { .. }) => Redirect::to(&format!("/checkout/{id}/transfer?lang={}", lang.code())).into_response(),
         Err(e) => {
-            let p = state.store.payment(&id).await.ok().flatten().unwrap_or(p);
-            let mut r = page(&state, &p, lang, Some(e.message)).await;
+            let c = svc::load(&state, &id).await.ok().flatten().unwrap_or(c);
+            let mut r = page(&state, &c, lang, Some(e.message)).await;
             *r.status_mut() = crate::api::error::status(e.code);
             r
         }
@@ -177,12 +173,9 @@ async fn choose(
 async fn transfer(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::from_query(q.lang.as_deref());
     let t = texts(lang);
-    let Ok(attempts) = state.store.attempts(&id).await else { return StatusCode::SERVICE_UNAVAILABLE.into_response() };
-    let latest = attempts
-        .iter()
-        .rev()
-        .find(|a| a.status().is_open())
-        .and_then(|a| serde_json::from_str::<Action>(&a.action).ok().map(|act| (a.connector_id.clone(), act)));
+    let Ok(latest) = svc::open_action(&state, &id).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let Some((connector_id, Action::Qr { payload, transfer })) = latest else {
         return Redirect::to(&format!("/checkout/{id}?lang={}", lang.code())).into_response();
     };

@@ -29,8 +29,8 @@ impl Pages {
     }
 
     /// The checkout form token key (loaded from, or made in, the database once).
-    pub async fn form_key(&self, store: &crate::store::Store) -> Result<&[u8], crate::api::error::ApiError> {
-        self.form_key.get_or_try_init(|| crate::service::admin::checkout_form_key(store)).await.map(Vec::as_slice)
+    pub async fn form_key(&self, state: &AppState) -> Result<&[u8], crate::api::error::ApiError> {
+        self.form_key.get_or_try_init(|| crate::service::checkout::form_key(state)).await.map(Vec::as_slice)
     }
 
     /// Renders `name` with `ctx`; a template error becomes a plain message.

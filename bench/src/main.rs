@@ -5,21 +5,13 @@
 //! the CPU went), `ceiling` (the hidden `ceiling-server` subcommand), `pg` (throw-away
 //! databases), `report` (the tables).
 
-#[path = "feegate_bench/callback.rs"]
 mod callback;
-#[path = "feegate_bench/ceiling.rs"]
 mod ceiling;
-#[path = "feegate_bench/cpu.rs"]
 mod cpu;
-#[path = "feegate_bench/load.rs"]
 mod load;
-#[path = "feegate_bench/pg.rs"]
 mod pg;
-#[path = "feegate_bench/proc.rs"]
 mod proc;
-#[path = "feegate_bench/recon.rs"]
 mod recon;
-#[path = "feegate_bench/report.rs"]
 mod report;
 
 use anyhow::{Context, Result};
