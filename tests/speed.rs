@@ -26,7 +26,7 @@ async fn counted_create(app: &TestApp, key: &str) -> (String, u32) {
 /// The most statements a create may send (warm: after the first request); PostgreSQL
 /// adds the advisory lock of an audit append where one is taken.
 fn create_max() -> u32 {
-    13 + u32::from(on_postgres())
+    12 + u32::from(on_postgres())
 }
 
 #[tokio::test]

@@ -119,8 +119,10 @@ pub async fn create(
     let response = serde_json::to_string(&view).map_err(Error::internal)?;
     let idem = Idempotent::new(format!("portal:{portal_id}"), key.as_deref(), "POST /v1/payments", body);
 
+    // The answer is known before the writes: the key is claimed with it in one statement.
+    let answer = Stored::created(response);
     let store = &state.store;
-    let mut tx = match idem.claim(store, store.begin().await?).await? {
+    let mut tx = match idem.claim_answered(store, store.begin().await?, &answer).await? {
         Claimed::Fresh(tx) => tx,
         Claimed::Replay(answer) => return Ok(answer),
     };
@@ -145,8 +147,6 @@ pub async fn create(
             &serde_json::json!({"amount": row.amount, "lines": lines.len()}),
         )
         .await?;
-    let answer = Stored::created(response);
-    idem.save(store, &mut tx, &answer).await?;
     tx.commit().await?;
     metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
     Ok(answer)
