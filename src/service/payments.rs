@@ -138,8 +138,9 @@ pub async fn create(
             false,
         )
         .await?;
+    // The payment is new in this transaction: its chain starts without a read or a lock.
     store
-        .audit(
+        .audit_new_scope(
             &mut tx,
             &id,
             "payment.created",
