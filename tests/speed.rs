@@ -7,9 +7,15 @@ mod common;
 use common::*;
 use feegate::service::caller::{Principal, Role};
 use feegate::store::count_statements;
+use serde_json::json;
 
 fn portal() -> Principal {
-    Principal { key_id: "speed".into(), role: Role::Portal, portal_id: Some("demo-portal".into()), name: "speed".into() }
+    Principal {
+        key_id: "speed".into(),
+        role: Role::Portal,
+        portal_id: Some("demo-portal".into()),
+        name: "speed".into(),
+    }
 }
 
 /// Creates a payment through the service with an Idempotency-Key, counting statements.
@@ -24,7 +30,7 @@ async fn counted_create(app: &TestApp, key: &str) -> (String, u32) {
 }
 
 /// The most statements a create may send (warm: after the first request).
-const CREATE_MAX: u32 = 11;
+const CREATE_MAX: u32 = 7;
 
 #[tokio::test]
 async fn a_create_sends_at_most_a_handful_of_statements() {
@@ -56,4 +62,74 @@ async fn a_new_payments_chain_starts_without_a_read_and_verifies() {
     let mut tx = store.begin().await.unwrap();
     let again = store.audit_new_scope(&mut tx, &id, "payment.created", "test", &serde_json::json!({})).await;
     assert!(matches!(again, Err(feegate::store::StoreError::Conflict)), "{again:?}");
+}
+
+/// Portal, agency and accounts are cached, but an API key never: a key revoked after it
+/// made a create is refused on its very next create.
+#[tokio::test]
+async fn a_revoked_key_is_refused_at_once_though_its_portal_is_cached() {
+    let app = TestApp::spawn().await;
+    let created: serde_json::Value = app
+        .post("/v1/keys", &app.admin_key)
+        .json(&json!({"role": "portal", "portal_id": "demo-portal", "name": "speed"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap();
+    let r = app.post("/v1/payments", key).json(&payment_body()).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = app
+        .client
+        .delete(format!("{}/v1/keys/{}", app.url, created["id"].as_str().unwrap()))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = app.post("/v1/payments", key).json(&payment_body()).send().await.unwrap();
+    assert_eq!(error_code(r).await.1, "revoked_api_key");
+}
+
+/// An admin change through the API empties the cache: the next create routes with the
+/// accounts as they are now, not as they were cached a moment ago.
+#[tokio::test]
+async fn an_admin_change_to_accounts_is_seen_by_the_next_create() {
+    let app = TestApp::spawn_with(&[("FEEGATE_CACHE_TTL_MS", "600000")]).await;
+    let mut body = payment_body();
+    body["lines"] = json!([
+        {"kind": "charge", "code": "LP", "description": "Lệ phí", "amount": "135000"},
+        {"kind": "fee", "code": "P", "description": "Phí", "amount": "50000"}
+    ]);
+    app.create_payment(&body).await;
+    let accounts: serde_json::Value =
+        app.get("/v1/agencies/H12.20/accounts", &app.admin_key).send().await.unwrap().json().await.unwrap();
+    let fee = accounts.as_array().unwrap().iter().find(|a| a["receives"] == json!(["fee"])).unwrap();
+    let r = app
+        .client
+        .patch(format!("{}/v1/agencies/H12.20/accounts/{}", app.url, fee["id"].as_str().unwrap()))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    body["dossier_code"] = payment_body()["dossier_code"].clone();
+    let (status, code, _) =
+        error_code(app.post("/v1/payments", &app.portal_key).json(&body).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (422, "no_account_for_line"));
+}
+
+/// A change made around the service (another node, SQL by hand) is seen once the TTL has
+/// passed.
+#[tokio::test]
+async fn a_change_made_elsewhere_is_seen_within_the_ttl() {
+    let app = TestApp::spawn_with(&[("FEEGATE_CACHE_TTL_MS", "300")]).await;
+    app.create_payment(&payment_body()).await;
+    sqlx::query("UPDATE portals SET agencies = '[\"X.00\"]' WHERE id = 'demo-portal'").execute(&app.db).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let r = app.post("/v1/payments", &app.portal_key).json(&payment_body()).send().await.unwrap();
+    assert_eq!(error_code(r).await.1, "agency_not_allowed");
 }

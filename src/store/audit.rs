@@ -4,9 +4,9 @@
 //! reordering a row breaks its chain. Chains per scope instead of one global chain: two
 //! payments never wait on each other to write their journal.
 
-use super::{now_ms, Backend, Result, Store, Tx};
 #[cfg(doc)]
 use super::StoreError;
+use super::{now_ms, Backend, Result, Store, Tx};
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
