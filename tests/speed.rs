@@ -133,3 +133,47 @@ async fn a_change_made_elsewhere_is_seen_within_the_ttl() {
     let r = app.post("/v1/payments", &app.portal_key).json(&payment_body()).send().await.unwrap();
     assert_eq!(error_code(r).await.1, "agency_not_allowed");
 }
+
+/// The most statements a successful callback may send (its attempt lookup included);
+/// PostgreSQL adds the advisory lock of the payment's audit chain.
+fn callback_max() -> u32 {
+    14 + u32::from(on_postgres())
+}
+
+/// A callback that pays a payment: one journal entry for the one fact (the payment's
+/// success carries the callback), a held number of statements, and the chain verifies.
+#[tokio::test]
+async fn a_paying_callback_is_one_journal_entry_in_a_held_number_of_statements() {
+    use feegate::service::callbacks::{apply, Fact, Raw};
+    let app = TestApp::spawn().await;
+    let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
+    app.choose(&id, "sandbox").await;
+    let (reference,): (String,) = sqlx::query_as("SELECT reference FROM attempts WHERE payment_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let fact = Fact {
+        reference,
+        gateway_txn: Some("SBX-1".into()),
+        amount: Some(135000),
+        currency: Some("VND".into()),
+        outcome: feegate_connector::Outcome::Succeeded,
+        credited_to: None,
+    };
+    let raw = Raw { method: "POST".into(), query: String::new(), body: "{}".into() };
+    let (d, n) = count_statements(apply(&app.state, "sandbox", fact, Some(raw), "gateway:sandbox")).await;
+    eprintln!("statements per paying callback: {n}");
+    assert_eq!(d.unwrap(), feegate_connector::Disposition::Applied);
+    assert!(n <= callback_max(), "a callback sent {n} statements (at most {})", callback_max());
+    assert_eq!(app.payment(&id).await["status"], "succeeded");
+
+    let chain = app.state.store.audit_entries(&id).await.unwrap();
+    let kinds: Vec<_> = chain.iter().map(|e| e.kind.as_str()).collect();
+    assert!(!kinds.contains(&"callback.received"), "{kinds:?}");
+    let paid = chain.iter().find(|e| e.kind == "payment.succeeded").unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&paid.payload).unwrap();
+    assert!(payload["callback"]["callback_id"].as_str().is_some_and(|c| c.starts_with("cb")), "{payload}");
+    assert_eq!(payload["callback"]["gateway_txn"], "SBX-1");
+    assert!(app.state.store.verify_audit().await.unwrap().is_ok());
+}
