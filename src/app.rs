@@ -20,6 +20,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub pages: Arc<crate::web::Pages>,
     pub http: reqwest::Client,
+    /// Portals, agencies and accounts read by a create, kept for `cache_ttl_ms`.
+    pub cache: Arc<crate::service::cache::Cache>,
     /// Held while serving a SQLite file (single-node guard); `None` on PostgreSQL.
     pub serve_lock: Option<Arc<std::fs::File>>,
 }
@@ -65,8 +67,10 @@ impl AppState {
             .context("building the HTTP client")?;
         let connectors = Connectors::build(&config.connectors, http.clone())?;
         crate::service::statements::validate_sources(&config, &connectors, &store).await?;
+        let cache = Arc::new(crate::service::cache::Cache::new(Duration::from_millis(config.cache_ttl_ms)));
         Ok(AppState {
             store,
+            cache,
             config: Arc::new(config),
             connectors: Arc::new(connectors),
             metrics: metrics_handle(),

@@ -30,6 +30,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("FEEGATE_OUTBOX_INTERVAL_MS", "outbox_interval_ms"),
     ("FEEGATE_OUTBOX_LEASE_MS", "outbox_lease_ms"),
     ("FEEGATE_RESOLVER_DELAY_MS", "resolver_delay_ms"),
+    ("FEEGATE_CACHE_TTL_MS", "cache_ttl_ms"),
     ("FEEGATE_RATE_LIMITS_ENABLED", "rate_limits.enabled"),
     ("FEEGATE_METRICS_LISTEN", "metrics_listen"),
 ];
@@ -79,6 +80,11 @@ pub struct Config {
     /// node's claims expire (tests shorten it).
     #[serde(default = "default_outbox_lease_ms")]
     pub outbox_lease_ms: u64,
+    /// How long portals, agencies and accounts read by a create stay cached in memory
+    /// (`service::cache`; 0: not cached). Changes through this server's admin API are seen
+    /// at once; changes made elsewhere (another node, the CLI) within this time.
+    #[serde(default = "default_cache_ttl_ms")]
+    pub cache_ttl_ms: u64,
     /// Waits (seconds) before each webhook retry; after the last, the event is `failed`.
     #[serde(default = "default_retry_schedule")]
     pub webhook_retry_schedule_secs: Vec<u64>,
@@ -218,6 +224,9 @@ fn default_resolver_delay() -> u64 {
 }
 fn default_outbox_ms() -> u64 {
     500
+}
+fn default_cache_ttl_ms() -> u64 {
+    5_000
 }
 fn default_outbox_lease_ms() -> u64 {
     30_000

@@ -96,6 +96,7 @@ pub async fn import(store: &Store, agencies: Vec<AgencyImport>, actor: &str) -> 
         a += 1;
     }
     tx.commit().await?;
+    super::cache::changed();
     Ok((a, n))
 }
 
@@ -131,6 +132,7 @@ pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
     }
     tx.commit().await?;
+    super::cache::changed();
     Ok(())
 }
 
@@ -195,6 +197,7 @@ pub async fn create_portal(
         )
         .await?;
     tx.commit().await?;
+    super::cache::changed();
     Ok(row)
 }
 
@@ -307,6 +310,15 @@ pub async fn check_return_url(store: &Store, portal_id: &str, return_url: &str) 
         return Ok(());
     }
     let origins = store.portal_return_origins(portal_id).await?.unwrap_or_default();
+    check_return_url_in(&origins, return_url)
+}
+
+/// The same against a portal's `origins` already read (a create reads them from
+/// [`super::cache`]).
+pub fn check_return_url_in(origins: &[String], return_url: &str) -> Result<(), Error> {
+    if return_url.is_empty() {
+        return Ok(());
+    }
     let allowed = match url::Url::parse(return_url) {
         Ok(u) if u.scheme() == "https" => origins.contains(&u.origin().ascii_serialization()),
         _ => false,
@@ -343,6 +355,7 @@ pub async fn set_return_origins(
         )
         .await?;
     tx.commit().await?;
+    super::cache::changed();
     Ok(clean)
 }
 
@@ -421,6 +434,7 @@ pub async fn create_agency(
     })?;
     store.audit(&mut tx, "admin", "agency.created", actor, &serde_json::json!({"code": a.code})).await?;
     tx.commit().await?;
+    super::cache::changed();
     Ok(a)
 }
 
@@ -443,6 +457,7 @@ pub async fn patch_agency(
     store.update_agency(&mut tx, &a).await?;
     store.audit(&mut tx, "admin", "agency.updated", actor, &serde_json::json!({"code": a.code})).await?;
     tx.commit().await?;
+    super::cache::changed();
     Ok(a)
 }
 
@@ -468,6 +483,7 @@ pub async fn create_account(store: &Store, code: &str, n: NewAccount, actor: &st
         .audit(&mut tx, "admin", "account.upserted", actor, &serde_json::json!({"id": id, "agency_code": code}))
         .await?;
     tx.commit().await?;
+    super::cache::changed();
     store.account(&id).await?.ok_or_else(|| Error::internal("account vanished"))
 }
 
@@ -489,5 +505,6 @@ pub async fn patch_account(
     store.patch_account(&mut tx, id, active.unwrap_or(a.active), &receives).await?;
     store.audit(&mut tx, "admin", "account.updated", actor, &serde_json::json!({"id": id})).await?;
     tx.commit().await?;
+    super::cache::changed();
     store.account(id).await?.ok_or_else(|| Error::not_found("account"))
 }

@@ -224,27 +224,25 @@ pub async fn apply(
     } else {
         None
     };
+    // What the message said, for the journal. Where it made the payment (or the attempt)
+    // change, the entry of that change carries it: one entry for one fact.
+    let callback_id = raw.as_ref().map(|_| new_id("cb"));
+    let mut heard = callback_id.as_ref().map(|id| {
+        serde_json::json!({"callback_id": id, "outcome": fact.outcome, "amount": fact.amount,
+            "gateway_txn": fact.gateway_txn, "credited_to": fact.credited_to})
+    });
     let mut tx = store.begin().await?;
-    let d = apply_in(state, &mut tx, &attempt, &fact, transfer.as_ref(), actor).await?;
-    if let Some(raw) = &raw {
-        let id = new_id("cb");
+    let d = apply_in(state, &mut tx, &attempt, &fact, transfer.as_ref(), actor, &mut heard).await?;
+    if let (Some(raw), Some(id)) = (&raw, &callback_id) {
         store
-            .record_callback(
-                &mut tx,
-                &record(&id, connector_id, raw, d, None, Some(&fact.reference), Some(&attempt.id)),
-            )
+            .record_callback(&mut tx, &record(id, connector_id, raw, d, None, Some(&fact.reference), Some(&attempt.id)))
             .await?;
-        store
-            .audit(
-                &mut tx,
-                &attempt.payment_id,
-                "callback.received",
-                actor,
-                &serde_json::json!({"callback_id": id, "attempt_id": attempt.id, "disposition": disposition_name(d),
-                    "outcome": fact.outcome, "amount": fact.amount, "gateway_txn": fact.gateway_txn,
-                    "credited_to": fact.credited_to}),
-            )
-            .await?;
+    }
+    if let Some(mut entry) = heard {
+        // Nothing changed for it (already final, pending, under review): the message alone.
+        entry["attempt_id"] = attempt.id.clone().into();
+        entry["disposition"] = disposition_name(d).into();
+        store.audit(&mut tx, &attempt.payment_id, "callback.received", actor, &entry).await?;
     }
     tx.commit().await?;
     Ok(d)
@@ -308,6 +306,8 @@ async fn routed_account(state: &AppState, attempt: &AttemptRow) -> Result<Option
         .map(|a| CreditedAccount { bank_bin: a.bank_bin, account_number: a.account_number }))
 }
 
+/// `heard`: the callback behind `fact`, if any; taken (and carried by the journal entry of
+/// the change) when the fact fails the attempt or pays the payment.
 async fn apply_in(
     state: &AppState,
     tx: &mut Tx,
@@ -315,6 +315,7 @@ async fn apply_in(
     fact: &Fact,
     transfer: Option<&Transfer>,
     actor: &str,
+    heard: &mut Option<serde_json::Value>,
 ) -> Result<Disposition, Error> {
     let store = &state.store;
     let pid = &attempt.payment_id;
@@ -365,9 +366,11 @@ async fn apply_in(
                 return Ok(Disposition::AlreadyFinal);
             }
             reopen(state, tx, attempt, code).await?;
-            store
-                .audit(tx, pid, "attempt.failed", actor, &serde_json::json!({"attempt_id": attempt.id, "code": code}))
-                .await?;
+            let mut entry = serde_json::json!({"attempt_id": attempt.id, "code": code});
+            if let Some(h) = heard.take() {
+                entry["callback"] = h;
+            }
+            store.audit(tx, pid, "attempt.failed", actor, &entry).await?;
             Ok(Disposition::Applied)
         }
         Outcome::Succeeded => {
@@ -389,16 +392,12 @@ async fn apply_in(
                             true,
                         )
                         .await?;
-                    store
-                        .audit(
-                            tx,
-                            pid,
-                            "payment.succeeded",
-                            actor,
-                            &serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn,
-                                "other_attempts_closed": closed}),
-                        )
-                        .await?;
+                    let mut entry = serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn,
+                        "other_attempts_closed": closed});
+                    if let Some(h) = heard.take() {
+                        entry["callback"] = h;
+                    }
+                    store.audit(tx, pid, "payment.succeeded", actor, &entry).await?;
                     metrics::counter!("feegate_payment_transitions_total", "to" => "succeeded").increment(1);
                     return Ok(Disposition::Applied);
                 }

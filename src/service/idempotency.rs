@@ -47,11 +47,24 @@ impl<'a> Idempotent<'a> {
 
     /// Claims the key inside `tx`. A key already used rolls `tx` back and gives the stored
     /// answer ([`Claimed::Replay`]), or `idempotency_key_reused` when the request differs.
-    pub async fn claim(&self, store: &Store, mut tx: Tx) -> Result<Claimed, Error> {
+    pub async fn claim(&self, store: &Store, tx: Tx) -> Result<Claimed, Error> {
+        self.claim_inner(store, tx, None).await
+    }
+
+    /// Claims the key inside `tx` with the request's final `answer`, known before the work
+    /// (a create): the key and its answer in one write, and no [`Idempotent::save`] after.
+    /// Replays and refusals as [`Idempotent::claim`].
+    pub async fn claim_answered(&self, store: &Store, tx: Tx, answer: &Stored) -> Result<Claimed, Error> {
+        self.claim_inner(store, tx, Some(answer)).await
+    }
+
+    async fn claim_inner(&self, store: &Store, mut tx: Tx, answer: Option<&Stored>) -> Result<Claimed, Error> {
         if let Some(k) = self.key {
-            if let Claim::Used { request_hash: used, status, response } =
-                store.claim_idempotency(&mut tx, &self.scope, k, &self.hash).await?
-            {
+            let claim = match answer {
+                Some(a) => store.claim_idempotency_with(&mut tx, &self.scope, k, &self.hash, a.status, &a.body).await?,
+                None => store.claim_idempotency(&mut tx, &self.scope, k, &self.hash).await?,
+            };
+            if let Claim::Used { request_hash: used, status, response } = claim {
                 tx.rollback().await?;
                 return replay(&self.hash, &used, status, response).map(Claimed::Replay);
             }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod attempts;
+pub mod cache;
 pub mod callbacks;
 pub mod caller;
 pub mod cases;

@@ -60,19 +60,24 @@ pub async fn create(
     let portal_id = who.portal_id.clone().ok_or_else(Error::forbidden)?;
     let cfg = &state.config;
     let new = NewPayment::parse(body, cfg.default_expires_in_seconds, cfg.max_expires_in_seconds)?;
-    let portal = state.store.portal(&portal_id).await?.ok_or_else(|| Error::internal("key of a missing portal"))?;
+    // Portal, agency and accounts from the cache (seconds old at most; see service::cache).
+    let portal = state
+        .cache
+        .portal(&state.store, &portal_id)
+        .await?
+        .ok_or_else(|| Error::internal("key of a missing portal"))?;
     // No open redirect: the payer comes back only to an origin the portal's admin allowed.
-    super::admin::check_return_url(&state.store, &portal_id, &new.return_url).await?;
-    if state.store.agency(&new.agency_code).await?.is_none() {
+    super::admin::check_return_url_in(&portal.return_origins, &new.return_url)?;
+    if !state.cache.agency_exists(&state.store, &new.agency_code).await? {
         return Err(Error::new(Code::UnknownAgency, format!("no agency has code {}", new.agency_code))
             .with_field("agency_code"));
     }
-    if !portal.may_bill(&new.agency_code) {
+    if !portal.portal.may_bill(&new.agency_code) {
         return Err(
             Error::new(Code::AgencyNotAllowed, "this portal may not bill that agency").with_field("agency_code")
         );
     }
-    let accounts = state.store.accounts(&new.agency_code).await?;
+    let accounts = state.cache.accounts(&state.store, &new.agency_code).await?;
     let now = now_ms();
     let id = new_id("pay");
     let mut lines = Vec::with_capacity(new.lines.len());
@@ -119,8 +124,10 @@ pub async fn create(
     let response = serde_json::to_string(&view).map_err(Error::internal)?;
     let idem = Idempotent::new(format!("portal:{portal_id}"), key.as_deref(), "POST /v1/payments", body);
 
+    // The answer is known before the writes: the key is claimed with it in one statement.
+    let answer = Stored::created(response);
     let store = &state.store;
-    let mut tx = match idem.claim(store, store.begin().await?).await? {
+    let mut tx = match idem.claim_answered(store, store.begin().await?, &answer).await? {
         Claimed::Fresh(tx) => tx,
         Claimed::Replay(answer) => return Ok(answer),
     };
@@ -136,8 +143,9 @@ pub async fn create(
             false,
         )
         .await?;
+    // The payment is new in this transaction: its chain starts without a read or a lock.
     store
-        .audit(
+        .audit_new_scope(
             &mut tx,
             &id,
             "payment.created",
@@ -145,8 +153,6 @@ pub async fn create(
             &serde_json::json!({"amount": row.amount, "lines": lines.len()}),
         )
         .await?;
-    let answer = Stored::created(response);
-    idem.save(store, &mut tx, &answer).await?;
     tx.commit().await?;
     metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
     Ok(answer)

@@ -4,6 +4,8 @@
 //! reordering a row breaks its chain. Chains per scope instead of one global chain: two
 //! payments never wait on each other to write their journal.
 
+#[cfg(doc)]
+use super::StoreError;
 use super::{now_ms, Backend, Result, Store, Tx};
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
@@ -75,9 +77,38 @@ impl Store {
             Some((s, h)) => (s + 1, h),
             None => (1, GENESIS.to_owned()),
         };
+        self.insert_audit(tx, scope, seq, &prev, kind, actor, payload).await
+    }
+
+    /// Appends the first entry of a scope that is new in `tx` (a payment created in it):
+    /// seq 1 after [`GENESIS`], without reading the chain head or taking its lock, since
+    /// nobody else can know the scope yet. Should the scope have entries after all, the
+    /// unique `(scope, seq)` constraint refuses the write ([`StoreError::Conflict`]).
+    pub async fn audit_new_scope(
+        &self,
+        tx: &mut Tx,
+        scope: &str,
+        kind: &str,
+        actor: &str,
+        payload: &serde_json::Value,
+    ) -> Result<()> {
+        self.insert_audit(tx, scope, 1, GENESIS, kind, actor, payload).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_audit(
+        &self,
+        tx: &mut Tx,
+        scope: &str,
+        seq: i64,
+        prev: &str,
+        kind: &str,
+        actor: &str,
+        payload: &serde_json::Value,
+    ) -> Result<()> {
         let payload = payload.to_string();
         let created_at = now_ms();
-        let hash = entry_hash(&prev, scope, seq, kind, actor, &payload, created_at);
+        let hash = entry_hash(prev, scope, seq, kind, actor, &payload, created_at);
         on_tx!(tx, |db| sqlx::query(
             "INSERT INTO audit_log (id, scope, seq, kind, actor, payload, created_at, prev_hash, hash) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
@@ -87,10 +118,10 @@ impl Store {
         .bind(seq)
         .bind(kind)
         .bind(actor)
-        .bind(payload)
+        .bind(&payload)
         .bind(created_at)
         .bind(prev)
-        .bind(hash)
+        .bind(&hash)
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;

@@ -15,13 +15,30 @@ impl Store {
     /// Claims `(scope, key)` inside `tx`. On `Used`, the caller rolls back and answers
     /// the saved response (or 409 if the request differs).
     pub async fn claim_idempotency(&self, tx: &mut Tx, scope: &str, key: &str, request_hash: &str) -> Result<Claim> {
+        self.claim_idempotency_with(tx, scope, key, request_hash, 0, "").await
+    }
+
+    /// Claims `(scope, key)` inside `tx` together with its final answer, for a request
+    /// whose answer is known before its writes: one statement, no later
+    /// [`Store::save_idempotent`]. Rolled back with the work if the work fails.
+    pub async fn claim_idempotency_with(
+        &self,
+        tx: &mut Tx,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        status: u16,
+        response: &str,
+    ) -> Result<Claim> {
         let r = on_tx!(tx, |db| sqlx::query(
             "INSERT INTO idempotency (scope, idem_key, request_hash, status, response, created_at) \
-             VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (scope, idem_key) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, idem_key) DO NOTHING",
         )
         .bind(scope)
         .bind(key)
         .bind(request_hash)
+        .bind(status as i64)
+        .bind(response)
         .bind(now_ms())
         .execute(db)
         .await

@@ -16,19 +16,21 @@
 /// Runs one query, written once, on the store's native pool: `$body` is compiled once per
 /// driver with `$db` bound to `&SqlitePool` or `&PgPool`.
 macro_rules! on_pool {
-    ($store:expr, |$db:ident| $body:expr) => {
+    ($store:expr, |$db:ident| $body:expr) => {{
+        $crate::store::count_statement();
         match &$store.pool {
             $crate::store::Pool::Sqlite($db) => $body,
             $crate::store::Pool::Postgres($db) => $body,
         }
-    };
+    }};
 }
 
 /// Runs one query, written once, inside a write transaction: `$body` is compiled once per
 /// driver with `$db` bound to the native connection (`&mut SqliteConnection` or
 /// `&mut PgConnection`).
 macro_rules! on_tx {
-    ($tx:expr, |$db:ident| $body:expr) => {
+    ($tx:expr, |$db:ident| $body:expr) => {{
+        $crate::store::count_statement();
         match &mut $tx.inner {
             $crate::store::TxInner::Sqlite(t) => {
                 let $db = &mut **t;
@@ -39,7 +41,7 @@ macro_rules! on_tx {
                 $body
             }
         }
-    };
+    }};
 }
 
 pub mod admin;
@@ -143,6 +145,7 @@ pub struct Tx {
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
+        count_statement();
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
@@ -150,12 +153,34 @@ impl Tx {
         Ok(())
     }
     pub async fn rollback(self) -> Result<()> {
+        count_statement();
         match self.inner {
             TxInner::Sqlite(t) => t.rollback().await?,
             TxInner::Postgres(t) => t.rollback().await?,
         }
         Ok(())
     }
+}
+
+tokio::task_local! {
+    static STATEMENTS: std::cell::Cell<u32>;
+}
+
+/// Runs `f` and counts the SQL statements the store sends for it in this task (every query
+/// of [`on_pool!`]/[`on_tx!`], and BEGIN, COMMIT, ROLLBACK), so a test can hold a request
+/// path to a number of statements. Work of other tasks (workers) is not counted.
+pub async fn count_statements<F: std::future::Future>(f: F) -> (F::Output, u32) {
+    STATEMENTS
+        .scope(std::cell::Cell::new(0), async move {
+            let out = f.await;
+            (out, STATEMENTS.with(|c| c.get()))
+        })
+        .await
+}
+
+/// One statement sent, for [`count_statements`] (nothing outside of it).
+pub(crate) fn count_statement() {
+    let _ = STATEMENTS.try_with(|c| c.set(c.get() + 1));
 }
 
 /// Current time in unix milliseconds.
@@ -237,6 +262,7 @@ impl Store {
             Some(l) => Some(Arc::clone(l).lock_owned().await),
             None => None,
         };
+        count_statement();
         let inner = match &self.pool {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
