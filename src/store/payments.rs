@@ -16,7 +16,7 @@ pub struct PaymentRow {
     pub currency: String,
     pub amount: i64,
     pub refunded_amount: i64,
-    pub status: String,
+    pub status: PaymentStatus,
     pub payer: String,
     pub return_url: String,
     pub metadata: String,
@@ -30,7 +30,7 @@ pub struct PaymentRow {
 
 impl PaymentRow {
     pub fn status(&self) -> PaymentStatus {
-        PaymentStatus::parse(&self.status).unwrap_or(PaymentStatus::Created)
+        self.status
     }
 }
 
@@ -53,7 +53,7 @@ pub struct AttemptRow {
     pub payment_id: String,
     pub connector_id: String,
     pub reference: String,
-    pub status: String,
+    pub status: AttemptStatus,
     pub amount: i64,
     pub currency: String,
     pub gateway_ref: Option<String>,
@@ -66,7 +66,7 @@ pub struct AttemptRow {
 
 impl AttemptRow {
     pub fn status(&self) -> AttemptStatus {
-        AttemptStatus::parse(&self.status).unwrap_or(AttemptStatus::Unknown)
+        self.status
     }
 }
 
@@ -132,7 +132,7 @@ macro_rules! bind_attempt {
             .bind(&a.payment_id)
             .bind(&a.connector_id)
             .bind(&a.reference)
-            .bind(&a.status)
+            .bind(a.status)
             .bind(a.amount)
             .bind(&a.currency)
             .bind(&a.gateway_ref)
@@ -166,7 +166,7 @@ impl Store {
         .bind(&p.currency)
         .bind(p.amount)
         .bind(p.refunded_amount)
-        .bind(&p.status)
+        .bind(p.status)
         .bind(&p.payer)
         .bind(&p.return_url)
         .bind(&p.metadata)
