@@ -4,6 +4,7 @@
 //! reordering a row breaks its chain. Chains per scope instead of one global chain: two
 //! payments never wait on each other to write their journal.
 
+use super::types::Millis;
 use super::{now_ms, Backend, Result, Store, Tx};
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
@@ -20,6 +21,7 @@ pub struct AuditRow {
     pub kind: String,
     pub actor: String,
     pub payload: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
     pub prev_hash: String,
     pub hash: String,
@@ -88,7 +90,7 @@ impl Store {
         .bind(kind)
         .bind(actor)
         .bind(payload)
-        .bind(created_at)
+        .bind(Millis(created_at))
         .bind(prev)
         .bind(hash)
         .execute(db)

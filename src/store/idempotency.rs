@@ -1,6 +1,7 @@
 //! Idempotency keys: claimed with `INSERT ... ON CONFLICT DO NOTHING` in the same
 //! transaction as the work, so two racing requests with one key do the work once.
 
+use super::types::Millis;
 use super::{now_ms, Result, Store, Tx};
 
 /// What a claim found.
@@ -22,7 +23,7 @@ impl Store {
         .bind(scope)
         .bind(key)
         .bind(request_hash)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;

@@ -1,6 +1,7 @@
 //! What a bank statement of an agency account is matched against (its payments, the
 //! gateways' settlement batches, manual refunds), and the write of a statement run.
 
+use super::types::Millis;
 use super::recon::{RunRow, ITEM_COLS, ITEM_EXTRA};
 use super::{Result, Store, Tx};
 use crate::domain::ids::new_id;
@@ -38,7 +39,7 @@ impl Store {
     pub async fn accounts_by_number(&self, number: &str) -> Result<Vec<StatementAccount>> {
         let rows: Vec<(String, String, String)> = on_pool!(self, |db| {
             sqlx::query_as(
-            "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active = 1 ORDER BY id",
+            "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active ORDER BY id",
         )
         .bind(number)
         .fetch_all(db)
@@ -98,7 +99,7 @@ impl Store {
             );
             push(
                 on_pool!(self, |db| {
-                    let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(start).bind(end);
+                    let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(Millis(start)).bind(Millis(end));
                     for d in direct {
                         q = q.bind(d);
                     }
@@ -227,7 +228,7 @@ impl Store {
         Ok(on_pool!(self, |db| {
             let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, i64, String, i64, i64)>(&sql)
                 .bind(account_id)
-                .bind(since);
+                .bind(Millis(since));
             for d in direct {
                 q = q.bind(d);
             }
