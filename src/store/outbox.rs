@@ -153,7 +153,7 @@ impl Store {
         .bind(crate::domain::ids::new_id("dlv"))
         .bind(event_id)
         .bind(attempt_no)
-        .bind(at)
+        .bind(Millis(at))
         .bind(http_status)
         .bind(latency_ms)
         .bind(error)

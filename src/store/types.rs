@@ -41,10 +41,25 @@ const PG_EPOCH_US: i64 = 946_684_800_000_000;
 const PG_MIN_US: i64 = -211_813_488_000_000_000;
 const PG_END_US: i64 = 9_223_371_331_200_000_000;
 
+/// The times feegate reads and writes: those `time::OffsetDateTime` can hold (years -9999
+/// to 9999), so a stored time always converts to a date and never falls back to the epoch.
+pub const MIN_MS: i64 = -377_705_116_800_000;
+pub const MAX_MS: i64 = 253_402_300_799_999;
+
 impl Millis {
+    /// This time, if feegate can represent it (see [`MIN_MS`]).
+    pub fn checked(self) -> Result<Millis, BoxDynError> {
+        if (MIN_MS..=MAX_MS).contains(&self.0) {
+            Ok(self)
+        } else {
+            Err(format!("the time {} ms is outside the years -9999 to 9999", self.0).into())
+        }
+    }
+
     /// Microseconds since PostgreSQL's epoch, when PostgreSQL can hold this time.
     fn to_pg_micros(self) -> Result<i64, BoxDynError> {
-        self.0
+        self.checked()?
+            .0
             .checked_mul(1000)
             .and_then(|us| us.checked_sub(PG_EPOCH_US))
             .filter(|us| (PG_MIN_US..PG_END_US).contains(us))
@@ -54,7 +69,7 @@ impl Millis {
     /// The millisecond a PostgreSQL time falls in (floored; feegate writes whole ms).
     fn from_pg_micros(us: i64) -> Result<Millis, BoxDynError> {
         let unix_us = us.checked_add(PG_EPOCH_US).ok_or("a time outside the range of unix milliseconds")?;
-        Ok(Millis(unix_us.div_euclid(1000)))
+        Millis(unix_us.div_euclid(1000)).checked()
     }
 }
 
@@ -69,13 +84,13 @@ impl Type<Sqlite> for Millis {
 
 impl<'q> Encode<'q, Sqlite> for Millis {
     fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-        <i64 as Encode<Sqlite>>::encode_by_ref(&self.0, buf)
+        <i64 as Encode<Sqlite>>::encode_by_ref(&self.checked()?.0, buf)
     }
 }
 
 impl<'r> Decode<'r, Sqlite> for Millis {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Millis(<i64 as Decode<Sqlite>>::decode(value)?))
+        Millis(<i64 as Decode<Sqlite>>::decode(value)?).checked()
     }
 }
 
@@ -113,7 +128,7 @@ fn parse_pg_text(s: &str) -> Result<Millis, BoxDynError> {
         "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]][offset_hour][optional [:[offset_minute]]]"
     );
     let t = time::OffsetDateTime::parse(s, &fmt)?;
-    Ok(Millis(i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000))?))
+    Millis(i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000))?).checked()
 }
 
 impl<DB: sqlx::Database> Type<DB> for OptMillis
@@ -196,8 +211,17 @@ mod tests {
         }
         assert!(Millis(i64::MAX).to_pg_micros().is_err());
         assert!(Millis(i64::MIN).to_pg_micros().is_err());
-        // 300000 AD: inside i64 microseconds, beyond PostgreSQL.
+        // 300000 AD: inside i64 microseconds, beyond PostgreSQL; 10000 AD: beyond `time`.
         assert!(Millis(9_405_000_000_000_000).to_pg_micros().is_err());
+        assert!(Millis(MAX_MS + 1).to_pg_micros().is_err());
+        assert!(Millis(MIN_MS - 1).checked().is_err());
+    }
+
+    #[test]
+    fn the_bounds_are_the_first_and_last_millisecond_time_can_hold() {
+        let at = |ms: i64| time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000);
+        assert!(at(MIN_MS).is_ok() && at(MAX_MS).is_ok());
+        assert!(at(MIN_MS - 1).is_err() && at(MAX_MS + 1).is_err());
     }
 
     #[test]
