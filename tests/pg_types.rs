@@ -86,7 +86,10 @@ async fn write_unchecked(app: &TestApp, sql: &str, id: &str) {
     if on_postgres() {
         for c in ["payments_status_check", "attempts_status_check"] {
             let table = c.split('_').next().unwrap();
-            sqlx::query(&format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}")).execute(&mut *conn).await.unwrap();
+            sqlx::query(&format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}"))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
         }
     } else {
         sqlx::query("PRAGMA ignore_check_constraints = ON").execute(&mut *conn).await.unwrap();

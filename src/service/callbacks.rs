@@ -630,7 +630,9 @@ pub async fn returned(state: &AppState, connector_id: &str, reference: &str) -> 
     let attempt_now =
         state.store.attempt(&attempt.id).await.ok().flatten().map(|a| a.status()).unwrap_or(attempt.status());
     let status = match p.status() {
-        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => p.status.as_str().to_owned(),
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
+            p.status.as_str().to_owned()
+        }
         _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
         _ => p.status.as_str().to_owned(),
     };

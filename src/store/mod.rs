@@ -326,9 +326,7 @@ mod tests {
                 assert!(!lower.contains(leak), "{sql}: the answer {m:?} carries the database's word {leak:?}");
             }
         }
-        let e = StoreError::from(
-            sqlx::query("INSERT INTO parent (id) VALUES ('p')").execute(pool).await.unwrap_err(),
-        );
+        let e = StoreError::from(sqlx::query("INSERT INTO parent (id) VALUES ('p')").execute(pool).await.unwrap_err());
         assert!(matches!(e, StoreError::Conflict), "{e:?}");
     }
 }

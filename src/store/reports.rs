@@ -2,8 +2,8 @@
 //! by the database; what needs a split across accounts (refunds, settled amounts that
 //! differ from the payment) is read row by row and split by the service.
 
-use super::types::Millis;
 use super::cases::LATEST_RUN;
+use super::types::Millis;
 use super::{Result, Store};
 use sqlx::FromRow;
 

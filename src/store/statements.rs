@@ -1,8 +1,8 @@
 //! What a bank statement of an agency account is matched against (its payments, the
 //! gateways' settlement batches, manual refunds), and the write of a statement run.
 
-use super::types::Millis;
 use super::recon::{RunRow, ITEM_COLS, ITEM_EXTRA};
+use super::types::Millis;
 use super::{Result, Store, Tx};
 use crate::domain::ids::new_id;
 use crate::domain::statement::Direction;
@@ -39,11 +39,11 @@ impl Store {
     pub async fn accounts_by_number(&self, number: &str) -> Result<Vec<StatementAccount>> {
         let rows: Vec<(String, String, String)> = on_pool!(self, |db| {
             sqlx::query_as(
-            "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active ORDER BY id",
-        )
-        .bind(number)
-        .fetch_all(db)
-        .await
+                "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active ORDER BY id",
+            )
+            .bind(number)
+            .fetch_all(db)
+            .await
         })?;
         Ok(rows
             .into_iter()
@@ -99,7 +99,8 @@ impl Store {
             );
             push(
                 on_pool!(self, |db| {
-                    let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(Millis(start)).bind(Millis(end));
+                    let mut q =
+                        sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(Millis(start)).bind(Millis(end));
                     for d in direct {
                         q = q.bind(d);
                     }
