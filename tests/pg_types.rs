@@ -43,6 +43,15 @@ async fn postgres_stores_times_as_timestamptz_and_flags_as_booleans() {
     assert_eq!(flags.len(), 3, "{flags:?}");
     let wrong: Vec<_> = flags.iter().filter(|c| c.2 != "boolean").collect();
     assert!(wrong.is_empty(), "flag columns that are not BOOLEAN: {wrong:?}");
+    let type_of = |table: &str, column: &str| {
+        cols.iter().find(|c| c.0 == table && c.1 == column).map(|c| c.2.clone()).unwrap_or_default()
+    };
+    assert_eq!(type_of("portals", "agencies"), "jsonb");
+    // Texts whose exact bytes matter stay TEXT: the audit chain hashes its payload (JSONB
+    // would reorder keys), and a portal's metadata may hold what JSONB refuses (\u0000).
+    for (table, column) in [("audit_log", "payload"), ("payments", "metadata"), ("idempotency", "response")] {
+        assert_eq!(type_of(table, column), "text", "{table}.{column}");
+    }
     let money = cols.iter().find(|c| c.0 == "payments" && c.1 == "amount").unwrap();
     assert_eq!(money.2, "bigint", "money stays BIGINT đồng");
 }

@@ -1,13 +1,13 @@
 -- PostgreSQL stores what each column holds in its own type (issue 12): times become
--- TIMESTAMPTZ and 0/1 flags BOOLEAN. Money stays BIGINT đồng. SQLite keeps its types
--- (INTEGER unix milliseconds, 0/1), so its 0012 changes nothing.
+-- TIMESTAMPTZ, 0/1 flags BOOLEAN, a portal's agencies JSONB (at the end). Money stays
+-- BIGINT đồng. SQLite keeps its types (INTEGER unix milliseconds, 0/1, JSON as TEXT), so
+-- its 0012 changes nothing.
 --
 -- Times convert exactly: unix milliseconds are added to the epoch as an interval (whole
 -- microseconds, no float seconds as `to_timestamp` would take), NULL stays NULL and 0 is
 -- the epoch. Every audit entry hashes its created_at as unix milliseconds; the store reads
 -- it back as the same number, so every chain verifies as before. audit_log.payload, the
--- hashed text, stays TEXT (JSONB would reorder its keys), and so do the other JSON texts:
--- they are read and written as the text they are.
+-- hashed text, stays TEXT (JSONB would reorder its keys).
 --
 -- Each table is rewritten once (one ALTER TABLE per table); its indexes, partial ones
 -- included, are rebuilt on the new types.
@@ -88,3 +88,11 @@ ALTER TABLE recon_corrections
 
 ALTER TABLE server_keys
     ALTER COLUMN created_at TYPE TIMESTAMPTZ USING TIMESTAMPTZ 'epoch' + created_at * INTERVAL '1 millisecond';
+
+-- A portal's agencies (a JSON array of agency codes, checked when written) are a JSON
+-- document nothing hashes or signs. The payer, metadata and event data stay TEXT: they
+-- carry what a portal sent, and JSONB refuses some valid JSON text (a \u0000 escape), which
+-- TEXT stores as sent. Idempotency responses, audit payloads, callback bodies and evidence
+-- stay TEXT too: their exact bytes matter.
+ALTER TABLE portals ALTER COLUMN agencies TYPE JSONB USING agencies::jsonb;
+

@@ -1,7 +1,7 @@
 //! Agencies, accounts, portals (with their allowed return origins), API keys, and the
 //! keys the server makes for itself.
 
-use super::types::{Millis, OptMillis};
+use super::types::{JsonString, JsonText, Millis, OptMillis};
 use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::domain::agency::{Account, Agency, LineKind};
 use sqlx::FromRow;
@@ -48,6 +48,7 @@ pub struct PortalRow {
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
     /// JSON array of agency codes, or `["*"]`.
+    #[sqlx(try_from = "JsonString")]
     pub agencies: String,
     #[sqlx(try_from = "Millis")]
     pub created_at: i64,
@@ -225,7 +226,7 @@ impl Store {
             .bind(&p.name)
             .bind(&p.webhook_url)
             .bind(&p.webhook_secret)
-            .bind(&p.agencies)
+            .bind(JsonText(&p.agencies))
             .bind(Millis(p.created_at))
             .execute(db)
             .await

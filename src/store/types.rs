@@ -155,6 +155,90 @@ where
     }
 }
 
+/// A JSON document written as its text: TEXT on SQLite, JSONB on PostgreSQL (which keeps
+/// it parsed, with its keys in its own order: only for JSON whose exact text is not hashed
+/// or signed). Bind `JsonText(&text)`; read into a `String` field with
+/// `#[sqlx(try_from = "JsonString")]`.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonText<'a>(pub &'a str);
+
+/// A JSON column read back as its text (see [`JsonText`]).
+#[derive(Debug, Clone)]
+pub struct JsonString(pub String);
+
+impl From<JsonString> for String {
+    fn from(j: JsonString) -> String {
+        j.0
+    }
+}
+
+/// PostgreSQL's fixed oid of `jsonb`, and the version byte of its binary form.
+const JSONB_OID: Oid = Oid(3802);
+const JSONB_VERSION: u8 = 1;
+
+impl Type<Sqlite> for JsonText<'_> {
+    fn type_info() -> SqliteTypeInfo {
+        <str as Type<Sqlite>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for JsonText<'q> {
+    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<Sqlite>>::encode(self.0, buf)
+    }
+}
+
+impl Type<Postgres> for JsonText<'_> {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(JSONB_OID)
+    }
+}
+
+impl Encode<'_, Postgres> for JsonText<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        buf.push(JSONB_VERSION);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+impl Type<Sqlite> for JsonString {
+    fn type_info() -> SqliteTypeInfo {
+        <str as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <str as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for JsonString {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(JsonString(<String as Decode<Sqlite>>::decode(value)?))
+    }
+}
+
+impl Type<Postgres> for JsonString {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(JSONB_OID)
+    }
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        ty.oid() == Some(JSONB_OID)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for JsonString {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let format = value.format();
+        let bytes = value.as_bytes()?;
+        let text = match (format, bytes.split_first()) {
+            (PgValueFormat::Binary, Some((&JSONB_VERSION, rest))) => rest,
+            (PgValueFormat::Binary, _) => return Err("jsonb in an unknown binary version".into()),
+            (PgValueFormat::Text, _) => bytes,
+        };
+        Ok(JsonString(std::str::from_utf8(text)?.to_owned()))
+    }
+}
+
 /// TEXT on both databases, decoded through the enum's own list of values: an unknown value
 /// is an error, so a row that says something the code does not know is never read as
 /// something else.
