@@ -57,7 +57,7 @@ async fn a_callback_with_a_bad_signature_changes_nothing_and_is_recorded() {
     assert_eq!((status, body.as_str()), (401, r#"{"status":"bad_signature"}"#));
     assert_eq!(app.payment(&id).await["status"], "pending");
     let (n, verified): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COUNT(*) FILTER (WHERE verified = 1) FROM callbacks")
+        sqlx::query_as("SELECT COUNT(*), COUNT(*) FILTER (WHERE verified = TRUE) FROM callbacks")
             .fetch_one(&app.db)
             .await
             .unwrap();

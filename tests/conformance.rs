@@ -44,7 +44,7 @@ async fn a_forged_callback_changes_nothing_and_the_query_settles_it() {
         app.faults(c, json!({})).await;
     }
     let (unverified,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM callbacks WHERE verified = 0").fetch_one(&app.db).await.unwrap();
+        sqlx::query_as("SELECT COUNT(*) FROM callbacks WHERE verified = FALSE").fetch_one(&app.db).await.unwrap();
     assert_eq!(unverified, 4, "each forged callback was recorded");
     app.stop().await;
 }

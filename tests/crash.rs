@@ -266,7 +266,7 @@ async fn killed_servers_lose_no_payment_apply_no_callback_twice_and_deliver_ever
     let wait_from = Instant::now();
     loop {
         let (pending,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM events WHERE webhook = 1 AND delivery_status = 'pending'")
+            sqlx::query_as("SELECT COUNT(*) FROM events WHERE webhook = TRUE AND delivery_status = 'pending'")
                 .fetch_one(pool)
                 .await
                 .expect("pending events");
@@ -279,7 +279,7 @@ async fn killed_servers_lose_no_payment_apply_no_callback_twice_and_deliver_ever
 
     // Each answered create exists, once, as the payment its answer named.
     let rows: Vec<(String, String, String, i64)> =
-        sqlx::query_as("SELECT id, dossier_code, status, created_at FROM payments")
+        sqlx::query_as(&format!("SELECT id, dossier_code, status, {} FROM payments", common::ms("created_at")))
             .fetch_all(pool)
             .await
             .expect("payments");
@@ -329,7 +329,7 @@ async fn killed_servers_lose_no_payment_apply_no_callback_twice_and_deliver_ever
 
     // Every event was acknowledged by the portal at least once, with a valid signature.
     let events: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT id, type, delivery_status FROM events WHERE webhook = 1")
+        sqlx::query_as("SELECT id, type, delivery_status FROM events WHERE webhook = TRUE")
             .fetch_all(pool)
             .await
             .expect("events");

@@ -240,12 +240,13 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
         // The payment and its open attempt in one transaction: the app's own expiry worker
         // must never see a held payment without its attempt (it would expire it at once).
         let mut t = store.begin().await.unwrap();
-        sqlx::query(
+        sqlx::query(&format!(
             "INSERT INTO payments (id, portal_id, agency_code, dossier_code, procedure_code, description, currency, \
              amount, refunded_amount, status, payer, return_url, metadata, created_at, updated_at, expires_at) \
              SELECT $1, portal_id, agency_code, dossier_code, procedure_code, description, currency, amount, 0, \
-             'pending', payer, return_url, metadata, created_at, updated_at, $2 FROM payments WHERE id = $3",
-        )
+             'pending', payer, return_url, metadata, created_at, updated_at, {} FROM payments WHERE id = $3",
+            common::ts("$2")
+        ))
         .bind(&pid)
         .bind(now - 60_000 + n)
         .bind(&template)
@@ -268,7 +269,7 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
     }
     // One plain due payment, due after all of them.
     let plain = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
-    sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
+    sqlx::query(&format!("UPDATE payments SET expires_at = {} WHERE id = $2", common::ts("$1")))
         .bind(now - 1_000)
         .bind(&plain)
         .execute(store)
@@ -341,7 +342,7 @@ async fn a_vietqr_credit_found_by_a_lookup_in_another_account_is_not_applied() {
         .execute(store)
         .await
         .unwrap();
-    sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
+    sqlx::query(&format!("UPDATE payments SET expires_at = {} WHERE id = $2", common::ts("$1")))
         .bind(feegate::store::now_ms() - 1_000)
         .bind(&id)
         .execute(store)

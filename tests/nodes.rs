@@ -159,7 +159,7 @@ async fn a_node_killed_mid_delivery_has_its_events_delivered_by_the_other_after_
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let (pending,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM events WHERE webhook = 1 AND delivery_status = 'pending'")
+            sqlx::query_as("SELECT COUNT(*) FROM events WHERE webhook = TRUE AND delivery_status = 'pending'")
                 .fetch_one(pool)
                 .await
                 .unwrap();
@@ -171,7 +171,7 @@ async fn a_node_killed_mid_delivery_has_its_events_delivered_by_the_other_after_
     }
 
     let events: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, payment_id, delivery_status FROM events WHERE webhook = 1")
+        sqlx::query_as("SELECT id, payment_id, delivery_status FROM events WHERE webhook = TRUE")
             .fetch_all(pool)
             .await
             .unwrap();

@@ -293,7 +293,7 @@ async fn a_due_payment_expires_and_shows_its_state() {
     let mut body = payment_body();
     body["expires_in_seconds"] = json!(60);
     let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
-    sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
+    sqlx::query(&format!("UPDATE payments SET expires_at = {} WHERE id = $2", common::ts("$1")))
         .bind(feegate::store::now_ms() - 1)
         .bind(&id)
         .execute(&app.db)
@@ -352,7 +352,7 @@ async fn a_paid_dossier_is_never_expired_silently() {
             app.client.get(&gateway).send().await.unwrap();
             let r = app.client.post(&gateway).form(&[("outcome", "success")]).send().await.unwrap();
             assert_eq!(r.status(), 303, "the payer paid and closed the tab; the callback was lost");
-            sqlx::query("UPDATE payments SET expires_at = $1 WHERE id = $2")
+            sqlx::query(&format!("UPDATE payments SET expires_at = {} WHERE id = $2", common::ts("$1")))
                 .bind(feegate::store::now_ms() - 1)
                 .bind(&id)
                 .execute(&app.db)

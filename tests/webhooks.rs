@@ -5,7 +5,7 @@ mod common;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{payment_body, TestApp};
+use common::{payment_body, ts, TestApp};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -402,10 +402,12 @@ async fn an_event_leased_by_a_live_node_waits_for_its_lease_to_run_out() {
 /// `until`), in one statement: the app's own worker cannot claim it in between.
 async fn insert_leased_event(app: &TestApp, payment_id: &str, owner: &str, until: i64) -> String {
     let id = format!("evt_{owner}_{}", feegate::store::now_ms());
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO events (id, payment_id, type, status_from, status_to, data, webhook, delivery_status, created_at, \
-         lease_owner, lease_until) VALUES ($1, $2, 'payment.needs_review', NULL, NULL, $3, 1, 'pending', $4, $5, $6)",
-    )
+         lease_owner, lease_until) VALUES ($1, $2, 'payment.needs_review', NULL, NULL, $3, TRUE, 'pending', {}, $5, {})",
+        ts("$4"),
+        ts("$6")
+    ))
     .bind(&id)
     .bind(payment_id)
     .bind(json!({"id": payment_id}).to_string())

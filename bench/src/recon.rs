@@ -335,7 +335,15 @@ async fn generate(state: &AppState, plan: Plan) -> Result<()> {
     };
     let pay_id = format!("'pay_bench' || {}", pad("(i * 982451653) % 1000000000000", 12));
     let att_id = format!("'att_bench' || {}", pad("(i * 961748941) % 1000000000000", 12));
-    let at = format!("({DAY_START_MS} + i * 86000000 / {total})");
+    // Row `i`'s time plus `off` ms, as each database stores times (TIMESTAMPTZ on PostgreSQL).
+    let at = |off: i64| {
+        let ms = format!("({DAY_START_MS} + i * 86000000 / {total} + {off})");
+        if sqlite {
+            ms
+        } else {
+            format!("(TIMESTAMPTZ 'epoch' + {ms} * INTERVAL '1 millisecond')")
+        }
+    };
     let (n, r0, r1) = (plan.n, 4 * plan.k + 1, 4 * plan.k + plan.refunds);
     let statements = [
         numbers(
@@ -347,8 +355,12 @@ async fn generate(state: &AppState, plan: Plan) -> Result<()> {
                  CASE WHEN i BETWEEN {r0} AND {r1} THEN 5000 ELSE 0 END, \
                  CASE WHEN i > {n} THEN 'expired' WHEN i BETWEEN {r0} AND {r1} THEN 'partially_refunded' \
                  ELSE 'succeeded' END, '{{\"name\":\"Nguyen Van A\"}}', 'https://portal.example.vn/return', '{{}}', \
-                 {at} - 60000, {at}, {at} + 840000, CASE WHEN i > {n} THEN NULL ELSE {at} END",
-                pad("i", 7)
+                 {}, {}, {}, CASE WHEN i > {n} THEN NULL ELSE {} END",
+                pad("i", 7),
+                at(-60000),
+                at(0),
+                at(840000),
+                at(0)
             ),
             1,
             total,
@@ -364,8 +376,10 @@ async fn generate(state: &AppState, plan: Plan) -> Result<()> {
                  gateway_ref, gateway_txn, failure_code, action, created_at, updated_at) \
                  SELECT {att_id}, {pay_id}, '{SOURCE}', 'FG' || {}, \
                  CASE WHEN i > {n} THEN 'failed' ELSE 'succeeded' END, 10000 + (i % 50) * 5000, 'VND', NULL, \
-                 'SBX' || i, CASE WHEN i > {n} THEN 'declined' ELSE NULL END, '{{}}', {at} - 30000, {at}",
-                pad("(i * 9576890767) % 10000000000", 10)
+                 'SBX' || i, CASE WHEN i > {n} THEN 'declined' ELSE NULL END, '{{}}', {}, {}",
+                pad("(i * 9576890767) % 10000000000", 10),
+                at(-30000),
+                at(0)
             ),
             1,
             total,
@@ -375,9 +389,11 @@ async fn generate(state: &AppState, plan: Plan) -> Result<()> {
                 "INSERT INTO refunds (id, payment_id, attempt_id, connector_id, reference, amount, reason, status, \
                  gateway_refund_ref, requested_by, created_at, updated_at) \
                  SELECT 'rfd_bench' || {}, {pay_id}, {att_id}, '{SOURCE}', 'FGR' || {}, 5000, 'Ho so bi tu choi', \
-                 'succeeded', 'SBXR' || i, 'bench', {at} + 500, {at} + 1000",
+                 'succeeded', 'SBXR' || i, 'bench', {}, {}",
                 pad("i", 12),
-                pad("(i * 982451653) % 1000000000", 9)
+                pad("(i * 982451653) % 1000000000", 9),
+                at(500),
+                at(1000)
             ),
             r0,
             r1,

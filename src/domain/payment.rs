@@ -85,6 +85,12 @@ impl PaymentStatus {
     }
 }
 
+impl std::fmt::Display for PaymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An attempt's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -114,6 +120,12 @@ impl AttemptStatus {
     /// Open attempts can still change.
     pub fn is_open(self) -> bool {
         matches!(self, AttemptStatus::Pending | AttemptStatus::Unknown)
+    }
+}
+
+impl std::fmt::Display for AttemptStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

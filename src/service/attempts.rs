@@ -55,7 +55,7 @@ pub async fn start(
         payment_id: payment.id.clone(),
         connector_id: connector_id.to_owned(),
         reference: new_reference(),
-        status: AttemptStatus::Pending.as_str().into(),
+        status: AttemptStatus::Pending,
         amount: payment.amount,
         currency: payment.currency.clone(),
         gateway_ref: None,

@@ -448,7 +448,7 @@ async fn record_second_credit(
     let second = AttemptRow {
         id: new_id("att"),
         reference: format!("{}.{txn}", attempt.reference),
-        status: AttemptStatus::Succeeded.as_str().to_owned(),
+        status: AttemptStatus::Succeeded,
         gateway_ref: None,
         gateway_txn: Some(txn.to_owned()),
         failure_code: None,
@@ -629,9 +629,11 @@ pub async fn returned(state: &AppState, connector_id: &str, reference: &str) -> 
     let attempt_now =
         state.store.attempt(&attempt.id).await.ok().flatten().map(|a| a.status()).unwrap_or(attempt.status());
     let status = match p.status() {
-        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => p.status.clone(),
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
+            p.status.as_str().to_owned()
+        }
         _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
-        _ => p.status.clone(),
+        _ => p.status.as_str().to_owned(),
     };
     Some(Ok(Returned { return_url: p.return_url, payment_id: p.id, status }))
 }

@@ -78,7 +78,7 @@ pub async fn confirm(
 ) -> Result<Correction, Error> {
     let store = &state.store;
     let attempt = store.attempt(attempt_id).await?.ok_or_else(|| Error::not_found("attempt"))?;
-    if attempt.status == "succeeded" {
+    if attempt.status == crate::domain::payment::AttemptStatus::Succeeded {
         let (status, _) = status_now(state, &attempt.payment_id).await?;
         return Ok(Correction::AlreadyDone { status });
     }
@@ -125,7 +125,7 @@ pub async fn confirm(
 /// The payment's status and review reason.
 async fn status_now(state: &AppState, pid: &str) -> Result<(String, Option<String>), Error> {
     let p = state.store.payment(pid).await?.ok_or_else(|| Error::not_found("payment"))?;
-    Ok((p.status.clone(), p.review_reason.clone()))
+    Ok((p.status.as_str().to_owned(), p.review_reason.clone()))
 }
 
 /// Queues, inside a settlement run's `tx`, a correction for every pay line the file reports

@@ -57,7 +57,7 @@ pub async fn redeliver(state: &AppState, who: &Principal, id: &str) -> Result<Ev
         Some(e) if who.sees_portal(&e.portal_id) => e,
         _ => return Err(Error::not_found("event")),
     };
-    if e.webhook == 0 {
+    if !e.webhook {
         return Err(Error::new(Code::NotAWebhookEvent, "this event is status history, not sent to portals"));
     }
     let mut tx = store.begin().await?;

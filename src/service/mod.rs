@@ -32,7 +32,9 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Milliseconds to an `OffsetDateTime`.
+/// Milliseconds to an `OffsetDateTime`. Times come from the store, which reads and writes
+/// only times `OffsetDateTime` can hold (`store::types::Millis::checked`: a stored time
+/// outside them is a read error), or from the clock: the epoch fallback is never reached.
 pub fn datetime(ms: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }

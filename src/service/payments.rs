@@ -109,7 +109,7 @@ pub async fn create(
         currency: "VND".into(),
         amount: new.amount.get(),
         refunded_amount: 0,
-        status: PaymentStatus::Created.as_str().into(),
+        status: PaymentStatus::Created,
         payer: serde_json::to_string(&new.payer).map_err(Error::internal)?,
         return_url: new.return_url,
         metadata: new.metadata.to_string(),
@@ -212,7 +212,7 @@ pub async fn cancel(state: &AppState, who: &Principal, id: &str) -> Result<Payme
     let mut tx = store.begin().await?;
     if !store.transition_payment(&mut tx, id, PaymentStatus::Cancelled, None).await? {
         tx.rollback().await?;
-        let now = store.payment(id).await?.map(|p| p.status).unwrap_or_default();
+        let now = store.payment(id).await?.map(|p| p.status.as_str()).unwrap_or_default();
         return Err(Error::new(Code::InvalidState, format!("a {now} payment cannot be cancelled")));
     }
     store.expire_open_attempts(&mut tx, id).await?;

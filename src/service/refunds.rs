@@ -121,7 +121,7 @@ pub async fn create(
         ApiError::new(Code::PaymentNotRefundable, format!("a {} payment cannot be refunded", payment.status))
     })?;
     let duplicate = paying.as_deref() != Some(attempt.id.as_str());
-    if duplicate && attempt.status != "succeeded" {
+    if duplicate && attempt.status != crate::domain::payment::AttemptStatus::Succeeded {
         return Err(ApiError::new(
             Code::AttemptNotRefundable,
             format!("a {} attempt collected nothing to refund", attempt.status),

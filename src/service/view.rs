@@ -72,7 +72,7 @@ impl PaymentView {
     pub fn build(public_url: &str, p: &PaymentRow, lines: &[LineRow], attempts: &[AttemptRow]) -> PaymentView {
         PaymentView {
             id: p.id.clone(),
-            status: p.status.clone(),
+            status: p.status.as_str().to_owned(),
             agency_code: p.agency_code.clone(),
             dossier_code: p.dossier_code.clone(),
             procedure_code: p.procedure_code.clone(),
@@ -98,7 +98,7 @@ impl PaymentView {
                 .map(|a| AttemptView {
                     id: a.id.clone(),
                     connector: a.connector_id.clone(),
-                    status: a.status.clone(),
+                    status: a.status.as_str().to_owned(),
                     reference: a.reference.clone(),
                     gateway_ref: a.gateway_txn.clone().or_else(|| a.gateway_ref.clone()),
                     created_at: rfc3339(a.created_at),

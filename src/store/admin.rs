@@ -1,6 +1,7 @@
 //! Agencies, accounts, portals (with their allowed return origins), API keys, and the
 //! keys the server makes for itself.
 
+use super::types::{JsonString, JsonText, Millis, OptMillis};
 use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::domain::agency::{Account, Agency, LineKind};
 use sqlx::FromRow;
@@ -17,7 +18,7 @@ struct AccountRow {
     receives: String,
     budget_chapter: Option<String>,
     budget_item: Option<String>,
-    active: i64,
+    active: bool,
 }
 
 impl From<AccountRow> for Account {
@@ -33,7 +34,7 @@ impl From<AccountRow> for Account {
             receives: r.receives.split(',').filter_map(LineKind::parse).collect(),
             budget_chapter: r.budget_chapter,
             budget_item: r.budget_item,
-            active: r.active != 0,
+            active: r.active,
         }
     }
 }
@@ -47,7 +48,9 @@ pub struct PortalRow {
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
     /// JSON array of agency codes, or `["*"]`.
+    #[sqlx(try_from = "JsonString")]
     pub agencies: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
 }
 
@@ -79,7 +82,9 @@ pub struct KeyRow {
     pub role: String,
     pub portal_id: Option<String>,
     pub name: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
+    #[sqlx(try_from = "OptMillis")]
     pub revoked_at: Option<i64>,
 }
 
@@ -100,7 +105,7 @@ impl Store {
         .bind(&a.code)
         .bind(&a.name)
         .bind(&a.parent_code)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;
@@ -115,7 +120,7 @@ impl Store {
         .bind(&a.code)
         .bind(&a.name)
         .bind(&a.parent_code)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;
@@ -169,8 +174,8 @@ impl Store {
         .bind(receives_text(&a.receives))
         .bind(&a.budget_chapter)
         .bind(&a.budget_item)
-        .bind(a.active as i64)
-        .bind(now_ms())
+        .bind(a.active)
+        .bind(Millis(now_ms()))
         .fetch_one(db)
         .await)?;
         Ok(id)
@@ -179,7 +184,7 @@ impl Store {
     /// Sets an account's active flag and what it receives.
     pub async fn patch_account(&self, tx: &mut Tx, id: &str, active: bool, receives: &[LineKind]) -> Result<bool> {
         let r = on_tx!(tx, |db| sqlx::query("UPDATE accounts SET active = $1, receives = $2 WHERE id = $3")
-            .bind(active as i64)
+            .bind(active)
             .bind(receives_text(receives))
             .bind(id)
             .execute(db)
@@ -221,8 +226,8 @@ impl Store {
             .bind(&p.name)
             .bind(&p.webhook_url)
             .bind(&p.webhook_secret)
-            .bind(&p.agencies)
-            .bind(p.created_at)
+            .bind(JsonText(&p.agencies))
+            .bind(Millis(p.created_at))
             .execute(db)
             .await
             .map(|r| r.rows_affected()))?;
@@ -255,7 +260,7 @@ impl Store {
         .bind(&k.role)
         .bind(&k.portal_id)
         .bind(&k.name)
-        .bind(k.created_at)
+        .bind(Millis(k.created_at))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))
@@ -279,7 +284,7 @@ impl Store {
     pub async fn revoke_key(&self, tx: &mut Tx, id: &str) -> Result<bool> {
         let r =
             on_tx!(tx, |db| sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now_ms())
+                .bind(Millis(now_ms()))
                 .bind(id)
                 .execute(db)
                 .await
@@ -325,7 +330,7 @@ impl Store {
         )
         .bind(name)
         .bind(candidate)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;

@@ -4,6 +4,7 @@
 //! reordering a row breaks its chain. Chains per scope instead of one global chain: two
 //! payments never wait on each other to write their journal.
 
+use super::types::Millis;
 #[cfg(doc)]
 use super::StoreError;
 use super::{now_ms, Backend, Result, Store, Tx};
@@ -22,6 +23,7 @@ pub struct AuditRow {
     pub kind: String,
     pub actor: String,
     pub payload: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
     pub prev_hash: String,
     pub hash: String,
@@ -119,7 +121,7 @@ impl Store {
         .bind(kind)
         .bind(actor)
         .bind(&payload)
-        .bind(created_at)
+        .bind(Millis(created_at))
         .bind(prev)
         .bind(&hash)
         .execute(db)

@@ -3,6 +3,7 @@
 //! review of a payment (`reviews`, one row each); only its resolution is written here
 //! (`case_resolutions`), once.
 
+use super::types::{Millis, OptMillis};
 use super::{Result, Store, Tx};
 use sqlx::FromRow;
 
@@ -54,10 +55,12 @@ pub struct ItemCaseRow {
     pub outcome: String,
     pub reason: String,
     pub payment_id: Option<String>,
+    #[sqlx(try_from = "Millis")]
     pub opened_at: i64,
     pub resolution_code: Option<String>,
     pub note: Option<String>,
     pub resolved_by: Option<String>,
+    #[sqlx(try_from = "OptMillis")]
     pub resolved_at: Option<i64>,
 }
 
@@ -71,6 +74,7 @@ pub struct ReviewCaseRow {
     pub review_id: String,
     pub review_reason: String,
     pub review_detail: String,
+    #[sqlx(try_from = "Millis")]
     pub review_opened_at: i64,
     pub amount: i64,
     pub status: String,
@@ -79,6 +83,7 @@ pub struct ReviewCaseRow {
     pub resolution_code: Option<String>,
     pub note: Option<String>,
     pub resolved_by: Option<String>,
+    #[sqlx(try_from = "OptMillis")]
     pub resolved_at: Option<i64>,
 }
 
@@ -88,6 +93,7 @@ pub struct DayRow {
     pub source: String,
     pub business_date: String,
     pub closed_by: String,
+    #[sqlx(try_from = "Millis")]
     pub closed_at: i64,
 }
 
@@ -128,9 +134,9 @@ const REVIEW_INNER: &str = "SELECT p.id, v.id AS review_id, v.reason AS review_r
     FROM reviews v JOIN payments p ON p.id = v.payment_id LEFT JOIN case_resolutions c ON c.case_id = v.id";
 
 /// Reviews of the wanted status: `$1` status, `$2` source, `$3`/`$4` the day's bounds
-/// (`$3 < 0` for any day).
+/// (NULL for any day).
 const REVIEW_WHERE: &str = "($2 = '' OR x.source = $2) \
-    AND ($3 < 0 OR (x.review_opened_at >= $3 AND x.review_opened_at < $4)) \
+    AND ($3 IS NULL OR (x.review_opened_at >= $3 AND x.review_opened_at < $4)) \
     AND (($1 = 'open' AND x.resolved_at IS NULL) OR ($1 = 'resolved' AND x.resolved_at IS NOT NULL) OR $1 = 'all')";
 
 /// Open cases of `source` on `date`: run items, then reviews in the day's bounds. `$conn` is a
@@ -152,8 +158,8 @@ macro_rules! count_open {
             sqlx::query_as(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE}"))
                 .bind("open")
                 .bind(source)
-                .bind(day.0)
-                .bind(day.1)
+                .bind(Millis(day.0))
+                .bind(Millis(day.1))
                 .fetch_one(&mut *$conn)
                 .await?;
         Ok(items + reviews)
@@ -177,14 +183,13 @@ impl Store {
 
     /// Reviews that are cases, oldest first.
     pub async fn review_cases(&self, f: &CaseFilter) -> Result<Vec<ReviewCaseRow>> {
-        let (start, end) = f.day.unwrap_or((-1, -1));
         Ok(on_pool!(self, |db| sqlx::query_as(&format!(
             "SELECT x.* FROM ({REVIEW_INNER}) x WHERE {REVIEW_WHERE} ORDER BY x.review_opened_at, x.review_id LIMIT $5"
         ))
         .bind(f.status.as_str())
         .bind(f.source.as_deref().unwrap_or(""))
-        .bind(start)
-        .bind(end)
+        .bind(f.day.map(|d| Millis(d.0)))
+        .bind(f.day.map(|d| Millis(d.1)))
         .bind(f.limit)
         .fetch_all(db)
         .await)?)
@@ -237,7 +242,7 @@ impl Store {
         .bind(r.code)
         .bind(r.note)
         .bind(r.resolved_by)
-        .bind(r.resolved_at)
+        .bind(Millis(r.resolved_at))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;
@@ -264,7 +269,7 @@ impl Store {
         .bind(&d.source)
         .bind(&d.business_date)
         .bind(&d.closed_by)
-        .bind(d.closed_at)
+        .bind(Millis(d.closed_at))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;

@@ -1,6 +1,7 @@
 //! Idempotency keys: claimed with `INSERT ... ON CONFLICT DO NOTHING` in the same
 //! transaction as the work, so two racing requests with one key do the work once.
 
+use super::types::Millis;
 use super::{now_ms, Result, Store, Tx};
 
 /// What a claim found.
@@ -39,7 +40,7 @@ impl Store {
         .bind(request_hash)
         .bind(status as i64)
         .bind(response)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;

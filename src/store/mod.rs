@@ -54,6 +54,7 @@ pub mod recon;
 pub mod refunds;
 pub mod reports;
 pub mod statements;
+pub mod types;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -6,6 +6,7 @@
 //! newer owner's outcome. Order per payment rests on `seq` (insertion order): an event
 //! is due only when no earlier event of its payment is still pending.
 
+use super::types::{Millis, OptMillis};
 use super::{Backend, Result, Store, Tx};
 use sqlx::FromRow;
 
@@ -20,6 +21,7 @@ pub struct DueEvent {
     pub data: String,
     /// Delivery attempts made before this one.
     pub attempts: i64,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
 }
 
@@ -50,11 +52,14 @@ pub struct OutboxRow {
     #[sqlx(rename = "type")]
     pub kind: String,
     pub data: String,
-    pub webhook: i64,
+    pub webhook: bool,
     pub delivery_status: Option<String>,
     pub attempts: i64,
+    #[sqlx(try_from = "OptMillis")]
     pub next_attempt_at: Option<i64>,
+    #[sqlx(try_from = "OptMillis")]
     pub delivered_at: Option<i64>,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
 }
 
@@ -64,6 +69,7 @@ pub struct DeliveryRow {
     pub id: String,
     pub event_id: String,
     pub attempt_no: i64,
+    #[sqlx(try_from = "Millis")]
     pub at: i64,
     pub http_status: Option<i64>,
     pub latency_ms: i64,
@@ -107,9 +113,9 @@ impl Store {
         );
         let mut tx = self.begin().await?;
         let rows = on_tx!(tx, |db| sqlx::query_as(&sql)
-            .bind(now + lease_ms)
+            .bind(Millis(now + lease_ms))
             .bind(owner)
-            .bind(now)
+            .bind(Millis(now))
             .bind(limit)
             .fetch_all(db)
             .await)?;
@@ -147,7 +153,7 @@ impl Store {
         .bind(crate::domain::ids::new_id("dlv"))
         .bind(event_id)
         .bind(attempt_no)
-        .bind(at)
+        .bind(Millis(at))
         .bind(http_status)
         .bind(latency_ms)
         .bind(error)
@@ -165,7 +171,7 @@ impl Store {
         ))
         .bind(id)
         .bind(owner)
-        .bind(now)
+        .bind(Millis(now))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;
@@ -180,7 +186,7 @@ impl Store {
         ))
         .bind(id)
         .bind(owner)
-        .bind(next_at)
+        .bind(Millis(next_at))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;
@@ -220,7 +226,7 @@ impl Store {
     /// Webhook events, newest first.
     pub async fn list_events(&self, f: &OutboxFilter) -> Result<Vec<OutboxRow>> {
         let mut sql =
-            format!("SELECT {OUTBOX_COLS} FROM events e JOIN payments p ON p.id = e.payment_id WHERE e.webhook = 1");
+            format!("SELECT {OUTBOX_COLS} FROM events e JOIN payments p ON p.id = e.payment_id WHERE e.webhook");
         let mut params: Vec<String> = Vec::new();
         for (clause, value) in
             [("p.portal_id", &f.portal_id), ("e.payment_id", &f.payment_id), ("e.delivery_status", &f.status)]
@@ -267,10 +273,10 @@ impl Store {
     pub async fn redeliver(&self, tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
         let r = on_tx!(tx, |db| sqlx::query(
             "UPDATE events SET delivery_status = 'pending', next_attempt_at = $2, delivered_at = NULL, \
-             lease_until = NULL, lease_owner = NULL WHERE id = $1 AND webhook = 1",
+             lease_until = NULL, lease_owner = NULL WHERE id = $1 AND webhook",
         )
         .bind(id)
-        .bind(now)
+        .bind(Millis(now))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;

@@ -1,5 +1,6 @@
 //! Payments, lines, attempts, events and raw callbacks.
 
+use super::types::{Millis, OptMillis};
 use super::{now_ms, Result, Store, Tx};
 use crate::domain::payment::{AttemptStatus, PaymentStatus};
 use sqlx::FromRow;
@@ -16,21 +17,26 @@ pub struct PaymentRow {
     pub currency: String,
     pub amount: i64,
     pub refunded_amount: i64,
-    pub status: String,
+    pub status: PaymentStatus,
     pub payer: String,
     pub return_url: String,
     pub metadata: String,
     pub review_reason: Option<String>,
+    #[sqlx(try_from = "OptMillis")]
     pub review_opened_at: Option<i64>,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
+    #[sqlx(try_from = "Millis")]
     pub updated_at: i64,
+    #[sqlx(try_from = "Millis")]
     pub expires_at: i64,
+    #[sqlx(try_from = "OptMillis")]
     pub paid_at: Option<i64>,
 }
 
 impl PaymentRow {
     pub fn status(&self) -> PaymentStatus {
-        PaymentStatus::parse(&self.status).unwrap_or(PaymentStatus::Created)
+        self.status
     }
 }
 
@@ -53,20 +59,22 @@ pub struct AttemptRow {
     pub payment_id: String,
     pub connector_id: String,
     pub reference: String,
-    pub status: String,
+    pub status: AttemptStatus,
     pub amount: i64,
     pub currency: String,
     pub gateway_ref: Option<String>,
     pub gateway_txn: Option<String>,
     pub failure_code: Option<String>,
     pub action: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
+    #[sqlx(try_from = "Millis")]
     pub updated_at: i64,
 }
 
 impl AttemptRow {
     pub fn status(&self) -> AttemptStatus {
-        AttemptStatus::parse(&self.status).unwrap_or(AttemptStatus::Unknown)
+        self.status
     }
 }
 
@@ -80,8 +88,9 @@ pub struct EventRow {
     pub status_from: Option<String>,
     pub status_to: Option<String>,
     pub data: String,
-    pub webhook: i64,
+    pub webhook: bool,
     pub delivery_status: Option<String>,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
 }
 
@@ -132,15 +141,15 @@ macro_rules! bind_attempt {
             .bind(&a.payment_id)
             .bind(&a.connector_id)
             .bind(&a.reference)
-            .bind(&a.status)
+            .bind(a.status)
             .bind(a.amount)
             .bind(&a.currency)
             .bind(&a.gateway_ref)
             .bind(&a.gateway_txn)
             .bind(&a.failure_code)
             .bind(&a.action)
-            .bind(a.created_at)
-            .bind(a.updated_at)
+            .bind(Millis(a.created_at))
+            .bind(Millis(a.updated_at))
     }};
 }
 
@@ -148,6 +157,7 @@ macro_rules! bind_attempt {
 enum Param {
     Text(String),
     Int(i64),
+    Time(i64),
 }
 
 impl Store {
@@ -166,16 +176,16 @@ impl Store {
         .bind(&p.currency)
         .bind(p.amount)
         .bind(p.refunded_amount)
-        .bind(&p.status)
+        .bind(p.status)
         .bind(&p.payer)
         .bind(&p.return_url)
         .bind(&p.metadata)
         .bind(&p.review_reason)
-        .bind(p.review_opened_at)
-        .bind(p.created_at)
-        .bind(p.updated_at)
-        .bind(p.expires_at)
-        .bind(p.paid_at)
+        .bind(p.review_opened_at.map(Millis))
+        .bind(Millis(p.created_at))
+        .bind(Millis(p.updated_at))
+        .bind(Millis(p.expires_at))
+        .bind(p.paid_at.map(Millis))
         .execute(db)
         .await.map(|r| r.rows_affected())
         })?;
@@ -294,7 +304,7 @@ impl Store {
              WHERE id = $3 AND status IN ('failed', 'expired')",
         )
         .bind(gateway_txn)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(id)
         .execute(db)
         .await
@@ -330,14 +340,14 @@ impl Store {
             push(&mut sql, " AND agency_code = $?", Param::Text(v.clone()));
         }
         if let Some(v) = f.created_from {
-            push(&mut sql, " AND created_at >= $?", Param::Int(v));
+            push(&mut sql, " AND created_at >= $?", Param::Time(v));
         }
         if let Some(v) = f.created_to {
-            push(&mut sql, " AND created_at < $?", Param::Int(v));
+            push(&mut sql, " AND created_at < $?", Param::Time(v));
         }
         if let Some((at, id)) = &f.after {
-            push(&mut sql, " AND (created_at < $?", Param::Int(*at));
-            push(&mut sql, " OR (created_at = $?", Param::Int(*at));
+            push(&mut sql, " AND (created_at < $?", Param::Time(*at));
+            push(&mut sql, " OR (created_at = $?", Param::Time(*at));
             push(&mut sql, " AND id < $?))", Param::Text(id.clone()));
         }
         push(&mut sql, " ORDER BY created_at DESC, id DESC LIMIT $?", Param::Int(f.limit));
@@ -347,6 +357,7 @@ impl Store {
                 q = match p {
                     Param::Text(s) => q.bind(s),
                     Param::Int(i) => q.bind(i),
+                    Param::Time(t) => q.bind(Millis(t)),
                 };
             }
             q.fetch_all(db).await
@@ -368,8 +379,8 @@ impl Store {
              WHERE id = $4 AND status IN ({sources})"
         ))
         .bind(to.as_str())
-        .bind(now_ms())
-        .bind(paid_at)
+        .bind(Millis(now_ms()))
+        .bind(paid_at.map(Millis))
         .bind(id)
         .execute(db)
         .await
@@ -384,7 +395,7 @@ impl Store {
             "UPDATE payments SET status = 'created', updated_at = $1 WHERE id = $2 AND status = 'pending' \
              AND NOT EXISTS (SELECT 1 FROM attempts WHERE payment_id = $2 AND status IN ('pending', 'unknown'))",
         )
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(id)
         .execute(db)
         .await
@@ -416,7 +427,7 @@ impl Store {
         .bind(detail)
         .bind(dedupe_key)
         .bind(opened_by)
-        .bind(now)
+        .bind(Millis(now))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;
@@ -427,7 +438,7 @@ impl Store {
             "UPDATE payments SET review_reason = $1, review_opened_at = $2, updated_at = $2 WHERE id = $3"
         )
         .bind(reason)
-        .bind(now)
+        .bind(Millis(now))
         .bind(payment_id)
         .execute(db)
         .await
@@ -446,7 +457,7 @@ impl Store {
              OR (status = 'failed' AND failure_code IN ('amount_mismatch', 'wrong_beneficiary')))",
         )
         .bind(gateway_txn)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(id)
         .execute(db)
         .await.map(|r| r.rows_affected())
@@ -462,7 +473,7 @@ impl Store {
             "UPDATE attempts SET status = 'failed', failure_code = 'superseded', updated_at = $1 \
              WHERE payment_id = $2 AND id <> $3 AND status IN ('pending', 'unknown')",
         )
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(payment_id)
         .bind(except)
         .execute(db)
@@ -525,7 +536,7 @@ impl Store {
         .bind(to.as_str())
         .bind(gateway_txn)
         .bind(failure_code)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(id)
         .execute(db)
         .await.map(|r| r.rows_affected())
@@ -539,7 +550,7 @@ impl Store {
             sqlx::query(
             "UPDATE attempts SET status = 'expired', updated_at = $1 WHERE payment_id = $2 AND status IN ('pending', 'unknown')",
         )
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(payment_id)
         .execute(db)
         .await.map(|r| r.rows_affected())
@@ -571,9 +582,9 @@ impl Store {
         .bind(from.map(|s| s.as_str()))
         .bind(to.map(|s| s.as_str()))
         .bind(data.to_string())
-        .bind(webhook as i64)
+        .bind(webhook)
         .bind(webhook.then_some("pending"))
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .execute(db)
         .await.map(|r| r.rows_affected())
         })?;
@@ -598,11 +609,11 @@ impl Store {
         )
         .bind(&c.id)
         .bind(&c.connector_id)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(&c.method)
         .bind(&c.query)
         .bind(&c.body)
-        .bind(c.verified as i64)
+        .bind(c.verified)
         .bind(&c.error)
         .bind(&c.reference)
         .bind(&c.attempt_id)
@@ -620,7 +631,7 @@ impl Store {
             "SELECT {PAYMENT_COLS} FROM payments WHERE status IN ('created', 'pending') AND expires_at <= $1 \
              AND (expiry_check_after IS NULL OR expiry_check_after <= $1) ORDER BY expires_at, id LIMIT $2"
         ))
-        .bind(now)
+        .bind(Millis(now))
         .bind(limit)
         .fetch_all(db)
         .await)?)
@@ -630,7 +641,7 @@ impl Store {
     /// first): it is not offered again before `until`, so it cannot hold up the others.
     pub async fn put_off_expiry(&self, id: &str, until: i64) -> Result<()> {
         on_pool!(self, |db| sqlx::query("UPDATE payments SET expiry_check_after = $1 WHERE id = $2")
-            .bind(until)
+            .bind(Millis(until))
             .bind(id)
             .execute(db)
             .await

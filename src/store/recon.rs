@@ -2,6 +2,7 @@
 //! against. A run is written whole in one transaction; its version counts the runs of its
 //! (source, day), whatever file each reconciled, and is taken under the day's lock.
 
+use super::types::Millis;
 use super::{Backend, Result, Store, StoreError, Tx};
 use crate::domain::recon::{kind_str, Item, Lines, Record, Records, TooLarge};
 use feegate_connector::SettlementKind;
@@ -25,6 +26,7 @@ pub struct RunRow {
     pub status_mismatch: i64,
     pub duplicate: i64,
     pub created_by: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
     /// `settlement` or `statement` (written by its default for settlement runs).
     pub kind: String,
@@ -108,10 +110,11 @@ where
     &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Option<&'r str>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Millis: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let (status, in_day) = if row.len() > 5 {
         let status: &str = row.try_get(5)?;
-        let updated_at: i64 = row.try_get(6)?;
+        let Millis(updated_at) = row.try_get(6)?;
         (status, status == "succeeded" && updated_at >= day_start && updated_at < day_end)
     } else {
         ("succeeded", true)
@@ -139,7 +142,7 @@ impl Store {
                  WHERE status = 'succeeded' AND updated_at >= $2 AND updated_at < $3 AND connector_id = $1"
             );
             on_pool!(self, |db| {
-                let mut rows = sqlx::query(&sql).bind(source).bind(day_start).bind(day_end).fetch(db);
+                let mut rows = sqlx::query(&sql).bind(source).bind(Millis(day_start)).bind(Millis(day_end)).fetch(db);
                 while let Some(row) = rows.next().await {
                     push_record(out, &row?, kind, day_start, day_end)?;
                 }
@@ -247,7 +250,7 @@ impl Store {
         .bind(run.status_mismatch)
         .bind(run.duplicate)
         .bind(&run.created_by)
-        .bind(run.created_at)
+        .bind(Millis(run.created_at))
         .bind(&run.kind)
         .bind(&run.account_id)
         .bind(&run.statements)
@@ -375,7 +378,7 @@ impl Store {
             .bind(attempt_id)
             .bind(actor)
             .bind(evidence)
-            .bind(now)
+            .bind(Millis(now))
             .execute(db)
             .await.map(|r| r.rows_affected())
             })?;
@@ -411,9 +414,9 @@ impl Store {
         );
         let mut tx = self.begin().await?;
         let rows = on_tx!(tx, |db| sqlx::query_as(&sql)
-            .bind(now + lease_ms)
+            .bind(Millis(now + lease_ms))
             .bind(owner)
-            .bind(now)
+            .bind(Millis(now))
             .bind(limit)
             .fetch_all(db)
             .await)?;
@@ -432,7 +435,7 @@ impl Store {
         .bind(&c.id)
         .bind(owner)
         .bind(result)
-        .bind(now)
+        .bind(Millis(now))
         .execute(db)
         .await
         .map(|r| r.rows_affected()))?;
@@ -461,7 +464,7 @@ impl Store {
         ))
         .bind(&c.id)
         .bind(owner)
-        .bind(next_at)
+        .bind(Millis(next_at))
         .bind(why)
         .execute(db)
         .await

@@ -1,6 +1,7 @@
 //! Refunds: reserved against the payment with one guarded update, so the sum of
 //! non-failed refunds never exceeds the amount paid, under any concurrency.
 
+use super::types::Millis;
 use super::{now_ms, Backend, Result, Store, Tx};
 use sqlx::FromRow;
 
@@ -19,7 +20,9 @@ pub struct RefundRow {
     pub failure_code: Option<String>,
     pub bank_reference: Option<String>,
     pub requested_by: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: i64,
+    #[sqlx(try_from = "Millis")]
     pub updated_at: i64,
     /// The duplicate attempt this refund returns (then `attempt_id` too); `None`: it returns
     /// the payment's own collection and is booked on the payment.
@@ -38,7 +41,7 @@ impl Store {
              AND status IN ('succeeded', 'partially_refunded') AND reserved_refunds + $1 <= amount",
         )
         .bind(amount)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(payment_id)
         .execute(db)
         .await
@@ -102,8 +105,8 @@ impl Store {
         .bind(&r.failure_code)
         .bind(&r.bank_reference)
         .bind(&r.requested_by)
-        .bind(r.created_at)
-        .bind(r.updated_at)
+        .bind(Millis(r.created_at))
+        .bind(Millis(r.updated_at))
         .bind(&r.duplicate_attempt_id)
         .execute(db)
         .await
@@ -146,7 +149,7 @@ impl Store {
         )
         .bind(gateway_ref)
         .bind(bank_reference)
-        .bind(now)
+        .bind(Millis(now))
         .bind(&r.id)
         .execute(db)
         .await.map(|r| r.rows_affected())
@@ -167,7 +170,7 @@ impl Store {
              WHERE id = $3 RETURNING status",
         )
         .bind(r.amount)
-        .bind(now)
+        .bind(Millis(now))
         .bind(&r.payment_id)
         .fetch_one(db)
         .await)?;
@@ -180,7 +183,7 @@ impl Store {
         let done = on_tx!(tx, |db| {
             sqlx::query("UPDATE refunds SET status = 'failed', failure_code = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'")
             .bind(code)
-            .bind(now)
+            .bind(Millis(now))
             .bind(&r.id)
             .execute(db)
             .await.map(|r| r.rows_affected())
@@ -201,7 +204,7 @@ impl Store {
             "UPDATE payments SET reserved_refunds = reserved_refunds - $1, updated_at = $2 WHERE id = $3"
         )
         .bind(r.amount)
-        .bind(now)
+        .bind(Millis(now))
         .bind(&r.payment_id)
         .execute(db)
         .await
@@ -218,7 +221,7 @@ impl Store {
              WHERE id = $3 AND status = 'pending' AND gateway_refund_ref IS NULL",
         )
         .bind(gateway_ref)
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(id)
         .execute(db)
         .await
@@ -233,7 +236,7 @@ impl Store {
             sqlx::query(
             "UPDATE refunds SET review_opened_at = $1 WHERE id = $2 AND status = 'pending' AND review_opened_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(Millis(now_ms()))
         .bind(id)
         .execute(db)
         .await.map(|r| r.rows_affected())
@@ -270,8 +273,8 @@ impl Store {
             "SELECT id FROM {table} WHERE {open} AND created_at <= $1 AND (next_query_at IS NULL OR next_query_at <= $2) \
              ORDER BY created_at LIMIT $3 {lock}"
         ))
-        .bind(now - older_than)
-        .bind(now)
+        .bind(Millis(now - older_than))
+        .bind(Millis(now))
         .bind(limit)
         .fetch_all(db)
         .await
@@ -280,7 +283,7 @@ impl Store {
             on_tx!(tx, |db| sqlx::query(&format!(
                 "UPDATE {table} SET next_query_at = $1, queries = queries + 1 WHERE id = $2"
             ))
-            .bind(now + lease_ms)
+            .bind(Millis(now + lease_ms))
             .bind(id)
             .execute(db)
             .await
@@ -293,7 +296,7 @@ impl Store {
     /// Sets when an open attempt or refund is next queried (backoff).
     pub async fn schedule_query(&self, table: &str, id: &str, at: i64) -> Result<()> {
         on_pool!(self, |db| sqlx::query(&format!("UPDATE {table} SET next_query_at = $1 WHERE id = $2"))
-            .bind(at)
+            .bind(Millis(at))
             .bind(id)
             .execute(db)
             .await

@@ -3,6 +3,7 @@
 //! differ from the payment) is read row by row and split by the service.
 
 use super::cases::LATEST_RUN;
+use super::types::Millis;
 use super::{Result, Store};
 use sqlx::FromRow;
 
@@ -36,6 +37,7 @@ pub struct RefundInfo {
     pub payment_id: String,
     pub connector_id: String,
     pub amount: i64,
+    #[sqlx(try_from = "Millis")]
     pub updated_at: i64,
     /// The duplicate collection (attempt) the refund returns; `None`: the payment's own.
     pub duplicate_attempt_id: Option<String>,
@@ -104,8 +106,8 @@ impl Store {
             "SELECT l.account_id, CAST(SUM(l.amount) AS BIGINT) FROM payments p \
              JOIN payment_lines l ON l.payment_id = p.id WHERE {PAID} GROUP BY l.account_id"
         ))
-        .bind(start)
-        .bind(end)
+        .bind(Millis(start))
+        .bind(Millis(end))
         .fetch_all(db)
         .await)?)
     }
@@ -121,8 +123,8 @@ impl Store {
                    FROM payments p JOIN payment_lines l ON l.payment_id = p.id WHERE {PAID}) x \
              GROUP BY x.agency_code, x.kind, x.procedure_code, x.connector"
         ))
-        .bind(start)
-        .bind(end)
+        .bind(Millis(start))
+        .bind(Millis(end))
         .fetch_all(db)
         .await)?)
     }
@@ -133,8 +135,8 @@ impl Store {
             "SELECT id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id FROM refunds \
              WHERE status = 'succeeded' AND updated_at >= $1 AND updated_at < $2",
         )
-        .bind(start)
-        .bind(end)
+        .bind(Millis(start))
+        .bind(Millis(end))
         .fetch_all(db)
         .await)?)
     }

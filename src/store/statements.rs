@@ -3,6 +3,7 @@
 
 use super::recon::{RunRow, ITEM_COLS, ITEM_EXTRA};
 use super::reports::RefundInfo;
+use super::types::Millis;
 use super::{Result, Store, Tx};
 use crate::domain::ids::new_id;
 use crate::domain::statement::Direction;
@@ -49,11 +50,11 @@ impl Store {
     pub async fn accounts_by_number(&self, number: &str) -> Result<Vec<StatementAccount>> {
         let rows: Vec<(String, String, String)> = on_pool!(self, |db| {
             sqlx::query_as(
-            "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active = 1 ORDER BY id",
-        )
-        .bind(number)
-        .fetch_all(db)
-        .await
+                "SELECT id, agency_code, account_number FROM accounts WHERE account_number = $1 AND active ORDER BY id",
+            )
+            .bind(number)
+            .fetch_all(db)
+            .await
         })?;
         Ok(rows
             .into_iter()
@@ -109,7 +110,8 @@ impl Store {
             );
             push(
                 on_pool!(self, |db| {
-                    let mut q = sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(start).bind(end);
+                    let mut q =
+                        sqlx::query_as::<_, PaymentRaw>(&sql).bind(account_id).bind(Millis(start)).bind(Millis(end));
                     for d in direct {
                         q = q.bind(d);
                     }
@@ -244,9 +246,9 @@ impl Store {
              ORDER BY f.created_at",
             marks(3, direct.len())
         );
-        type Raw = (String, String, String, i64, i64, Option<String>, String, Option<String>, String, i64, i64);
+        type Raw = (String, String, String, i64, Millis, Option<String>, String, Option<String>, String, i64, i64);
         Ok(on_pool!(self, |db| {
-            let mut q = sqlx::query_as::<_, Raw>(&sql).bind(account_id).bind(since);
+            let mut q = sqlx::query_as::<_, Raw>(&sql).bind(account_id).bind(Millis(since));
             for d in direct {
                 q = q.bind(d);
             }
@@ -269,7 +271,14 @@ impl Store {
                 _,
             )| {
                 StatementRefund {
-                    refund: RefundInfo { id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id },
+                    refund: RefundInfo {
+                        id,
+                        payment_id,
+                        connector_id,
+                        amount,
+                        updated_at: updated_at.0,
+                        duplicate_attempt_id,
+                    },
                     reference,
                     bank_reference,
                     status,

@@ -265,3 +265,22 @@ pub async fn old_database(db_url: &str, version: i64) -> sqlx::AnyPool {
     }
     pool
 }
+
+/// `param` (unix ms, e.g. `$1`) as the database stores a time: itself on SQLite, a
+/// TIMESTAMPTZ on PostgreSQL. For raw SQL that writes or compares times.
+pub fn ts(param: &str) -> String {
+    if on_postgres() {
+        format!("(TIMESTAMPTZ 'epoch' + {param} * INTERVAL '1 millisecond')")
+    } else {
+        param.to_owned()
+    }
+}
+
+/// A time column read as unix ms on both databases. For raw SQL that reads times.
+pub fn ms(column: &str) -> String {
+    if on_postgres() {
+        format!("CAST(EXTRACT(EPOCH FROM {column}) * 1000 AS BIGINT)")
+    } else {
+        column.to_owned()
+    }
+}

@@ -174,7 +174,7 @@ pub async fn listing_filters_and_keyset_pages_cover_every_payment_once(ctx: Ctx)
         g(&mut x);
         x
     };
-    check(f(&|x| x.status = Some("succeeded".into())), &|p| p.status == "succeeded").await;
+    check(f(&|x| x.status = Some("succeeded".into())), &|p| p.status.as_str() == "succeeded").await;
     check(f(&|x| x.agency_code = Some(OTHER_AGENCY.into())), &|p| p.agency_code == OTHER_AGENCY).await;
     check(f(&|x| x.portal_id = Some(OTHER_PORTAL.into())), &|p| p.portal_id == OTHER_PORTAL).await;
     let dossier = all[7].dossier_code.clone();
@@ -189,7 +189,7 @@ pub async fn listing_filters_and_keyset_pages_cover_every_payment_once(ctx: Ctx)
             x.created_to = Some(base + 5000);
         }),
         &|p| {
-            p.portal_id == PORTAL && p.status == "created" && p.created_at >= base + 1000 && p.created_at < base + 5000
+            p.portal_id == PORTAL && p.status.as_str() == "created" && p.created_at >= base + 1000 && p.created_at < base + 5000
         },
     )
     .await;
@@ -327,7 +327,7 @@ pub async fn closing_other_attempts_closes_only_the_open_ones(ctx: Ctx) {
     assert_eq!(s.close_other_attempts(&mut tx, &id, &paid.id).await.unwrap(), 2, "the pending and the unknown one");
     assert_eq!(s.close_other_attempts(&mut tx, &id, &paid.id).await.unwrap(), 0, "nothing left open");
     tx.commit().await.unwrap();
-    let status = |a: &feegate::store::payments::AttemptRow| (a.status.clone(), a.failure_code.clone());
+    let status = |a: &feegate::store::payments::AttemptRow| (a.status.as_str().to_owned(), a.failure_code.clone());
     let got: Vec<_> = s.attempts(&id).await.unwrap().iter().map(|a| (a.id.clone(), status(a))).collect();
     let want = |a: &str, st: &str, code: Option<&str>| (a.to_owned(), (st.to_owned(), code.map(str::to_owned)));
     for w in [
@@ -338,7 +338,7 @@ pub async fn closing_other_attempts_closes_only_the_open_ones(ctx: Ctx) {
     ] {
         assert!(got.contains(&w), "{w:?} in {got:?}");
     }
-    assert_eq!(s.attempt(&elsewhere.id).await.unwrap().unwrap().status, "pending", "another payment's attempt");
+    assert_eq!(s.attempt(&elsewhere.id).await.unwrap().unwrap().status.as_str(), "pending", "another payment's attempt");
 }
 
 pub async fn two_attempts_succeeding_at_once_leave_one_paying_attempt(ctx: Ctx) {
@@ -365,7 +365,7 @@ pub async fn two_attempts_succeeding_at_once_leave_one_paying_attempt(ctx: Ctx) 
     .await;
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
     let attempts = s.attempts(&id).await.unwrap();
-    let succeeded: Vec<_> = attempts.iter().filter(|a| a.status == "succeeded").collect();
+    let succeeded: Vec<_> = attempts.iter().filter(|a| a.status.as_str() == "succeeded").collect();
     let superseded: Vec<_> = attempts.iter().filter(|a| a.failure_code.as_deref() == Some("superseded")).collect();
     assert_eq!((succeeded.len(), superseded.len()), (1, 1), "{attempts:?}");
     assert_eq!(succeeded[0].id, if won[0] { &a.id } else { &b.id }.clone());
