@@ -189,7 +189,10 @@ pub async fn listing_filters_and_keyset_pages_cover_every_payment_once(ctx: Ctx)
             x.created_to = Some(base + 5000);
         }),
         &|p| {
-            p.portal_id == PORTAL && p.status.as_str() == "created" && p.created_at >= base + 1000 && p.created_at < base + 5000
+            p.portal_id == PORTAL
+                && p.status.as_str() == "created"
+                && p.created_at >= base + 1000
+                && p.created_at < base + 5000
         },
     )
     .await;
@@ -338,7 +341,11 @@ pub async fn closing_other_attempts_closes_only_the_open_ones(ctx: Ctx) {
     ] {
         assert!(got.contains(&w), "{w:?} in {got:?}");
     }
-    assert_eq!(s.attempt(&elsewhere.id).await.unwrap().unwrap().status.as_str(), "pending", "another payment's attempt");
+    assert_eq!(
+        s.attempt(&elsewhere.id).await.unwrap().unwrap().status.as_str(),
+        "pending",
+        "another payment's attempt"
+    );
 }
 
 pub async fn two_attempts_succeeding_at_once_leave_one_paying_attempt(ctx: Ctx) {
