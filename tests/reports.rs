@@ -80,15 +80,7 @@ async fn the_settlement_report_ties_out_per_account_and_the_cli_prints_it() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "succeeded");
     let date = day_str(today());
-    let file = app
-        .client
-        .get(format!("{}/sim/sandbox/_control/settlement?date={date}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let file = sandbox_settlement(&app, &date).await;
 
     // The CLI imports the day's file: --format must be the source's, then the run's counts.
     let dir = std::env::temp_dir().join(format!("feegate-reports-{}-{}", std::process::id(), rand::random::<u32>()));
@@ -339,22 +331,7 @@ async fn the_statement_shows_what_an_account_was_credited_and_its_unknown_credit
     let bank = p["lines"][1]["account_id"].as_str().unwrap().to_owned();
     let day = today();
     let date = day_str(day);
-    let file = app
-        .client
-        .get(format!("{}/sim/sandbox/_control/settlement?date={date}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = app
-        .post("/v1/reconciliation/runs", &app.finance_key)
-        .json(&json!({"source": "sandbox", "date": date, "content": file}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    import_sandbox_settlement(&app, &date).await;
     // The gateway's batch of the day (the fee line, 50000) and a transfer nobody can place.
     let csv =
         vcb_csv(day, &[(50000, "SANDBOX TT GD NGAY FEEGATE SO GTVT HA NAM 1 GD"), (70000, "chuyen tien hoc phi con")]);
@@ -410,22 +387,7 @@ async fn the_statement_expects_of_each_refund_the_share_the_report_gives_it() {
     }
     let day = today();
     let date = day_str(day);
-    let file = app
-        .client
-        .get(format!("{}/sim/sandbox/_control/settlement?date={date}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = app
-        .post("/v1/reconciliation/runs", &app.finance_key)
-        .json(&json!({"source": "sandbox", "date": date, "content": file}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    import_sandbox_settlement(&app, &date).await;
     // The gateway credits the fee account its pay less its refunds: the report's figure.
     let csv = vcb_csv(day, &[(31081, "SANDBOX TT GD NGAY FEEGATE SO GTVT HA NAM 1 GD")]);
     let body = json!({"source": "vcb-0351000765432", "date": date, "content": csv});
@@ -441,4 +403,22 @@ async fn the_statement_expects_of_each_refund_the_share_the_report_gives_it() {
         [&json!("50000"), &json!("18919"), &json!("31081"), &json!("31081"), &json!("31081"), &json!("0")]
     );
     app.stop().await;
+}
+
+/// The sandbox's settlement file of `date`, as its simulator sends it.
+async fn sandbox_settlement(app: &TestApp, date: &str) -> String {
+    let url = format!("{}/sim/sandbox/_control/settlement?date={date}", app.url);
+    app.client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Imports the sandbox's settlement of `date` through the API (201: a run was written).
+async fn import_sandbox_settlement(app: &TestApp, date: &str) {
+    let file = sandbox_settlement(app, date).await;
+    let r = app
+        .post("/v1/reconciliation/runs", &app.finance_key)
+        .json(&json!({"source": "sandbox", "date": date, "content": file}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
 }
