@@ -186,7 +186,7 @@ async fn one(plan: Plan, url: &str, dir: &Path, duckdb: bool) -> Result<bool> {
     config.database_url = url.to_owned();
     let state = AppState::build(config).await?;
     let t = Instant::now();
-    generate(&state, plan).await?;
+    generate(&state, url, plan).await?;
     let file = dir.join("settlement.csv");
     write_file(plan, &file)?;
     let records_csv = dir.join("records.csv");
@@ -309,7 +309,7 @@ macro_rules! on_store {
 }
 
 /// Writes the day's payments, their lines, attempts and refunds in a few statements.
-async fn generate(state: &AppState, plan: Plan) -> Result<()> {
+async fn generate(state: &AppState, url: &str, plan: Plan) -> Result<()> {
     let sqlite = state.store.backend() == Backend::Sqlite;
     let (account,): (String,) = on_store!(state.store, |db| sqlx::query_as(
         "SELECT id FROM accounts WHERE agency_code = 'H12.20' AND receives LIKE '%charge%' LIMIT 1"
@@ -399,9 +399,18 @@ async fn generate(state: &AppState, plan: Plan) -> Result<()> {
             r1,
         ),
     ];
+    // The store's SQLite pool only reads (its writes go through its one writer): the bulk
+    // setup writes on a connection of its own.
+    let setup = if sqlite { Some(sqlx::SqlitePool::connect(url).await.context("the setup connection")?) } else { None };
     for sql in &statements {
-        on_store!(state.store, |db| sqlx::query(sql).execute(db).await.map(|_| ()))
-            .with_context(|| format!("setup: {}", &sql[..60.min(sql.len())]))?;
+        match &setup {
+            Some(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            None => on_store!(state.store, |db| sqlx::query(sql).execute(db).await.map(|_| ())),
+        }
+        .with_context(|| format!("setup: {}", &sql[..60.min(sql.len())]))?;
+    }
+    if let Some(p) = setup {
+        p.close().await;
     }
     if !sqlite {
         on_store!(state.store, |db| sqlx::query("ANALYZE").execute(db).await.map(|_| ()))?;

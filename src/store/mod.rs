@@ -9,8 +9,8 @@
 //! idempotency keys, and state transitions as guarded `UPDATE ... WHERE status IN (...)`
 //! whose affected-row count decides who won.
 //!
-//! SQLite allows one writer at a time; write transactions take a process-wide async
-//! lock first, so concurrent requests queue instead of failing with `SQLITE_BUSY`.
+//! SQLite allows one writer at a time: every write transaction of the process runs on one
+//! writer connection, and concurrent requests commit together ([`writer`], group commit).
 
 // The two macros come before the modules that use them (macro_rules scope is textual).
 /// Runs one query, written once, on the store's native pool: `$body` is compiled once per
@@ -19,7 +19,7 @@ macro_rules! on_pool {
     ($store:expr, |$db:ident| $body:expr) => {{
         $crate::store::count_statement();
         match &$store.pool {
-            $crate::store::Pool::Sqlite($db) => $body,
+            $crate::store::Pool::Sqlite($db, _) => $body,
             $crate::store::Pool::Postgres($db) => $body,
         }
     }};
@@ -33,7 +33,7 @@ macro_rules! on_tx {
         $crate::store::count_statement();
         match &mut $tx.inner {
             $crate::store::TxInner::Sqlite(t) => {
-                let $db = &mut **t;
+                let $db: &mut sqlx::SqliteConnection = &mut **t;
                 $body
             }
             $crate::store::TxInner::Postgres(t) => {
@@ -55,15 +55,16 @@ pub mod refunds;
 pub mod reports;
 pub mod statements;
 pub mod types;
+mod writer;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+pub use writer::WriteStats;
+use writer::{GroupCommit, WriterTx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -121,7 +122,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The native pool of the database behind the store.
 #[derive(Clone)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    /// The readers, and the one writer.
+    Sqlite(SqlitePool, GroupCommit),
     Postgres(PgPool),
 }
 
@@ -130,18 +132,16 @@ pub(crate) enum Pool {
 pub struct Store {
     pool: Pool,
     backend: Backend,
-    write_lock: Option<Arc<Mutex<()>>>,
 }
 
 pub(crate) enum TxInner {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(WriterTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// A write transaction (holding SQLite's writer lock, where there is one).
+/// A write transaction: on SQLite a savepoint on the writer, committed with its batch.
 pub struct Tx {
     inner: TxInner,
-    _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl Tx {
@@ -198,6 +198,11 @@ impl Store {
             if let Some(path) = sqlite_path(url) {
                 ensure_parent_dir(&path)?;
             }
+            if sqlite_path(url).is_none() {
+                // The writer and the readers are separate connections: each would have its
+                // own in-memory database.
+                anyhow::bail!("database_url must name a SQLite file (sqlite:PATH), not an in-memory database");
+            }
             // Money must survive a power cut: WAL with a full fsync on commit.
             let opts = SqliteConnectOptions::from_str(url)
                 .context("parsing database_url")?
@@ -206,13 +211,15 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            let writer = GroupCommit::open(&opts).await.context("connecting to the database")?;
+            // The pool only reads: every write goes through the writer.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(acquire)
-                .connect_with(opts)
+                .connect_with(opts.pragma("query_only", "ON"))
                 .await
                 .context("connecting to the database")?;
-            Ok(Store { pool: Pool::Sqlite(pool), backend: Backend::Sqlite, write_lock: Some(Arc::new(Mutex::new(()))) })
+            Ok(Store { pool: Pool::Sqlite(pool, writer), backend: Backend::Sqlite })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url).context("parsing database_url")?;
             let pool = PgPoolOptions::new()
@@ -221,7 +228,7 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .context("connecting to the database")?;
-            Ok(Store { pool: Pool::Postgres(pool), backend: Backend::Postgres, write_lock: None })
+            Ok(Store { pool: Pool::Postgres(pool), backend: Backend::Postgres })
         } else {
             anyhow::bail!("database_url must start with sqlite: or postgres:");
         }
@@ -230,7 +237,7 @@ impl Store {
     /// Applies pending migrations of this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &self.pool {
-            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Pool::Sqlite(_, w) => SQLITE_MIGRATIONS.run(&mut **w.exclusive().await).await,
             Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         }
         .context("applying migrations")?;
@@ -244,7 +251,7 @@ impl Store {
     /// The native pool, when the store is on SQLite (for tools such as the benchmark).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         match &self.pool {
-            Pool::Sqlite(p) => Some(p),
+            Pool::Sqlite(p, _) => Some(p),
             Pool::Postgres(_) => None,
         }
     }
@@ -253,22 +260,27 @@ impl Store {
     pub fn pg_pool(&self) -> Option<&PgPool> {
         match &self.pool {
             Pool::Postgres(p) => Some(p),
-            Pool::Sqlite(_) => None,
+            Pool::Sqlite(..) => None,
         }
     }
 
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        let guard = match &self.write_lock {
-            Some(l) => Some(Arc::clone(l).lock_owned().await),
-            None => None,
-        };
         count_statement();
         let inner = match &self.pool {
-            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
+            Pool::Sqlite(_, w) => TxInner::Sqlite(w.begin().await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
-        Ok(Tx { inner, _guard: guard })
+        Ok(Tx { inner })
+    }
+
+    /// SQLite's group commit so far: commits made, and the requests they held (`None` on
+    /// PostgreSQL, where each transaction commits itself).
+    pub fn write_stats(&self) -> Option<WriteStats> {
+        match &self.pool {
+            Pool::Sqlite(_, w) => Some(w.stats()),
+            Pool::Postgres(_) => None,
+        }
     }
 
     /// Whether the database answers.
@@ -278,7 +290,11 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p, w) => {
+                // Commits a batch still open (its requests are waiting for it).
+                drop(w.exclusive().await);
+                p.close().await
+            }
             Pool::Postgres(p) => p.close().await,
         }
     }
@@ -331,28 +347,37 @@ mod tests {
     /// constraints and SQL).
     #[tokio::test]
     async fn constraint_violations_do_not_carry_the_databases_own_message() {
-        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
-        let Pool::Sqlite(pool) = &store.pool else { unreachable!() };
+        let path = std::env::temp_dir().join(format!("feegate-constraint-{}.db", crate::domain::ids::new_id("t")));
+        let store = Store::connect(&format!("sqlite:{}", path.display()), 1).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
         for sql in [
             "CREATE TABLE parent (id TEXT PRIMARY KEY)",
             "CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT NOT NULL REFERENCES parent (id), \
              amount BIGINT NOT NULL CHECK (amount >= 0))",
             "INSERT INTO parent (id) VALUES ('p')",
         ] {
-            sqlx::query(sql).execute(pool).await.unwrap();
+            on_tx!(tx, |db| sqlx::query(sql).execute(db).await.map(|_| ())).unwrap();
         }
         for sql in [
             "INSERT INTO child (id, parent_id, amount) VALUES ('c1', 'nobody', 1)",
             "INSERT INTO child (id, parent_id, amount) VALUES ('c2', 'p', -1)",
         ] {
-            let e = StoreError::from(sqlx::query(sql).execute(pool).await.unwrap_err());
+            let e = StoreError::from(on_tx!(tx, |db| sqlx::query(sql).execute(db).await.map(|_| ())).unwrap_err());
             let StoreError::Constraint(m) = &e else { panic!("{sql}: {e:?}") };
             let lower = m.to_lowercase();
             for leak in ["foreign key", "check", "constraint", "child", "parent", "amount"] {
                 assert!(!lower.contains(leak), "{sql}: the answer {m:?} carries the database's word {leak:?}");
             }
         }
-        let e = StoreError::from(sqlx::query("INSERT INTO parent (id) VALUES ('p')").execute(pool).await.unwrap_err());
+        let e = StoreError::from(
+            on_tx!(tx, |db| sqlx::query("INSERT INTO parent (id) VALUES ('p')").execute(db).await.map(|_| ()))
+                .unwrap_err(),
+        );
         assert!(matches!(e, StoreError::Conflict), "{e:?}");
+        tx.rollback().await.unwrap();
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

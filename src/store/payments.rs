@@ -640,12 +640,13 @@ impl Store {
     /// The expiry worker could not expire a due payment (its gateway must be asked
     /// first): it is not offered again before `until`, so it cannot hold up the others.
     pub async fn put_off_expiry(&self, id: &str, until: i64) -> Result<()> {
-        on_pool!(self, |db| sqlx::query("UPDATE payments SET expiry_check_after = $1 WHERE id = $2")
+        let mut tx = self.begin().await?;
+        on_tx!(tx, |db| sqlx::query("UPDATE payments SET expiry_check_after = $1 WHERE id = $2")
             .bind(Millis(until))
             .bind(id)
             .execute(db)
             .await
             .map(|r| r.rows_affected()))?;
-        Ok(())
+        tx.commit().await
     }
 }

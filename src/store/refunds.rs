@@ -295,13 +295,14 @@ impl Store {
 
     /// Sets when an open attempt or refund is next queried (backoff).
     pub async fn schedule_query(&self, table: &str, id: &str, at: i64) -> Result<()> {
-        on_pool!(self, |db| sqlx::query(&format!("UPDATE {table} SET next_query_at = $1 WHERE id = $2"))
+        let mut tx = self.begin().await?;
+        on_tx!(tx, |db| sqlx::query(&format!("UPDATE {table} SET next_query_at = $1 WHERE id = $2"))
             .bind(Millis(at))
             .bind(id)
             .execute(db)
             .await
             .map(|r| r.rows_affected()))?;
-        Ok(())
+        tx.commit().await
     }
 
     /// How many times an attempt or refund has been queried.
