@@ -137,7 +137,7 @@ async fn a_change_made_elsewhere_is_seen_within_the_ttl() {
 /// The most statements a successful callback may send (its attempt lookup included);
 /// PostgreSQL adds the advisory lock of the payment's audit chain.
 fn callback_max() -> u32 {
-    14 + u32::from(on_postgres())
+    12 + u32::from(on_postgres())
 }
 
 /// A callback that pays a payment: one journal entry for the one fact (the payment's

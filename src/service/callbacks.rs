@@ -8,7 +8,7 @@ use crate::domain::payment::{review, AttemptStatus, PaymentStatus};
 use crate::service::error::Code;
 use crate::service::error::Error;
 use crate::service::view::PaymentView;
-use crate::store::payments::{AttemptRow, CallbackRecord};
+use crate::store::payments::{AttemptRow, CallbackRecord, PaymentRow};
 use crate::store::{now_ms, Tx};
 use feegate_connector::{
     Action, CreditedAccount, Disposition, InboundRequest, Notification, Outcome, QueryRequest, QueryResult, Reply,
@@ -376,11 +376,10 @@ async fn apply_in(
         Outcome::Succeeded => {
             let txn = fact.gateway_txn.as_deref();
             if store.succeed_attempt(tx, &attempt.id, txn).await? {
-                if store.transition_payment(tx, pid, PaymentStatus::Succeeded, Some(now_ms())).await? {
-                    store.set_paying_attempt(tx, pid, &attempt.id).await?;
+                if let Some(paid) = store.pay_payment(tx, pid, &attempt.id, now_ms()).await? {
                     // The payment is paid: its other attempts are done, in this transaction.
                     let closed = store.close_other_attempts(tx, pid, &attempt.id).await?;
-                    let data = payment_data(state, tx, pid).await?;
+                    let data = payment_data_of(state, tx, &paid).await?;
                     store
                         .insert_event(
                             tx,
@@ -575,11 +574,15 @@ pub(crate) async fn needs_review(
 
 /// The payment representation, read inside `tx` (the `data` of webhook events).
 pub(crate) async fn payment_data(state: &AppState, tx: &mut Tx, pid: &str) -> Result<serde_json::Value, Error> {
-    let store = &state.store;
-    let p = store.payment_in(tx, pid).await?.ok_or_else(|| Error::not_found("payment"))?;
-    let lines = store.lines_in(tx, pid).await?;
-    let attempts = store.attempts_in(tx, pid).await?;
-    serde_json::to_value(PaymentView::build(&state.config.public_url, &p, &lines, &attempts)).map_err(Error::internal)
+    let p = state.store.payment_in(tx, pid).await?.ok_or_else(|| Error::not_found("payment"))?;
+    payment_data_of(state, tx, &p).await
+}
+
+/// The same for a payment row the transaction already holds (returned by its update).
+async fn payment_data_of(state: &AppState, tx: &mut Tx, p: &PaymentRow) -> Result<serde_json::Value, Error> {
+    let lines = state.store.lines_in(tx, &p.id).await?;
+    let attempts = state.store.attempts_in(tx, &p.id).await?;
+    serde_json::to_value(PaymentView::build(&state.config.public_url, p, &lines, &attempts)).map_err(Error::internal)
 }
 
 /// Where a verified browser return sends the payer: the portal's return URL with the

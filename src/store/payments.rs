@@ -482,17 +482,27 @@ impl Store {
         Ok(r)
     }
 
-    /// Records which attempt paid a payment (with its transition to `succeeded`): a refund
-    /// that names no attempt returns that one, and every other succeeded attempt of the
-    /// payment is a duplicate collection.
-    pub async fn set_paying_attempt(&self, tx: &mut Tx, payment_id: &str, attempt_id: &str) -> Result<()> {
-        on_tx!(tx, |db| sqlx::query("UPDATE payments SET paid_attempt_id = $1 WHERE id = $2")
-            .bind(attempt_id)
-            .bind(payment_id)
-            .execute(db)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+    /// Pays a payment with one of its attempts: the guarded transition to `succeeded`, the
+    /// time and the paying attempt in one statement (a refund that names no attempt returns
+    /// that one, and every other succeeded attempt of the payment is a duplicate
+    /// collection). `None`: the payment's status no longer takes a success.
+    pub async fn pay_payment(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        attempt_id: &str,
+        paid_at: i64,
+    ) -> Result<Option<PaymentRow>> {
+        let sources = PaymentStatus::sql_list(PaymentStatus::sources(PaymentStatus::Succeeded));
+        Ok(on_tx!(tx, |db| sqlx::query_as(&format!(
+            "UPDATE payments SET status = 'succeeded', updated_at = $1, paid_at = $1, paid_attempt_id = $2 \
+             WHERE id = $3 AND status IN ({sources}) RETURNING {PAYMENT_COLS}"
+        ))
+        .bind(Millis(paid_at))
+        .bind(attempt_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await)?)
     }
 
     /// Records a second collection under an attempt's reference (another bank credit for a

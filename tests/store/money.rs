@@ -99,9 +99,17 @@ pub async fn concurrent_refunds_never_reserve_more_than_was_paid(ctx: Ctx) {
 pub async fn concurrent_refunds_of_a_duplicate_collection_stay_within_it(ctx: Ctx) {
     let s = &ctx.store;
     let (account, _) = seed(s).await;
-    let (pid, paying) = paid_payment(s, &account, 100_000).await;
+    let pid = new_payment(s, &account, 100_000, "pending").await;
+    let first = attempt_row(&pid, "sandbox", "succeeded", 100_000);
+    insert_attempts(s, &[&first]).await;
+    let paying = first.id.clone();
     let mut tx = s.begin().await.unwrap();
-    s.set_paying_attempt(&mut tx, &pid, &paying).await.unwrap();
+    let paid = s.pay_payment(&mut tx, &pid, &paying, now_ms()).await.unwrap().expect("a pending payment is paid");
+    assert_eq!(paid.status.as_str(), "succeeded");
+    assert!(
+        s.pay_payment(&mut tx, &pid, &paying, now_ms()).await.unwrap().is_none(),
+        "a paid payment is not paid twice"
+    );
     let second = attempt_row(&pid, "sandbox", "succeeded", 100_000);
     assert!(s.record_duplicate_attempt(&mut tx, &second, &paying).await.unwrap());
     let retry = feegate::store::payments::AttemptRow { id: new_id("att"), ..second.clone() };
