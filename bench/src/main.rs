@@ -256,7 +256,10 @@ async fn bench_sqlite(ctx: &Ctx) -> Result<DbReport> {
     println!("sqlite: ceiling on {ceiling_url} ...");
     let ceiling = run_ceiling(ctx, &ceiling_url, scratch.path()).await?;
     Ok(DbReport {
-        title: format!("sqlite: {dir} (WAL, synchronous=FULL, pool {POOL}, writers serialised by one async mutex)"),
+        title: format!(
+            "sqlite: {dir} (WAL, synchronous=FULL; feegate: pool {POOL} readers and one writer with group \
+             commit; ceiling: pool {POOL}, each insert its own commit, writers serialised by one async mutex)"
+        ),
         feegate,
         ceiling,
         targets: report::Targets::for_mode(ctx.callback),

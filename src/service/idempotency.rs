@@ -5,6 +5,7 @@
 use crate::service::error::Code;
 use crate::service::error::Error;
 use crate::service::payments::Stored;
+use crate::store::create::KeyClaim;
 use crate::store::idempotency::Claim;
 use crate::store::{Store, Tx};
 use sha2::{Digest, Sha256};
@@ -47,29 +48,37 @@ impl<'a> Idempotent<'a> {
 
     /// Claims the key inside `tx`. A key already used rolls `tx` back and gives the stored
     /// answer ([`Claimed::Replay`]), or `idempotency_key_reused` when the request differs.
-    pub async fn claim(&self, store: &Store, tx: Tx) -> Result<Claimed, Error> {
-        self.claim_inner(store, tx, None).await
-    }
-
-    /// Claims the key inside `tx` with the request's final `answer`, known before the work
-    /// (a create): the key and its answer in one write, and no [`Idempotent::save`] after.
-    /// Replays and refusals as [`Idempotent::claim`].
-    pub async fn claim_answered(&self, store: &Store, tx: Tx, answer: &Stored) -> Result<Claimed, Error> {
-        self.claim_inner(store, tx, Some(answer)).await
-    }
-
-    async fn claim_inner(&self, store: &Store, mut tx: Tx, answer: Option<&Stored>) -> Result<Claimed, Error> {
+    pub async fn claim(&self, store: &Store, mut tx: Tx) -> Result<Claimed, Error> {
         if let Some(k) = self.key {
-            let claim = match answer {
-                Some(a) => store.claim_idempotency_with(&mut tx, &self.scope, k, &self.hash, a.status, &a.body).await?,
-                None => store.claim_idempotency(&mut tx, &self.scope, k, &self.hash).await?,
-            };
-            if let Claim::Used { request_hash: used, status, response } = claim {
+            if let Claim::Used { request_hash: used, status, response } =
+                store.claim_idempotency(&mut tx, &self.scope, k, &self.hash).await?
+            {
                 tx.rollback().await?;
                 return replay(&self.hash, &used, status, response).map(Claimed::Replay);
             }
         }
         Ok(Claimed::Fresh(tx))
+    }
+
+    /// The key of this request claimed with its final `answer`, for a store write that
+    /// claims it together with the work ([`crate::store::create`]); `None` without a key.
+    pub fn claim_with<'b>(&'b self, answer: &'b Stored) -> Option<KeyClaim<'b>> {
+        self.key.map(|key| KeyClaim {
+            scope: &self.scope,
+            key,
+            request_hash: &self.hash,
+            status: answer.status,
+            response: &answer.body,
+        })
+    }
+
+    /// The answer of a write that claimed the key with `answer`: that answer if the claim
+    /// was this request's, else the stored one (or `idempotency_key_reused`).
+    pub fn answer(&self, claim: Claim, answer: Stored) -> Result<Stored, Error> {
+        match claim {
+            Claim::Owned => Ok(answer),
+            Claim::Used { request_hash: used, status, response } => replay(&self.hash, &used, status, response),
+        }
     }
 
     /// Saves the answer of a claimed key in the transaction of the work.

@@ -8,7 +8,9 @@ use crate::domain::payment::{NewPayment, PaymentStatus};
 use crate::service::caller::{Principal, Role};
 use crate::service::error::Code;
 use crate::service::error::Error;
-use crate::service::idempotency::{Claimed, Idempotent};
+use crate::service::idempotency::Idempotent;
+use crate::store::create::PaymentWrite;
+use crate::store::idempotency::Claim;
 use crate::store::now_ms;
 use crate::store::payments::{LineRow, PaymentRow};
 
@@ -124,36 +126,17 @@ pub async fn create(
     let response = serde_json::to_string(&view).map_err(Error::internal)?;
     let idem = Idempotent::new(format!("portal:{portal_id}"), key.as_deref(), "POST /v1/payments", body);
 
-    // The answer is known before the writes: the key is claimed with it in one statement.
+    // The answer is known before the writes: the key is claimed with it, in the same write
+    // as the payment (one statement on PostgreSQL).
     let answer = Stored::created(response);
-    let store = &state.store;
-    let mut tx = match idem.claim_answered(store, store.begin().await?, &answer).await? {
-        Claimed::Fresh(tx) => tx,
-        Claimed::Replay(answer) => return Ok(answer),
-    };
-    store.insert_payment(&mut tx, &row, &lines).await?;
-    store
-        .insert_event(
-            &mut tx,
-            &id,
-            "payment.created",
-            None,
-            Some(PaymentStatus::Created),
-            &serde_json::json!({}),
-            false,
-        )
-        .await?;
-    // The payment is new in this transaction: its chain starts without a read or a lock.
-    store
-        .audit_new_scope(
-            &mut tx,
-            &id,
-            "payment.created",
-            &who.actor(),
-            &serde_json::json!({"amount": row.amount, "lines": lines.len()}),
-        )
-        .await?;
-    tx.commit().await?;
+    let audit = serde_json::json!({"amount": row.amount, "lines": lines.len()});
+    let actor = who.actor();
+    let write =
+        PaymentWrite { payment: &row, lines: &lines, claim: idem.claim_with(&answer), actor: &actor, audit: &audit };
+    let claim = state.store.create_payment(&write).await?;
+    if let Claim::Used { .. } = claim {
+        return idem.answer(claim, answer);
+    }
     metrics::counter!("feegate_payment_transitions_total", "to" => "created").increment(1);
     Ok(answer)
 }

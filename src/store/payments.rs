@@ -123,7 +123,8 @@ pub struct PaymentFilter {
     pub limit: i64,
 }
 
-const PAYMENT_COLS: &str = "id, portal_id, agency_code, dossier_code, procedure_code, description, currency, amount, \
+pub(crate) const PAYMENT_COLS: &str =
+    "id, portal_id, agency_code, dossier_code, procedure_code, description, currency, amount, \
     refunded_amount, status, payer, return_url, metadata, review_reason, review_opened_at, created_at, updated_at, \
     expires_at, paid_at";
 
