@@ -53,6 +53,7 @@ pub mod payments;
 pub mod recon;
 pub mod refunds;
 pub mod reports;
+pub mod staff;
 pub mod statements;
 pub mod types;
 
