@@ -49,6 +49,8 @@ async fn driver() -> Option<Driver> {
     let child = Command::new(bin)
         .arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
+        // Vietnamese dates in the date fields (Chromium takes its locale from here).
+        .env("LANGUAGE", "vi")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -69,12 +71,19 @@ async fn browser(d: &Driver) -> Client {
     let caps = serde_json::json!({
         "goog:chromeOptions": {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,800", "--lang=vi-VN", "--hide-scrollbars", "--force-device-scale-factor=1"]
+                     "--window-size=1280,800", "--lang=vi-VN", "--hide-scrollbars", "--force-device-scale-factor=1"],
+            "prefs": { "intl.accept_languages": "vi-VN,vi" }
         }
     });
     let serde_json::Value::Object(caps) = caps else { unreachable!() };
     let http = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(http).capabilities(caps).connect(&d.url).await.expect("a browser session")
+    let c = ClientBuilder::new(http).capabilities(caps).connect(&d.url).await.expect("a browser session");
+    // A 1280x800 page: the window is that plus the browser's own frame.
+    let inner = c.execute("return [window.innerWidth, window.innerHeight];", vec![]).await.expect("size");
+    let (w, h) = (inner[0].as_u64().unwrap_or(1280) as u32, inner[1].as_u64().unwrap_or(800) as u32);
+    let (ow, oh) = c.get_window_size().await.map(|(w, h)| (w as u32, h as u32)).expect("window size");
+    c.set_window_size(1280 + ow.saturating_sub(w), 800 + oh.saturating_sub(h)).await.expect("resize");
+    c
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -146,6 +155,7 @@ async fn accessible(c: &Client, page: &str) {
     c.perform_actions(tab).await.expect("Tab");
     let focused = c.active_element().await.expect("focus");
     assert_eq!(focused.attr("class").await.expect("class").as_deref(), Some("skip"), "{page}: Tab goes to the skip link");
+    c.execute("document.activeElement.blur();", vec![]).await.expect("blur");
 }
 
 async fn goto(c: &Client, app: &TestApp, path: &str) {
@@ -156,12 +166,33 @@ async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.expect("text")
 }
 
+/// Does `act` (a click or a key that submits) and waits until the next page has loaded
+/// (at most 10 s): the old page is marked first, so its elements are never read instead.
+async fn and_wait<F: std::future::Future<Output = ()>>(c: &Client, act: F) {
+    c.execute("window.__fgOld = true;", vec![]).await.expect("mark the page");
+    act.await;
+    let start = Instant::now();
+    let done = "return !window.__fgOld && document.readyState === 'complete';";
+    while start.elapsed() < Duration::from_secs(10) {
+        if c.execute(done, vec![]).await.is_ok_and(|v| v == serde_json::Value::Bool(true)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no new page within 10 s");
+}
+
+async fn click(c: &Client, locator: Locator<'_>) {
+    let el = c.find(locator).await.unwrap_or_else(|e| panic!("{locator:?}: {e}"));
+    and_wait(c, async { el.click().await.expect("click") }).await;
+}
+
 /// Signs in with the keyboard only: the username field has the focus, Tab, Enter.
 async fn sign_in_by_keyboard(c: &Client, app: &TestApp, user: &str, password: &str) {
     goto(c, app, "/console/sign-in").await;
     let focused = c.active_element().await.expect("focus");
     assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("username"), "the username has the focus");
-    focused.send_keys(&format!("{user}\u{e004}{password}\u{e007}")).await.expect("type");
+    and_wait(c, async { focused.send_keys(&format!("{user}\u{e004}{password}\u{e007}")).await.expect("type") }).await;
 }
 
 fn save_docs_png(name: &str, png: &[u8]) {
@@ -177,31 +208,38 @@ async fn a_finance_officer_signs_in_finds_a_payment_by_dossier_code_and_opens_it
     with_browser("signs_in_and_finds_a_payment", |c, app| async move {
         let (paid, dossier) = payment_of(&app, "H12.20").await;
         app.pay_sandbox(&paid, "success").await;
+        for _ in 0..2 {
+            let (other, _) = payment_of(&app, "H12.20").await;
+            app.pay_sandbox(&other, "success").await;
+        }
+        let (waiting, _) = payment_of(&app, "H12.20").await;
+        app.choose(&waiting, "sandbox").await;
         payment_of(&app, "H12.20").await;
+        payment_of(&app, "H12.25").await;
         goto(&c, &app, "/console/sign-in").await;
         accessible(&c, "sign-in").await;
         save_docs_png("signin.png", &c.screenshot().await.expect("png"));
         sign_in_by_keyboard(&c, &app, DEMO_FINANCE.0, DEMO_FINANCE.1).await;
         assert!(text_of(&c, "h1").await.starts_with("Hôm nay"));
-        assert!(text_of(&c, "main").await.contains("135.000 ₫"));
+        assert!(text_of(&c, "main").await.contains("405.000 ₫"), "three payments of 135.000 ₫ today");
         accessible(&c, "today").await;
         save_docs_png("today.png", &c.screenshot().await.expect("png"));
-        c.find(Locator::LinkText("Thanh toán")).await.expect("nav").click().await.expect("click");
+        click(&c, Locator::LinkText("Thanh toán")).await;
         accessible(&c, "payments").await;
         save_docs_png("payments.png", &c.screenshot().await.expect("png"));
         c.find(Locator::Id("f-dossier")).await.expect("dossier field").send_keys(&dossier).await.expect("type");
-        c.find(Locator::Id("search")).await.expect("button").click().await.expect("search");
+        click(&c, Locator::Id("search")).await;
         let results = text_of(&c, "#results tbody").await;
         assert_eq!(results.lines().count(), 1, "{results}");
         assert!(results.contains(&dossier));
-        c.find(Locator::LinkText(&dossier)).await.expect("the row's link").click().await.expect("open");
+        click(&c, Locator::LinkText(&dossier)).await;
         assert_eq!(text_of(&c, "h1").await, format!("Khoản thanh toán {dossier}"));
         let audit = text_of(&c, "#audit").await;
         assert!(audit.contains("payment.created"), "{audit}");
         accessible(&c, "payment").await;
         save_docs_png("payment.png", &c.screenshot().await.expect("png"));
         // English, remembered across pages.
-        c.find(Locator::LinkText("English")).await.expect("switch").click().await.expect("click");
+        click(&c, Locator::LinkText("English")).await;
         assert!(text_of(&c, "h1").await.starts_with("Payment"));
         goto(&c, &app, "/console").await;
         assert!(text_of(&c, "h1").await.starts_with("Today"));

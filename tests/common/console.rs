@@ -85,7 +85,7 @@ pub async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]
 pub async fn payment_of(app: &TestApp, agency: &str) -> (String, String) {
     let mut body = super::payment_body();
     body["agency_code"] = agency.into();
-    let dossier = format!("{agency}-{}", body["dossier_code"].as_str().unwrap_or_default());
+    let dossier = body["dossier_code"].as_str().unwrap_or_default().replacen("H12.20", agency, 1);
     body["dossier_code"] = dossier.clone().into();
     let v = app.create_payment(&body).await;
     (v["id"].as_str().expect("id").to_owned(), dossier)
