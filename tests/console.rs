@@ -23,8 +23,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_for_the_console_only() {
     let r = sign_in(&app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/console");
-    let set: Vec<String> =
-        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    let set: Vec<String> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     let c = set.iter().find(|c| c.starts_with("fg_session=")).expect("session cookie");
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
         assert!(c.contains(attr), "{c} lacks {attr}");
@@ -58,11 +57,19 @@ async fn pages_need_a_session_and_send_the_browser_to_sign_in() {
     let r = get(&app, "fg_session=made-up", "/console").await;
     assert_eq!(r.status(), 303);
     // A sign-in page never sends anyone to another site afterwards.
-    let token = hidden(&app.client.get(format!("{}/console/sign-in", app.url)).send().await.unwrap().text().await.unwrap(), "form_token");
+    let token = hidden(
+        &app.client.get(format!("{}/console/sign-in", app.url)).send().await.unwrap().text().await.unwrap(),
+        "form_token",
+    );
     let r = app
         .client
         .post(format!("{}/console/sign-in", app.url))
-        .form(&[("username", DEMO_ADMIN.0), ("password", DEMO_ADMIN.1), ("form_token", &token), ("next", "//evil.example/x")])
+        .form(&[
+            ("username", DEMO_ADMIN.0),
+            ("password", DEMO_ADMIN.1),
+            ("form_token", &token),
+            ("next", "//evil.example/x"),
+        ])
         .send()
         .await
         .unwrap();
@@ -251,7 +258,8 @@ async fn today_counts_what_was_paid_per_agency_and_gateway() {
     app.pay_sandbox(&id, "success").await;
     payment_of(&app, "H12.25").await;
     let s = session(&app, DEMO_FINANCE.0, DEMO_FINANCE.1).await;
-    let page = get(&app, &s.cookie, "/console").await.text().await.unwrap().replace("&#x2f;", "/").replace("&amp;", "&");
+    let page =
+        get(&app, &s.cookie, "/console").await.text().await.unwrap().replace("&#x2f;", "/").replace("&amp;", "&");
     assert!(page.contains("135.000 ₫"), "{page}");
     assert!(page.contains("Sở Giao thông vận tải tỉnh Hà Nam (H12.20)"));
     assert!(!page.contains("(H12.25)"), "scoped to H12.20");
@@ -271,7 +279,8 @@ async fn the_staff_create_command_prints_a_one_time_password_or_reads_one() {
     let db = fresh_database().await;
     let env = vec![("FEEGATE_DATABASE_URL".to_string(), db.clone()), ("FEEGATE_DEMO".to_string(), "true".to_string())];
     let (code, out) =
-        proc::cli(&["staff", "create", "--role", "viewer", "--agency", "H12.25", "--name", "Lê Văn Xem", "xem"], &env).await;
+        proc::cli(&["staff", "create", "--role", "viewer", "--agency", "H12.25", "--name", "Lê Văn Xem", "xem"], &env)
+            .await;
     assert_eq!(code, 0, "{out}");
     let password = out.lines().last().unwrap().trim().to_owned();
     assert_eq!(password.len(), 23, "{out}");
@@ -296,8 +305,10 @@ async fn the_staff_create_command_prints_a_one_time_password_or_reads_one() {
     let app = TestApp::spawn_on(&db, &[]).await;
     session(&app, "xem", &password).await;
     session(&app, "kt2", "a-long-chosen-password").await;
-    let stored: Vec<(String,)> =
-        sqlx::query_as("SELECT password_hash FROM staff_users WHERE username = 'kt2'").fetch_all(&app.db).await.unwrap();
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT password_hash FROM staff_users WHERE username = 'kt2'")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
     assert!(stored[0].0.starts_with("$argon2id$"), "argon2id: {}", stored[0].0);
     app.stop().await;
 }

@@ -41,8 +41,13 @@ fn chromedriver() -> Option<PathBuf> {
 /// outside CI; in CI a missing chromedriver fails the test.
 async fn driver() -> Option<Driver> {
     let Some(bin) = chromedriver() else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but chromedriver is missing: apt-get install chromium chromium-driver");
-        eprintln!("\n!!!!!!!! SKIPPED: chromedriver is not installed; the console's browser tests did not run !!!!!!!!\n");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromedriver is missing: apt-get install chromium chromium-driver"
+        );
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: chromedriver is not installed; the console's browser tests did not run !!!!!!!!\n"
+        );
         return None;
     };
     let port = proc::free_port();
@@ -109,11 +114,11 @@ where
         Err(panic) => {
             if let Ok(png) = c.screenshot().await {
                 let dir = screenshot_dir();
-            let _ = std::fs::create_dir_all(&dir);
-            let path = dir.join(format!("{name}.png"));
-            let _ = std::fs::write(&path, png);
-            eprintln!("screenshot of the failure: {}", path.display());
-        }
+                let _ = std::fs::create_dir_all(&dir);
+                let path = dir.join(format!("{name}.png"));
+                let _ = std::fs::write(&path, png);
+                eprintln!("screenshot of the failure: {}", path.display());
+            }
             let _ = c.close().await;
             std::panic::resume_unwind(panic);
         }
@@ -146,15 +151,17 @@ async fn accessible(c: &Client, page: &str) {
     // (Focusing the body moves the browser's focus starting point to the top; the sign-in
     // page's autofocus put it on the username.)
     let top = "document.body.tabIndex = -1; document.body.focus(); document.body.removeAttribute('tabindex');";
-    c.execute(top, vec![])
-        .await
-        .expect("blur");
+    c.execute(top, vec![]).await.expect("blur");
     let tab = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: '\u{e004}' })
         .then(KeyAction::Up { value: '\u{e004}' });
     c.perform_actions(tab).await.expect("Tab");
     let focused = c.active_element().await.expect("focus");
-    assert_eq!(focused.attr("class").await.expect("class").as_deref(), Some("skip"), "{page}: Tab goes to the skip link");
+    assert_eq!(
+        focused.attr("class").await.expect("class").as_deref(),
+        Some("skip"),
+        "{page}: Tab goes to the skip link"
+    );
     c.execute("document.activeElement.blur();", vec![]).await.expect("blur");
 }
 
@@ -262,7 +269,10 @@ async fn wrong_passwords_lock_the_account_with_a_message_in_the_browser() {
             }
         }
         sign_in_by_keyboard(&c, &app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
-        assert!(text_of(&c, "#signin-error").await.starts_with("Tài khoản tạm khóa"), "locked even with the right password");
+        assert!(
+            text_of(&c, "#signin-error").await.starts_with("Tài khoản tạm khóa"),
+            "locked even with the right password"
+        );
         accessible(&c, "sign-in (locked)").await;
         app
     })

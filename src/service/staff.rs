@@ -67,8 +67,11 @@ pub fn check_username(u: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::new(Code::InvalidField, "username: 1-64 of a-z, 0-9, '.', '-', '_', starting with a letter or digit")
-            .with_field("username"))
+        Err(Error::new(
+            Code::InvalidField,
+            "username: 1-64 of a-z, 0-9, '.', '-', '_', starting with a letter or digit",
+        )
+        .with_field("username"))
     }
 }
 
@@ -147,15 +150,22 @@ pub async fn create(store: &Store, n: &NewStaff, password: &str, actor: &str) ->
         Ok(_) => {}
         Err(crate::store::StoreError::Conflict) => {
             tx.rollback().await?;
-            return Err(Error::new(Code::Conflict, format!("a staff user named {} exists", n.username))
-                .with_field("username"));
+            return Err(
+                Error::new(Code::Conflict, format!("a staff user named {} exists", n.username)).with_field("username")
+            );
         }
         Err(e) => return Err(e.into()),
     }
     let payload = serde_json::json!({"username": row.username, "role": row.role, "agencies": agencies});
     store.audit(&mut tx, AUDIT_SCOPE, "staff.created", actor, &payload).await?;
     tx.commit().await?;
-    Ok(Staff { username: row.username, display_name: row.display_name, role: n.role.as_str(), agencies, disabled: false })
+    Ok(Staff {
+        username: row.username,
+        display_name: row.display_name,
+        role: n.role.as_str(),
+        agencies,
+        disabled: false,
+    })
 }
 
 /// Seeds the demo's console users (each once: a changed password survives a restart).
@@ -165,12 +175,8 @@ pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
             continue;
         }
         let role = parse_role(&s.role).ok_or_else(|| anyhow::anyhow!("demo staff {}: unknown role", s.username))?;
-        let n = NewStaff {
-            username: s.username.clone(),
-            display_name: s.name.clone(),
-            role,
-            agencies: s.agencies.clone(),
-        };
+        let n =
+            NewStaff { username: s.username.clone(), display_name: s.name.clone(), role, agencies: s.agencies.clone() };
         let password = secrecy::ExposeSecret::expose_secret(&s.password);
         match create(store, &n, password, "system:seed").await {
             Ok(_) => {}

@@ -740,10 +740,8 @@ impl Store {
 
     /// How many payments are in `status` (of the caller's agencies).
     pub async fn count_payments_in(&self, status: PaymentStatus, agencies: Option<&[String]>) -> Result<i64> {
-        let sql = format!(
-            "SELECT COUNT(*) FROM payments WHERE status = $1{}",
-            agency_clause("agency_code", 2, agencies)
-        );
+        let sql =
+            format!("SELECT COUNT(*) FROM payments WHERE status = $1{}", agency_clause("agency_code", 2, agencies));
         let (n,): (i64,) = on_pool!(self, |db| {
             let mut q = sqlx::query_as(&sql).bind(status);
             for a in agencies.unwrap_or_default() {

@@ -123,7 +123,8 @@ impl Store {
         lock_after: i64,
         lock_until: i64,
     ) -> Result<ThrottleRow> {
-        let (failures,): (i64,) = on_tx!(tx, |db| sqlx::query_as(
+        let (failures,): (i64,) = on_tx!(tx, |db| {
+            sqlx::query_as(
             "INSERT INTO staff_sign_in_throttle (username, failures, locked_until, updated_at) VALUES ($1, 1, NULL, $2) \
              ON CONFLICT (username) DO UPDATE SET failures = CASE \
                  WHEN staff_sign_in_throttle.updated_at < $3 THEN 1 ELSE staff_sign_in_throttle.failures + 1 END, \
@@ -133,7 +134,8 @@ impl Store {
         .bind(Millis(now))
         .bind(Millis(stale_before))
         .fetch_one(db)
-        .await)?;
+        .await
+        })?;
         if failures < lock_after {
             return Ok(ThrottleRow { failures, locked_until: None });
         }

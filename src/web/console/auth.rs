@@ -47,15 +47,30 @@ fn now_secs() -> i64 {
     crate::store::now_ms() / 1000
 }
 
-async fn page(state: &AppState, lang: PageLang, status: StatusCode, next: &str, username: &str, error: Option<String>) -> Response {
+async fn page(
+    state: &AppState,
+    lang: PageLang,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    error: Option<String>,
+) -> Response {
     let token = match state.pages.form_key(state).await {
         Ok(key) => crate::web::form::token(key, SIGN_IN_SUBJECT, now_secs()),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let path = format!("/console/sign-in?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+    let path =
+        format!("/console/sign-in?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
     let f = frame(state, lang.lang, &path, None, "");
     let title = i18n::text(lang.lang, "sign_in");
-    render(state, status, "console/signin.html", f, lang, context! { title, next, username, error, form_token => token })
+    render(
+        state,
+        status,
+        "console/signin.html",
+        f,
+        lang,
+        context! { title, next, username, error, form_token => token },
+    )
 }
 
 async fn show(State(state): State<AppState>, lang: PageLang, Query(q): Query<SignInQuery>) -> Response {

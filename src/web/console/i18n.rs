@@ -15,7 +15,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("signed_in_as", "Người dùng", "Signed in as"),
     ("sign_out", "Đăng xuất", "Sign out"),
     ("sign_in", "Đăng nhập", "Sign in"),
-    ("sign_in_lead", "Dành cho cán bộ tài chính, kế toán và quản trị hệ thống.", "For finance, accounting and system staff."),
+    (
+        "sign_in_lead",
+        "Dành cho cán bộ tài chính, kế toán và quản trị hệ thống.",
+        "For finance, accounting and system staff.",
+    ),
     ("username", "Tên đăng nhập", "Username"),
     ("password", "Mật khẩu", "Password"),
     ("wrong", "Tên đăng nhập hoặc mật khẩu không đúng.", "Wrong username or password."),

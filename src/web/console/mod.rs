@@ -188,7 +188,14 @@ fn frame(state: &AppState, lang: Lang, path: &str, staff: Option<&Staff>, nav: &
 
 /// Renders a console template with the frame and `ctx` merged; sets the language cookie
 /// when `?lang=` chose one.
-fn render(state: &AppState, status: StatusCode, name: &str, frame: Frame, lang: PageLang, ctx: minijinja::Value) -> Response {
+fn render(
+    state: &AppState,
+    status: StatusCode,
+    name: &str,
+    frame: Frame,
+    lang: PageLang,
+    ctx: minijinja::Value,
+) -> Response {
     let merged = minijinja::context! { ..minijinja::Value::from_serialize(&frame), ..ctx };
     let mut r = (status, Html(state.pages.render(name, merged))).into_response();
     if lang.chosen {
@@ -201,10 +208,24 @@ fn render(state: &AppState, status: StatusCode, name: &str, frame: Frame, lang: 
 }
 
 /// A page with a heading and one sentence.
-fn message(state: &AppState, status: StatusCode, lang: Lang, staff: Option<&Staff>, title: &str, text: &str) -> Response {
+fn message(
+    state: &AppState,
+    status: StatusCode,
+    lang: Lang,
+    staff: Option<&Staff>,
+    title: &str,
+    text: &str,
+) -> Response {
     let path = staff.map(|s| s.path.clone()).unwrap_or_else(|| "/console".into());
     let f = frame(state, lang, &path, staff, "");
-    render(state, status, "console/message.html", f, PageLang { lang, chosen: false }, minijinja::context! { title, text })
+    render(
+        state,
+        status,
+        "console/message.html",
+        f,
+        PageLang { lang, chosen: false },
+        minijinja::context! { title, text },
+    )
 }
 
 /// A service refusal as a page: 404 for "not found" (another agency's payment too), 403
@@ -266,7 +287,10 @@ mod tests {
 
     #[test]
     fn the_language_switch_keeps_the_search() {
-        assert_eq!(switch_url("/console/payments?dossier=A%2F1&lang=vi", Lang::Vi), "/console/payments?dossier=A%2F1&lang=en");
+        assert_eq!(
+            switch_url("/console/payments?dossier=A%2F1&lang=vi", Lang::Vi),
+            "/console/payments?dossier=A%2F1&lang=en"
+        );
         assert_eq!(switch_url("/console", Lang::En), "/console?lang=vi");
     }
 }

@@ -65,7 +65,12 @@ async fn today(State(state): State<AppState>, s: Staff) -> Response {
             gateway: name_of(&gateways, &c.connector_id),
             count: c.count,
             amount: format_vnd(c.amount),
-            href: format!("/console/payments?agency={}&gateway={}&paid_on={}", enc(&c.agency_code), enc(&c.connector_id), d.date),
+            href: format!(
+                "/console/payments?agency={}&gateway={}&paid_on={}",
+                enc(&c.agency_code),
+                enc(&c.connector_id),
+                d.date
+            ),
         })
         .collect();
     let total_count: i64 = d.collected.iter().map(|c| c.count).sum();
@@ -100,9 +105,7 @@ struct OptionCtx {
 }
 
 fn options(list: Vec<(String, String)>, chosen: &str) -> Vec<OptionCtx> {
-    list.into_iter()
-        .map(|(v, l)| OptionCtx { selected: v == chosen, label: format!("{l} ({v})"), value: v })
-        .collect()
+    list.into_iter().map(|(v, l)| OptionCtx { selected: v == chosen, label: format!("{l} ({v})"), value: v }).collect()
 }
 
 async fn payments(State(state): State<AppState>, s: Staff, Query(q): Query<Search>) -> Response {
@@ -204,7 +207,12 @@ pub struct Done {
     done: String,
 }
 
-async fn payment(State(state): State<AppState>, s: Staff, Path(id): Path<String>, Query(done): Query<Done>) -> Response {
+async fn payment(
+    State(state): State<AppState>,
+    s: Staff,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Response {
     let lang = s.lang.lang;
     let d = match svc::payment(&state, &s.who, &id).await {
         Ok(d) => d,
