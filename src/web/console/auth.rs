@@ -44,7 +44,7 @@ fn safe_next(next: &str) -> String {
 }
 
 fn now_secs() -> i64 {
-    crate::store::now_ms() / 1000
+    crate::service::checkout::now_ms() / 1000
 }
 
 async fn page(
