@@ -138,6 +138,7 @@ async fn an_idle_session_ends_and_so_does_an_old_one_however_busy() {
     .await;
     let idle = session(&app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
     let busy = session(&app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
+    let _abandoned = session(&app, DEMO_FINANCE.0, DEMO_FINANCE.1).await;
     let start = Instant::now();
     // The busy session is used every 500 ms and outlives the idle timeout...
     let mut busy_alive_at_2s = false;
@@ -162,6 +163,10 @@ async fn an_idle_session_ends_and_so_does_an_old_one_however_busy() {
     }
     let ended = ended.expect("the absolute timeout ends a busy session");
     assert!(ended >= Duration::from_millis(3500), "not before the absolute timeout: {ended:?}");
+    // A session nobody came back with is gone too once anyone signs in after its end.
+    assert_eq!(app.count("staff_sessions").await, 1, "the abandoned one is still there");
+    session(&app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
+    assert_eq!(app.count("staff_sessions").await, 1, "only the new session is left");
     app.stop().await;
 }
 
@@ -311,4 +316,33 @@ async fn the_staff_create_command_prints_a_one_time_password_or_reads_one() {
         .unwrap();
     assert!(stored[0].0.starts_with("$argon2id$"), "argon2id: {}", stored[0].0);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn passwords_never_reach_the_log_even_at_debug_level() {
+    let db = fresh_database().await;
+    let dir = proc::Workdir::new("console-log");
+    let log = dir.path("feegate.log");
+    let env = vec![("FEEGATE_DATABASE_URL".to_string(), db), ("RUST_LOG".to_string(), "debug".to_string())];
+    let mut server = proc::Server::start(proc::free_port(), &env, &log).await;
+    let client = proc::client();
+    let wrong = "Wr0ng-and-Secret-Pass";
+    for password in [wrong, DEMO_ADMIN.1] {
+        let page = client.get(format!("{}/console/sign-in", server.url)).send().await.unwrap().text().await.unwrap();
+        let token = hidden(&page, "form_token");
+        let r = client
+            .post(format!("{}/console/sign-in", server.url))
+            .form(&[("username", DEMO_ADMIN.0), ("password", password), ("form_token", &token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), if password == wrong { 401 } else { 303 });
+    }
+    server.kill().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("console sign-in"), "the sign-ins are logged");
+    for secret in [wrong, DEMO_ADMIN.1] {
+        assert!(!text.contains(secret), "the log holds a password: {secret}");
+    }
+    dir.remove();
 }

@@ -230,7 +230,11 @@ pub async fn sign_in(state: &AppState, username: &str, password: &str) -> Result
     };
     let password: String = password.chars().take(MAX_PASSWORD).collect();
     let right = verify_password(password, hash).await && user.as_ref().is_some_and(|u| !u.disabled);
+    let lock_ms = cfg.lock_ms as i64;
     let mut tx = store.begin().await?;
+    // Rows nobody will come back for (abandoned sessions, old counts of made-up names) go
+    // with each sign-in, so neither table grows without bound.
+    store.purge_staff_sign_ins(&mut tx, now - cfg.absolute_timeout_ms as i64, now - lock_ms, now).await?;
     if let (true, Some(u)) = (right, &user) {
         store.clear_sign_in_throttle(&mut tx, &u.username).await?;
         let mut raw = [0u8; 32];
@@ -242,7 +246,6 @@ pub async fn sign_in(state: &AppState, username: &str, password: &str) -> Result
         tx.commit().await?;
         return Ok(Ok(SignedIn { session_id, who }));
     }
-    let lock_ms = cfg.lock_ms as i64;
     let t = store
         .record_sign_in_failure(&mut tx, &username, now, now - lock_ms, cfg.lock_after_failures.into(), now + lock_ms)
         .await?;

@@ -206,6 +206,32 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Forgets what no longer counts: sessions begun before `sessions_before` (past the
+    /// absolute timeout, whether or not anyone comes back with them) and wrong-password
+    /// counts untouched since `throttle_before` that lock nothing at `now`.
+    pub async fn purge_staff_sign_ins(
+        &self,
+        tx: &mut Tx,
+        sessions_before: i64,
+        throttle_before: i64,
+        now: i64,
+    ) -> Result<()> {
+        on_tx!(tx, |db| sqlx::query("DELETE FROM staff_sessions WHERE created_at < $1")
+            .bind(Millis(sessions_before))
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
+        on_tx!(tx, |db| sqlx::query(
+            "DELETE FROM staff_sign_in_throttle WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $2)"
+        )
+        .bind(Millis(throttle_before))
+        .bind(Millis(now))
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Ends a session that timed out (no journal entry: nobody acted).
     pub async fn expire_session(&self, id_hash: &str) -> Result<()> {
         on_pool!(self, |db| sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
