@@ -346,3 +346,44 @@ async fn passwords_never_reach_the_log_even_at_debug_level() {
     }
     dir.remove();
 }
+
+#[tokio::test]
+async fn the_search_finds_payments_by_reference_status_gateway_and_day_and_pages_them() {
+    let app = TestApp::spawn().await;
+    let (paid, paid_dossier) = payment_of(&app, "H12.20").await;
+    app.pay_sandbox(&paid, "success").await;
+    let reference = app.payment(&paid).await["attempts"][0]["reference"].as_str().unwrap().to_owned();
+    let (_, open_dossier) = payment_of(&app, "H12.20").await;
+    let s = session(&app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
+    let results = |html: String| html.split("id=\"results\"").nth(1).map(str::to_owned).unwrap_or_default();
+    let today = feegate::service::cases::gmt7_day(feegate::store::now_ms());
+    for (q, finds_paid, finds_open) in [
+        (format!("reference={}", reference.to_lowercase()), true, false),
+        ("status=succeeded".to_string(), true, false),
+        ("status=created".to_string(), false, true),
+        ("gateway=sandbox".to_string(), true, false),
+        (format!("from={today}&to={today}"), true, true),
+        ("from=2001-01-01&to=2001-01-02".to_string(), false, false),
+        (format!("paid_on={today}"), true, false),
+    ] {
+        let page = results(get(&app, &s.cookie, &format!("/console/payments?{q}")).await.text().await.unwrap());
+        assert_eq!(page.contains(&paid_dossier), finds_paid, "{q}");
+        assert_eq!(page.contains(&open_dossier), finds_open, "{q}");
+    }
+    for bad in ["status=nonsense", "gateway=nobody", "from=29/11/2026", "after=garbage"] {
+        let r = get(&app, &s.cookie, &format!("/console/payments?{bad}")).await;
+        assert_eq!(r.status(), 422, "{bad}");
+        assert!(r.text().await.unwrap().contains("class=\"alert\""), "{bad}: the refusal is on the page");
+    }
+    // 50 a page: the 51st payment is on the next page, found through its link.
+    for _ in 0..50 {
+        payment_of(&app, "H12.25").await;
+    }
+    let first = get(&app, &s.cookie, "/console/payments").await.text().await.unwrap();
+    assert!(!first.contains(&paid_dossier), "the oldest payment is not on the first page");
+    let next = first.split("rel=\"next\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap();
+    let next = next.replace("&#x2f;", "/").replace("&amp;", "&");
+    let second = get(&app, &s.cookie, &next).await.text().await.unwrap();
+    assert!(results(second).contains(&paid_dossier), "{next}");
+    app.stop().await;
+}
