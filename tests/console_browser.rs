@@ -162,6 +162,13 @@ async fn accessible(c: &Client, page: &str) {
         Some("skip"),
         "{page}: Tab goes to the skip link"
     );
+    // Enter on it puts the keyboard in the main content.
+    let enter = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '\u{e007}' })
+        .then(KeyAction::Up { value: '\u{e007}' });
+    c.perform_actions(enter).await.expect("Enter");
+    let focused = c.active_element().await.expect("focus");
+    assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("main"), "{page}: the skip link leads to main");
     c.execute("document.activeElement.blur();", vec![]).await.expect("blur");
 }
 
