@@ -56,6 +56,10 @@ async fn pages_need_a_session_and_send_the_browser_to_sign_in() {
     }
     let r = get(&app, "fg_session=made-up", "/console").await;
     assert_eq!(r.status(), 303);
+    // The sign-in page of a signed-in user goes straight on.
+    let s = session(&app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
+    let r = get(&app, &s.cookie, "/console/sign-in?next=%2Fconsole%2Fpayments").await;
+    assert_eq!((r.status().as_u16(), location(&r)), (303, "/console/payments".to_owned()));
     // A sign-in page never sends anyone to another site afterwards.
     let token = hidden(
         &app.client.get(format!("{}/console/sign-in", app.url)).send().await.unwrap().text().await.unwrap(),

@@ -8,9 +8,9 @@ use crate::domain::payment::PaymentStatus;
 use crate::service::caller::{Principal, Role};
 use crate::service::error::{Code, Error};
 use crate::service::recon::{day_bounds, parse_date};
-use crate::service::view::{EventView, PaymentView};
+use crate::service::view::PaymentView;
 use crate::store::audit::AuditRow;
-use crate::store::payments::{AttemptRow, CollectedRow, PaymentFilter, PaymentRow};
+use crate::store::payments::{AttemptRow, CollectedRow, EventRow, PaymentFilter, PaymentRow};
 use crate::store::refunds::RefundRow;
 
 /// Who may read the console: every staff role.
@@ -179,7 +179,7 @@ pub struct PaymentDetail {
     pub agency_name: String,
     pub lines: Vec<RoutedLine>,
     pub attempts: Vec<AttemptRow>,
-    pub events: Vec<EventView>,
+    pub events: Vec<EventRow>,
     pub refunds: Vec<RefundRow>,
     pub audit: Vec<AuditRow>,
 }
@@ -206,7 +206,7 @@ pub async fn payment(state: &AppState, who: &Principal, id: &str) -> Result<Paym
         })
         .collect();
     let attempts = store.attempts(&row.id).await?;
-    let events = store.events(&row.id).await?.iter().map(EventView::from).collect();
+    let events = store.events(&row.id).await?;
     let refunds = store.refunds(&row.id).await?;
     let audit = store.audit_entries(&row.id).await?;
     Ok(PaymentDetail { row, view, agency_name, lines, attempts, events, refunds, audit })

@@ -73,7 +73,18 @@ async fn page(
     )
 }
 
-async fn show(State(state): State<AppState>, lang: PageLang, Query(q): Query<SignInQuery>) -> Response {
+async fn show(
+    State(state): State<AppState>,
+    lang: PageLang,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<SignInQuery>,
+) -> Response {
+    // Already signed in: straight on.
+    if let Some(sid) = super::cookie(&headers, super::SESSION_COOKIE) {
+        if let Ok(Some(_)) = svc::session(&state, sid).await {
+            return Redirect::to(&safe_next(&q.next)).into_response();
+        }
+    }
     let error = q.expired.is_some().then(|| i18n::text(lang.lang, "expired").to_owned());
     page(&state, lang, StatusCode::OK, &safe_next(&q.next), "", error).await
 }

@@ -32,9 +32,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A cookie's value from the request's `Cookie` headers.
-fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -60,7 +59,7 @@ impl PageLang {
             Some("en") => PageLang { lang: Lang::En, chosen: true },
             Some("vi") => PageLang { lang: Lang::Vi, chosen: true },
             _ => {
-                let lang = if cookie(parts, LANG_COOKIE) == Some("en") { Lang::En } else { Lang::Vi };
+                let lang = if cookie(&parts.headers, LANG_COOKIE) == Some("en") { Lang::En } else { Lang::Vi };
                 PageLang { lang, chosen: false }
             }
         }
@@ -96,7 +95,7 @@ impl FromRequestParts<AppState> for Staff {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = PageLang::of(parts);
         let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
-        let sid = cookie(parts, SESSION_COOKIE).unwrap_or("").to_owned();
+        let sid = cookie(&parts.headers, SESSION_COOKIE).unwrap_or("").to_owned();
         let who = match crate::service::staff::session(state, &sid).await {
             Ok(Some(who)) => who,
             Ok(None) => {

@@ -255,7 +255,7 @@ async fn payment(
                 (None, Some(b)) => status_label(lang, b).to_owned(),
                 _ => String::new(),
             },
-            at: e.created_at.clone(),
+            at: gmt7(e.created_at),
         })
         .collect();
     let refunds: Vec<RefundCtx> = d
