@@ -33,6 +33,9 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("FEEGATE_CACHE_TTL_MS", "cache_ttl_ms"),
     ("FEEGATE_RATE_LIMITS_ENABLED", "rate_limits.enabled"),
     ("FEEGATE_METRICS_LISTEN", "metrics_listen"),
+    ("FEEGATE_CONSOLE_IDLE_TIMEOUT_MS", "console.idle_timeout_ms"),
+    ("FEEGATE_CONSOLE_ABSOLUTE_TIMEOUT_MS", "console.absolute_timeout_ms"),
+    ("FEEGATE_CONSOLE_LOCK_MS", "console.lock_ms"),
 ];
 
 /// The whole configuration.
@@ -96,6 +99,9 @@ pub struct Config {
     pub reconciliation: Reconciliation,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// The finance console's sessions and sign-in throttle.
+    #[serde(default)]
+    pub console: Console,
     /// An address of its own for `/metrics` (e.g. `127.0.0.1:9464`), served there without a
     /// key. Unset (the default), `/metrics` answers only on the main address and only to an
     /// admin or finance key: never public.
@@ -242,6 +248,37 @@ fn default_gateway_timeout() -> u64 {
     10_000
 }
 
+/// The console's sessions and wrong-password throttle (docs/console.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Console {
+    /// The organisation named in the console's header (a province's People's Committee).
+    pub organisation: String,
+    /// A session unused this long ends (30 minutes).
+    pub idle_timeout_ms: u64,
+    /// A session ends this long after sign-in, used or not (12 hours).
+    pub absolute_timeout_ms: u64,
+    /// Wrong passwords in a row after which each answer waits longer (3).
+    pub slow_after_failures: u32,
+    /// Wrong passwords in a row that lock the username (5).
+    pub lock_after_failures: u32,
+    /// How long a locked username stays locked (15 minutes).
+    pub lock_ms: u64,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            organisation: String::new(),
+            idle_timeout_ms: 30 * 60 * 1000,
+            absolute_timeout_ms: 12 * 3600 * 1000,
+            slow_after_failures: 3,
+            lock_after_failures: 5,
+            lock_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
 /// Demo data seeded when `seed_demo` is on.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,6 +287,22 @@ pub struct Demo {
     pub portals: Vec<DemoPortal>,
     #[serde(default)]
     pub agencies: Vec<crate::domain::agency::AgencyImport>,
+    /// Console users with published passwords (created once; never outside demo mode).
+    #[serde(default)]
+    pub staff: Vec<DemoStaff>,
+}
+
+/// A console user seeded by the demo.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoStaff {
+    pub username: String,
+    pub name: String,
+    pub role: String,
+    #[serde(default)]
+    pub agencies: Vec<String>,
+    /// Published in the README: redacted in Debug all the same.
+    pub password: SecretString,
 }
 
 /// A portal seeded by the demo.

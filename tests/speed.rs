@@ -15,6 +15,8 @@ fn portal() -> Principal {
         role: Role::Portal,
         portal_id: Some("demo-portal".into()),
         name: "speed".into(),
+        agencies: None,
+        staff: false,
     }
 }
 

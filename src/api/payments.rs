@@ -162,6 +162,12 @@ pub async fn list(
         agency_code: q.agency_code.clone(),
         created_from: parse_time("created_from", &q.created_from)?,
         created_to: parse_time("created_to", &q.created_to)?,
+        agencies: None,
+        reference: None,
+        connector_id: None,
+        paid_from: None,
+        paid_to: None,
+        webhook_failed: false,
         after,
         limit,
     };

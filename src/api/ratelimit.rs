@@ -59,7 +59,7 @@ impl Limits {
     fn check_key(&self, who: &Principal) -> Result<(), Duration> {
         let limiter = match who.role {
             Role::Portal => &self.portal,
-            Role::Finance => &self.finance,
+            Role::Finance | Role::Viewer => &self.finance,
             Role::Admin => &self.admin,
         };
         limiter.check_key(&who.key_id).map_err(|n| n.wait_time_from(self.clock.now()))
@@ -286,7 +286,14 @@ mod tests {
         let two = std::num::NonZeroU32::new(2).unwrap();
         let cfg = RateLimits { portal: Rate { per_second: one, burst: two }, ..RateLimits::default() };
         let limits = Limits::new(&cfg).unwrap();
-        let who = |id: &str| Principal { key_id: id.into(), role: Role::Portal, portal_id: None, name: "t".into() };
+        let who = |id: &str| Principal {
+            key_id: id.into(),
+            role: Role::Portal,
+            portal_id: None,
+            name: "t".into(),
+            agencies: None,
+            staff: false,
+        };
         assert!(limits.check_key(&who("a")).is_ok());
         assert!(limits.check_key(&who("a")).is_ok());
         let wait = limits.check_key(&who("a")).unwrap_err();

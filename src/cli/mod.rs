@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `keys`, `agencies`, `reconcile`, `audit`.
+//! The command line: `serve` (default), `migrate`, `keys`, `staff`, `agencies`, `reconcile`, `audit`.
 
 use crate::api::auth::Role;
 use crate::app::{launch, AppState};
@@ -37,6 +37,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage the console's staff users.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
     },
     /// Manage agencies and their accounts.
     Agencies {
@@ -102,6 +107,26 @@ enum KeysCommand {
     },
     /// Revoke a key by id.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff user; prints a one-time password unless --password-stdin.
+    Create {
+        /// admin, finance or viewer.
+        #[arg(long)]
+        role: String,
+        /// Bind the user to this agency (repeat for several); none: every agency.
+        #[arg(long = "agency")]
+        agencies: Vec<String>,
+        /// The name shown in the console and the journal (the username if not given).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -202,6 +227,32 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             println!("revoked {id}");
+        }
+        Command::Staff { command: StaffCommand::Create { role, agencies, name, password_stdin, username } } => {
+            let store = store(&config).await?;
+            if config.seed_demo {
+                crate::service::admin::seed_demo(&store, &config).await?;
+            }
+            let role = crate::service::staff::parse_role(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role is admin, finance or viewer"))?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                crate::service::staff::new_password()
+            };
+            let display_name = name.unwrap_or_else(|| username.clone());
+            let n = crate::service::staff::NewStaff { username, display_name, role, agencies };
+            let s = crate::service::staff::create(&store, &n, &password, "cli").await.map_err(|e| {
+                anyhow::anyhow!("{}{}: {}", e.code, e.field.map(|f| format!(" ({f})")).unwrap_or_default(), e.message)
+            })?;
+            let scope = if s.agencies.is_empty() { "every agency".to_owned() } else { s.agencies.join(", ") };
+            println!("created {} user {} ({scope})", s.role, s.username);
+            if !password_stdin {
+                println!("one-time password; give it to the user now, it is not shown again:");
+                println!("{password}");
+            }
         }
         Command::Agencies { command: AgenciesCommand::Import { file } } => {
             let store = store(&config).await?;

@@ -133,6 +133,8 @@ pub async fn seed_demo(store: &Store, cfg: &Config) -> anyhow::Result<()> {
     }
     tx.commit().await?;
     super::cache::changed();
+    // After the agencies, which scoped users refer to.
+    super::staff::seed_demo(store, cfg).await?;
     Ok(())
 }
 
@@ -213,7 +215,7 @@ pub async fn create_key(
         (Role::Portal, None) => {
             return Err(Error::new(Code::MissingField, "a portal key needs portal_id").with_field("portal_id"))
         }
-        (Role::Finance | Role::Admin, Some(_)) => {
+        (Role::Finance | Role::Admin | Role::Viewer, Some(_)) => {
             return Err(Error::new(Code::InvalidField, "only portal keys belong to a portal").with_field("portal_id"))
         }
         _ => {}

@@ -8,15 +8,19 @@ use crate::store::Store;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A key's role (DESIGN §6).
+/// A caller's role (DESIGN §6, §9). `Viewer` is a staff role only (no API key has it): it
+/// reads what is in its scope and changes nothing, so every `require` of an action leaves
+/// it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Portal,
     Finance,
     Admin,
+    Viewer,
 }
 
 impl Role {
+    /// The role of an API key (`viewer` is not one).
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "portal" => Some(Role::Portal),
@@ -30,23 +34,38 @@ impl Role {
             Role::Portal => "portal",
             Role::Finance => "finance",
             Role::Admin => "admin",
+            Role::Viewer => "viewer",
         }
     }
 }
 
-/// Who is calling.
+/// Who is calling: an API key, or a staff user signed in to the console.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The key's id, or the staff user's username (with `staff`).
     pub key_id: String,
     pub role: Role,
     pub portal_id: Option<String>,
     pub name: String,
+    /// The agencies this caller is bound to; `None`: every agency. Services filter by it
+    /// (a payment of another agency is "not found", as a missing one).
+    pub agencies: Option<Vec<String>>,
+    /// A staff user (console session), not an API key.
+    pub staff: bool,
 }
 
 impl Principal {
-    /// The actor name written in the audit journal.
+    /// The actor name written in the audit journal: `key:<id>` or `staff:<username>`.
     pub fn actor(&self) -> String {
-        format!("key:{}", self.key_id)
+        if self.staff {
+            format!("staff:{}", self.key_id)
+        } else {
+            format!("key:{}", self.key_id)
+        }
+    }
+    /// Whether this caller may see what belongs to `agency_code`.
+    pub fn sees_agency(&self, agency_code: &str) -> bool {
+        self.agencies.as_ref().is_none_or(|a| a.iter().any(|c| c == agency_code))
     }
     /// Requires one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), Error> {
@@ -60,7 +79,7 @@ impl Principal {
     pub fn sees_portal(&self, portal_id: &str) -> bool {
         match self.role {
             Role::Portal => self.portal_id.as_deref() == Some(portal_id),
-            Role::Finance | Role::Admin => true,
+            Role::Finance | Role::Admin | Role::Viewer => true,
         }
     }
 }
@@ -105,5 +124,5 @@ pub async fn authenticate(store: &Store, key: &str) -> Result<Principal, Error> 
     let row = store.key(&id).await?.ok_or_else(invalid)?;
     check(&row, key)?;
     let role = Role::parse(&row.role).ok_or_else(|| Error::internal("stored key has an unknown role"))?;
-    Ok(Principal { key_id: row.id, role, portal_id: row.portal_id, name: row.name })
+    Ok(Principal { key_id: row.id, role, portal_id: row.portal_id, name: row.name, agencies: None, staff: false })
 }

@@ -40,7 +40,7 @@ pub async fn list(
     let portal_id = match who.role {
         // A portal key without a portal sees nothing rather than everything.
         Role::Portal => Some(who.portal_id.clone().unwrap_or_default()),
-        Role::Finance | Role::Admin => None,
+        Role::Finance | Role::Admin | Role::Viewer => None,
     };
     let f = OutboxFilter { portal_id, payment_id, status, limit };
     let mut data = Vec::new();

@@ -141,10 +141,11 @@ pub async fn create(
     Ok(answer)
 }
 
-/// Loads a payment the caller may see (another portal's payment is a 404).
+/// Loads a payment the caller may see (another portal's, or another agency's for a caller
+/// bound to agencies, is a 404 like a missing one).
 pub async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<PaymentRow, Error> {
     match state.store.payment(id).await? {
-        Some(p) if who.sees_portal(&p.portal_id) => Ok(p),
+        Some(p) if who.sees_portal(&p.portal_id) && who.sees_agency(&p.agency_code) => Ok(p),
         _ => Err(Error::not_found("payment")),
     }
 }
@@ -170,6 +171,9 @@ pub async fn list(
 ) -> Result<(Vec<PaymentView>, Option<String>), Error> {
     if who.role == Role::Portal {
         f.portal_id = who.portal_id.clone();
+    }
+    if let Some(scope) = &who.agencies {
+        f.agencies = Some(scope.clone());
     }
     let limit = f.limit;
     f.limit = limit + 1;

@@ -68,7 +68,7 @@ fn may_refund(state: &AppState, who: &Principal) -> Result<(), ApiError> {
     match who.role {
         Role::Finance | Role::Admin => Ok(()),
         Role::Portal if state.config.allow_portal_refunds => Ok(()),
-        Role::Portal => Err(ApiError::forbidden()),
+        Role::Portal | Role::Viewer => Err(ApiError::forbidden()),
     }
 }
 

@@ -54,6 +54,7 @@ pub mod payments;
 pub mod recon;
 pub mod refunds;
 pub mod reports;
+pub mod staff;
 pub mod statements;
 pub mod types;
 mod writer;

@@ -118,6 +118,17 @@ pub struct PaymentFilter {
     pub agency_code: Option<String>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
+    /// Only these agencies (a caller bound to agencies); an empty list matches nothing.
+    pub agencies: Option<Vec<String>>,
+    /// Payments with an attempt of this reference.
+    pub reference: Option<String>,
+    /// Payments with an attempt through this connector (gateway).
+    pub connector_id: Option<String>,
+    /// Paid in `[paid_from, paid_to)` (unix ms).
+    pub paid_from: Option<i64>,
+    pub paid_to: Option<i64>,
+    /// Only payments with a webhook event whose delivery failed.
+    pub webhook_failed: bool,
     /// Keyset cursor: (created_at, id) of the last row of the previous page.
     pub after: Option<(i64, String)>,
     pub limit: i64,
@@ -345,6 +356,37 @@ impl Store {
         }
         if let Some(v) = f.created_to {
             push(&mut sql, " AND created_at < $?", Param::Time(v));
+        }
+        if let Some(scope) = &f.agencies {
+            if scope.is_empty() {
+                sql.push_str(" AND 1 = 0");
+            }
+            for (i, a) in scope.iter().enumerate() {
+                let open = if i == 0 { " AND agency_code IN ($?" } else { ", $?" };
+                push(&mut sql, open, Param::Text(a.clone()));
+            }
+            if !scope.is_empty() {
+                sql.push(')');
+            }
+        }
+        if let Some(v) = &f.reference {
+            push(&mut sql, " AND id IN (SELECT payment_id FROM attempts WHERE reference = $?)", Param::Text(v.clone()));
+        }
+        if let Some(v) = f.paid_from {
+            push(&mut sql, " AND paid_at >= $?", Param::Time(v));
+        }
+        if let Some(v) = f.paid_to {
+            push(&mut sql, " AND paid_at < $?", Param::Time(v));
+        }
+        if f.webhook_failed {
+            sql.push_str(" AND id IN (SELECT payment_id FROM events WHERE webhook AND delivery_status = 'failed')");
+        }
+        if let Some(v) = &f.connector_id {
+            push(
+                &mut sql,
+                " AND id IN (SELECT payment_id FROM attempts WHERE connector_id = $?)",
+                Param::Text(v.clone()),
+            );
         }
         if let Some((at, id)) = &f.after {
             push(&mut sql, " AND (created_at < $?", Param::Time(*at));
@@ -659,5 +701,83 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         tx.commit().await
+    }
+}
+
+/// Payments paid in a period, per agency and the gateway that collected them.
+#[derive(Debug, Clone, FromRow)]
+pub struct CollectedRow {
+    pub agency_code: String,
+    pub connector_id: String,
+    pub count: i64,
+    pub amount: i64,
+}
+
+/// ` AND {col} IN ($n, ...)` for a caller bound to agencies (numbered from `first`), and
+/// what to bind; nothing for `None`, and a clause that matches nothing for an empty list.
+fn agency_clause(col: &str, first: usize, agencies: Option<&[String]>) -> String {
+    match agencies {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".into(),
+        Some(list) => {
+            let params: Vec<String> = (0..list.len()).map(|i| format!("${}", first + i)).collect();
+            format!(" AND {col} IN ({})", params.join(", "))
+        }
+    }
+}
+
+impl Store {
+    /// What came in during `[from, to)` (by the time paid) per agency and gateway.
+    pub async fn collected_between(
+        &self,
+        from: i64,
+        to: i64,
+        agencies: Option<&[String]>,
+    ) -> Result<Vec<CollectedRow>> {
+        let sql = format!(
+            "SELECT p.agency_code, a.connector_id, COUNT(*) AS count, CAST(SUM(p.amount) AS BIGINT) AS amount \
+             FROM payments p JOIN attempts a ON a.id = p.paid_attempt_id \
+             WHERE p.paid_at >= $1 AND p.paid_at < $2{} \
+             GROUP BY p.agency_code, a.connector_id ORDER BY p.agency_code, a.connector_id",
+            agency_clause("p.agency_code", 3, agencies)
+        );
+        Ok(on_pool!(self, |db| {
+            let mut q = sqlx::query_as::<_, CollectedRow>(&sql).bind(Millis(from)).bind(Millis(to));
+            for a in agencies.unwrap_or_default() {
+                q = q.bind(a);
+            }
+            q.fetch_all(db).await
+        })?)
+    }
+
+    /// How many payments are in `status` (of the caller's agencies).
+    pub async fn count_payments_in(&self, status: PaymentStatus, agencies: Option<&[String]>) -> Result<i64> {
+        let sql =
+            format!("SELECT COUNT(*) FROM payments WHERE status = $1{}", agency_clause("agency_code", 2, agencies));
+        let (n,): (i64,) = on_pool!(self, |db| {
+            let mut q = sqlx::query_as(&sql).bind(status);
+            for a in agencies.unwrap_or_default() {
+                q = q.bind(a);
+            }
+            q.fetch_one(db).await
+        })?;
+        Ok(n)
+    }
+
+    /// How many payments have a webhook event whose delivery failed (of the caller's agencies).
+    pub async fn count_failed_webhook_payments(&self, agencies: Option<&[String]>) -> Result<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM payments WHERE id IN \
+             (SELECT payment_id FROM events WHERE webhook AND delivery_status = 'failed'){}",
+            agency_clause("agency_code", 1, agencies)
+        );
+        let (n,): (i64,) = on_pool!(self, |db| {
+            let mut q = sqlx::query_as(&sql);
+            for a in agencies.unwrap_or_default() {
+                q = q.bind(a);
+            }
+            q.fetch_one(db).await
+        })?;
+        Ok(n)
     }
 }

@@ -1,9 +1,11 @@
-//! Server-rendered pages: the hosted checkout (bank chooser, QR transfer). Templates
-//! live in `templates/` and are compiled into the binary. Vietnamese by default,
+//! Server-rendered pages: the hosted checkout (bank chooser, QR transfer) and the finance
+//! console (`console`, under `/console`). Templates live in `templates/` and are compiled
+//! into the binary. Vietnamese by default,
 //! English with `?lang=en`; no JavaScript needed. `headers` adds the security headers to
 //! every answer; `form` makes and checks the checkout form's token.
 
 pub mod checkout;
+pub mod console;
 pub mod form;
 pub mod headers;
 mod i18n;
@@ -25,6 +27,16 @@ impl Pages {
         env.add_template("checkout.html", include_str!("../../templates/checkout.html"))?;
         env.add_template("qr.html", include_str!("../../templates/qr.html"))?;
         env.add_template("message.html", include_str!("../../templates/message.html"))?;
+        for (name, text) in [
+            ("console/base.html", include_str!("../../templates/console/base.html")),
+            ("console/message.html", include_str!("../../templates/console/message.html")),
+            ("console/signin.html", include_str!("../../templates/console/signin.html")),
+            ("console/today.html", include_str!("../../templates/console/today.html")),
+            ("console/payments.html", include_str!("../../templates/console/payments.html")),
+            ("console/payment.html", include_str!("../../templates/console/payment.html")),
+        ] {
+            env.add_template(name, text)?;
+        }
         Ok(Pages { env, form_key: tokio::sync::OnceCell::new() })
     }
 
@@ -54,5 +66,5 @@ pub fn too_many_text() -> &'static str {
 }
 
 pub fn router() -> Router<AppState> {
-    checkout::router()
+    checkout::router().merge(console::router())
 }

@@ -3,6 +3,7 @@
 //! and drive it over HTTP. Gateways are played by the simulators feegate mounts.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod proc;
 
 use feegate::app::{launch, AppState};
