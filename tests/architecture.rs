@@ -449,3 +449,48 @@ let p = state.store.payment(&id).await;",
         [(2, "web/ goes through a service, never the store")]
     );
 }
+
+/// The SQL verbs of the statements run by `on_pool!` in `src`: the first word of the first
+/// string literal inside each `on_pool!(` before it runs the query (SQL built elsewhere and
+/// passed in as a variable is not seen).
+fn pool_statement_verbs(src: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (at, _) in src.match_indices("on_pool!(") {
+        let rest = &src[at..];
+        let end = [".fetch", ".execute"].iter().filter_map(|m| rest.find(m)).min().unwrap_or(rest.len());
+        let Some(open) = rest[..end].find('"') else { continue };
+        let word: String =
+            rest[open + 1..].trim_start().chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>();
+        let line = src[..at].matches('\n').count() + 1;
+        out.push((line, word.to_ascii_uppercase()));
+    }
+    out
+}
+
+/// On SQLite the pool's connections are `query_only`: every write goes through the one
+/// writer (`store::begin`), or it would fail at run time, or wait on the file lock behind a
+/// group commit. So no `on_pool!` runs a write.
+#[test]
+fn the_store_writes_only_in_transactions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut writes = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("read a store file");
+        let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+        for (line, verb) in pool_statement_verbs(&code) {
+            if ["INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"].contains(&verb.as_str()) {
+                writes.push(format!("{}: on_pool! near line {line} runs {verb}", path.display()));
+            }
+        }
+    }
+    assert!(writes.is_empty(), "writes outside a transaction:\n{}", writes.join("\n"));
+}
+
+#[test]
+fn the_write_check_sees_a_pool_update() {
+    let src = "fn f() { on_pool!(self, |db| sqlx::query(\n \"UPDATE t SET a = 1\").execute(db)) }\n\
+               fn g() { on_pool!(self, |db| sqlx::query_as(&format!(\"SELECT {COLS} FROM t\"))) }";
+    assert_eq!(pool_statement_verbs(src), [(1, "UPDATE".to_owned()), (3, "SELECT".to_owned())]);
+}
