@@ -157,6 +157,23 @@ async fn a_late_success_on_an_expired_payment_is_recorded_for_review_not_applied
     app.stop().await;
 }
 
+/// The guard of the paying update itself: an attempt still open whose payment no longer
+/// takes a success (here set by hand; in life a VietQR attempt closed for a wrong amount
+/// whose payment expired before the right credit came) never moves the payment.
+#[tokio::test]
+async fn a_success_for_an_open_attempt_of_a_payment_that_takes_none_is_a_review_not_a_payment() {
+    let app = TestApp::spawn().await;
+    let (id, reference) = pending_payment(&app).await;
+    sqlx::query("UPDATE payments SET status = 'cancelled' WHERE id = $1").bind(&id).execute(&app.db).await.unwrap();
+    let (status, _) = send(&app, "sandbox", notification(&reference, 135_000, "succeeded"), SECRET).await;
+    assert_eq!(status, 200);
+    let p = app.payment(&id).await;
+    assert_eq!(p["status"], "cancelled", "terminal states never move back");
+    assert_eq!(p["review"]["reason"], "late_success");
+    assert!(p["paid_at"].is_null(), "{p}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_second_success_on_a_paid_payment_is_raised_for_review() {
     let app = TestApp::spawn().await;
