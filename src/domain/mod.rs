@@ -1,5 +1,5 @@
 //! Pure types and rules, no I/O: money, identifiers, agencies and accounts, payments and
-//! their state machine.
+//! their state machine, and amounts in Vietnamese words.
 
 use code::Code;
 
@@ -11,6 +11,7 @@ pub mod payment;
 pub mod recon;
 pub mod statement;
 pub mod stmt_match;
+pub mod words;
 
 /// A rule broken by input: a stable machine code, a message, and the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
