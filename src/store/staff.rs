@@ -187,12 +187,15 @@ impl Store {
 
     /// Marks a session as used at `now`.
     pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {
-        on_pool!(self, |db| sqlx::query("UPDATE staff_sessions SET last_seen_at = $2 WHERE id_hash = $1")
+        // A write: through the writer's transaction (SQLite's pool is query_only).
+        let mut tx = self.begin().await?;
+        on_tx!(tx, |db| sqlx::query("UPDATE staff_sessions SET last_seen_at = $2 WHERE id_hash = $1")
             .bind(id_hash)
             .bind(Millis(now))
             .execute(db)
             .await
             .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -234,11 +237,13 @@ impl Store {
 
     /// Ends a session that timed out (no journal entry: nobody acted).
     pub async fn expire_session(&self, id_hash: &str) -> Result<()> {
-        on_pool!(self, |db| sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+        let mut tx = self.begin().await?;
+        on_tx!(tx, |db| sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(db)
             .await
             .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         Ok(())
     }
 }
