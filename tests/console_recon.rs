@@ -80,6 +80,21 @@ async fn an_upload_makes_a_run_whose_page_shows_its_discrepancies_by_outcome() {
     assert!(list.contains(run_id), "{list}");
     let again = upload(&app, &s, &s.csrf, "sandbox", &planted.file).await;
     assert!(location(&again).starts_with(path) && location(&again).ends_with("?done=same"));
+    // "Reconcile again" makes the next version and keeps the first.
+    let part = reqwest::multipart::Part::text(planted.file.clone()).file_name("again.csv");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", s.csrf.clone())
+        .text("source", "sandbox")
+        .text("date", gmt7_today())
+        .text("rerun", "1")
+        .part("file", part);
+    let r = app.client.post(format!("{}/console/recon", app.url)).header("cookie", &s.cookie).multipart(form);
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).ends_with("?done=new") && !location(&r).starts_with(path));
+    let second = get(&app, &s.cookie, &location(&r)).await.text().await.unwrap();
+    assert!(second.contains("<h1>Lần đối soát 2 · sandbox"), "{second}");
+    assert_eq!(api(&app, "/v1/reconciliation/runs?source=sandbox").await.as_array().unwrap().len(), 2);
     // A bad outcome filter is refused in words.
     assert_eq!(get(&app, &s.cookie, &format!("{path}?outcome=nope")).await.status(), 422);
     app.stop().await;
@@ -205,5 +220,26 @@ async fn a_day_with_open_cases_does_not_close_and_says_why_then_closes_once_all_
     let r = upload(&app, &s, &s.csrf, "sandbox", "whatever").await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("was closed by staff:doisoat"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_runs_items_come_a_hundred_a_page() {
+    let app = TestApp::spawn().await;
+    let planted = planted_settlement(&app).await;
+    let mut lines: Vec<String> = planted.file.lines().map(str::to_owned).collect();
+    let template = lines.iter().find(|l| l.starts_with(&planted.unknown)).unwrap().clone();
+    lines.extend((0..120).map(|i| template.replacen(&planted.unknown, &format!("FGPAGE{i:04}"), 1)));
+    let s = session(&app, DEMO_RECON.0, DEMO_RECON.1).await;
+    let r = upload(&app, &s, &s.csrf, "sandbox", &(lines.join("\n") + "\n")).await;
+    assert_eq!(r.status(), 303);
+    let path = location(&r).split('?').next().unwrap().to_owned();
+    let rows = |html: &str| html.matches("<td class=\"o-missing_in_feegate\">").count();
+    let first = get(&app, &s.cookie, &format!("{path}?outcome=missing_in_feegate")).await.text().await.unwrap();
+    assert_eq!(rows(&first), 100);
+    assert!(first.contains("Trang 1/2") && first.contains("FGPAGE0098") && !first.contains("FGPAGE0099"));
+    let second = get(&app, &s.cookie, &format!("{path}?outcome=missing_in_feegate&page=2")).await.text().await.unwrap();
+    assert_eq!(rows(&second), 21, "121 unknown lines in all");
+    assert!(second.contains("Trang 2/2") && second.contains("FGPAGE0119") && second.contains("rel=\"prev\""));
     app.stop().await;
 }

@@ -127,7 +127,7 @@ async fn page(state: &AppState, s: &Staff, q: &RunsQuery, status: StatusCode, er
         Err(e) => return super::staff_error(state, s, &e),
     };
     let runs: Vec<RunCtx> = runs.iter().map(|r| run_ctx(lang, r)).collect();
-    let today = crate::service::cases::gmt7_day(crate::store::now_ms());
+    let today = crate::service::cases::gmt7_day(crate::service::checkout::now_ms());
     let f = frame(state, lang, &s.path, Some(s), "recon");
     let ctx = context! {
         title => i18n::text(lang, "recon_title"), runs, q => q.clone(), today,
