@@ -9,9 +9,9 @@
 //! fail). With FEEGATE_WRITE_SCREENSHOTS=1 they write the README's pictures to
 //! `docs/console/`.
 
-mod common;
 #[path = "common/browser.rs"]
 mod browser;
+mod common;
 use browser::*;
 use common::console::*;
 use fantoccini::Locator;

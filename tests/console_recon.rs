@@ -66,7 +66,8 @@ async fn an_upload_makes_a_run_whose_page_shows_its_discrepancies_by_outcome() {
     assert_eq!(runs.as_array().unwrap().len(), 1);
     let html = get(&app, &s.cookie, &run_page).await.text().await.unwrap();
     assert!(html.contains("Đã đối soát tệp."), "{html}");
-    for (label, n) in [("Khớp", 1), ("Thiếu trong tệp", 1), ("Không có trong hệ thống", 1), ("Lệch số tiền", 1)] {
+    for (label, n) in [("Khớp", 1), ("Thiếu trong tệp", 1), ("Không có trong hệ thống", 1), ("Lệch số tiền", 1)]
+    {
         assert!(html.contains(&format!("{label}: <strong>{n}</strong>")), "{label} {n}");
     }
     let path = run_page.split('?').next().unwrap();
@@ -120,11 +121,7 @@ async fn resolving_needs_the_csrf_token_and_resolves_the_selected_cases_once() {
         ]
     };
     let post_form = |f: Vec<(String, String)>| {
-        app.client
-            .post(format!("{}/console/cases/resolve", app.url))
-            .header("cookie", &s.cookie)
-            .form(&f)
-            .send()
+        app.client.post(format!("{}/console/cases/resolve", app.url)).header("cookie", &s.cookie).form(&f).send()
     };
     let r = post_form(form("")).await.unwrap();
     assert_eq!(r.status(), 403);
@@ -162,15 +159,23 @@ async fn a_viewer_reads_but_cannot_resolve_or_close_and_an_agency_bound_user_see
     let page = get(&app, &v.cookie, "/console/cases").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("FGUNKNOWN000") && !html.contains(r#"id="resolve""#) && !html.contains("/console/cases/close"));
+    assert!(
+        html.contains("FGUNKNOWN000") && !html.contains(r#"id="resolve""#) && !html.contains("/console/cases/close")
+    );
     assert_eq!(get(&app, &v.cookie, &run_page).await.status(), 200);
     assert!(!get(&app, &v.cookie, "/console/recon").await.text().await.unwrap().contains("u-file"));
     let id = open_cases(&app).await[0]["id"].as_str().unwrap().to_owned();
     let date = gmt7_today();
-    let r = post(&app, &v.cookie, "/console/cases/resolve", &[("csrf", &v.csrf), ("case", &id), ("code", "other"), ("note", "x")])
-        .await;
+    let r = post(
+        &app,
+        &v.cookie,
+        "/console/cases/resolve",
+        &[("csrf", &v.csrf), ("case", &id), ("code", "other"), ("note", "x")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
-    let r = post(&app, &v.cookie, "/console/cases/close", &[("csrf", &v.csrf), ("source", "sandbox"), ("date", &date)]).await;
+    let r = post(&app, &v.cookie, "/console/cases/close", &[("csrf", &v.csrf), ("source", "sandbox"), ("date", &date)])
+        .await;
     assert_eq!(r.status(), 403);
     assert_eq!(upload(&app, &v, &v.csrf, "sandbox", "x").await.status(), 403);
     assert_eq!(open_cases(&app).await.len(), 3, "nothing changed");
@@ -181,7 +186,8 @@ async fn a_viewer_reads_but_cannot_resolve_or_close_and_an_agency_bound_user_see
         assert_eq!(r.status(), 403, "{path}");
         assert!(r.text().await.unwrap().contains("không theo cơ quan"));
     }
-    let r = post(&app, &k.cookie, "/console/cases/close", &[("csrf", &k.csrf), ("source", "sandbox"), ("date", &date)]).await;
+    let r = post(&app, &k.cookie, "/console/cases/close", &[("csrf", &k.csrf), ("source", "sandbox"), ("date", &date)])
+        .await;
     assert_eq!(r.status(), 403);
     assert!(!get(&app, &k.cookie, "/console").await.text().await.unwrap().contains("/console/cases"), "no nav link");
     assert_eq!(day_status(&app).await, "open");
@@ -204,7 +210,8 @@ async fn a_day_with_open_cases_does_not_close_and_says_why_then_closes_once_all_
     assert_eq!(r.status(), 403);
     // Resolve all three in one form, then the day closes.
     let ids: Vec<String> = open_cases(&app).await.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
-    let mut form = vec![("csrf", s.csrf.as_str()), ("code", "accepted_difference"), ("note", "Đã đối chiếu với ngân hàng")];
+    let mut form =
+        vec![("csrf", s.csrf.as_str()), ("code", "accepted_difference"), ("note", "Đã đối chiếu với ngân hàng")];
     form.extend(ids.iter().map(|i| ("case", i.as_str())));
     let r = post(&app, &s.cookie, "/console/cases/resolve", &form).await;
     assert_eq!(r.status(), 303);

@@ -8,9 +8,9 @@
 //! loudly and passes unless CI is set; FEEGATE_WRITE_SCREENSHOTS=1 writes
 //! `docs/console/{recon,cases}.png`.
 
-mod common;
 #[path = "common/browser.rs"]
 mod browser;
+mod common;
 use browser::*;
 use common::console::*;
 use fantoccini::{Client, Locator};
@@ -48,7 +48,8 @@ async fn a_finance_officer_uploads_the_days_settlement_resolves_its_cases_and_cl
         // The run: counts per outcome, then only the amount that differs, with its reason.
         assert!(text_of(&c, "h1").await.starts_with("Lần đối soát 1 · sandbox"));
         let counts = text_of(&c, "#counts").await;
-        for want in ["Khớp: 1", "Thiếu trong tệp: 1", "Không có trong hệ thống: 1", "Lệch số tiền: 1"] {
+        for want in ["Khớp: 1", "Thiếu trong tệp: 1", "Không có trong hệ thống: 1", "Lệch số tiền: 1"]
+        {
             assert!(counts.contains(want), "{want} in {counts}");
         }
         accessible(&c, "run").await;
@@ -76,7 +77,12 @@ async fn a_finance_officer_uploads_the_days_settlement_resolves_its_cases_and_cl
 
         // Resolve all three at once with a code and a note.
         assert_eq!(tick_all(&c).await, 3);
-        c.find(Locator::Css("#r-code option[value='accepted_difference']")).await.expect("code").click().await.expect("pick");
+        c.find(Locator::Css("#r-code option[value='accepted_difference']"))
+            .await
+            .expect("code")
+            .click()
+            .await
+            .expect("pick");
         let note = c.find(Locator::Id("r-note")).await.expect("note");
         note.send_keys("Đã đối chiếu với sao kê ngân hàng ngày hôm nay").await.expect("type");
         click(&c, Locator::Id("resolve")).await;

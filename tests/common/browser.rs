@@ -211,4 +211,3 @@ pub fn save_docs_png(name: &str, png: &[u8]) {
         std::fs::write(dir.join(name), png).expect("write screenshot");
     }
 }
-

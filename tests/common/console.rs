@@ -144,7 +144,8 @@ pub async fn planted_settlement(app: &TestApp) -> Planted {
 /// Uploads `file` for `source` and today from the console's form (multipart, the session's
 /// CSRF token unless `csrf` is empty).
 pub async fn upload(app: &TestApp, s: &Session, csrf: &str, source: &str, file: &str) -> Response {
-    let part = reqwest::multipart::Part::text(file.to_owned()).file_name("sandbox.csv").mime_str("text/csv").expect("mime");
+    let part =
+        reqwest::multipart::Part::text(file.to_owned()).file_name("sandbox.csv").mime_str("text/csv").expect("mime");
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf.to_owned())
         .text("source", source.to_owned())

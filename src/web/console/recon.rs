@@ -36,7 +36,14 @@ pub fn router() -> Router<AppState> {
 pub(super) fn scoped_refusal(state: &AppState, s: &Staff) -> Option<Response> {
     s.who.agencies.is_some().then(|| {
         let lang = s.lang.lang;
-        super::message(state, StatusCode::FORBIDDEN, lang, Some(s), i18n::text(lang, "error"), i18n::text(lang, "per_source"))
+        super::message(
+            state,
+            StatusCode::FORBIDDEN,
+            lang,
+            Some(s),
+            i18n::text(lang, "error"),
+            i18n::text(lang, "per_source"),
+        )
     })
 }
 
@@ -247,7 +254,8 @@ async fn run(State(state): State<AppState>, s: Staff, Path(id): Path<String>, Qu
     };
     let base = format!("/console/recon/runs/{}", enc(&id));
     let c = &run.counts;
-    let by_outcome = [c.matched, c.missing_in_file, c.missing_in_feegate, c.amount_mismatch, c.status_mismatch, c.duplicate];
+    let by_outcome =
+        [c.matched, c.missing_in_file, c.missing_in_feegate, c.amount_mismatch, c.status_mismatch, c.duplicate];
     let mut counts = vec![CountCtx {
         label: i18n::text(lang, "all_outcomes").into(),
         count: by_outcome.iter().sum(),
