@@ -75,6 +75,18 @@ impl Principal {
             Err(Error::forbidden())
         }
     }
+    /// Requires a caller bound to no agency: reconciliation runs and cases are per gateway
+    /// or bank source, and a source's file holds every agency's payments, so an
+    /// agency-bound user may not read or act on them (DESIGN §9; docs/console.md).
+    pub fn require_every_agency(&self) -> Result<(), Error> {
+        match self.agencies {
+            None => Ok(()),
+            Some(_) => Err(Error::new(
+                Code::Forbidden,
+                "reconciliation runs and cases are per source, not per agency: an agency-bound user may not see them",
+            )),
+        }
+    }
     /// Whether this caller may see a payment of `portal_id`.
     pub fn sees_portal(&self, portal_id: &str) -> bool {
         match self.role {

@@ -4,17 +4,15 @@
 //! transaction as its write.
 
 use crate::app::AppState;
-use crate::service::caller::{Principal, Role};
+use crate::service::caller::Principal;
 use crate::service::error::typed;
 use crate::service::error::Code;
 use crate::service::error::Error;
-use crate::service::recon::{day_bounds, parse_date};
+use crate::service::recon::{day_bounds, parse_date, require_reader, require_staff};
 use crate::service::rfc3339;
 use crate::store::cases::{CaseFilter, CaseStatus, DayRow, ItemCaseRow, Resolution, ReviewCaseRow};
 use crate::store::{now_ms, Tx};
 use serde::{Deserialize, Serialize};
-
-const STAFF: &[Role] = &[Role::Finance, Role::Admin];
 
 /// The closed list of resolution codes.
 pub const RESOLUTION_CODES: &[&str] =
@@ -151,7 +149,7 @@ pub struct CaseQuery {
 
 /// `GET /v1/cases`: run items first (by day, source, file order), then reviews.
 pub async fn list(state: &AppState, who: &Principal, q: &CaseQuery) -> Result<Vec<CaseView>, Error> {
-    who.require(STAFF)?;
+    require_reader(who)?;
     let status = match q.status.as_deref().unwrap_or("open") {
         "open" => CaseStatus::Open,
         "resolved" => CaseStatus::Resolved,
@@ -199,7 +197,7 @@ pub struct ResolveCase {
 /// audit entry are written together. A review case is named by its `rev_...` id; a
 /// payment's `pay_...` id resolves that payment's oldest open review.
 pub async fn resolve(state: &AppState, who: &Principal, id: &str, body: serde_json::Value) -> Result<CaseView, Error> {
-    who.require(STAFF)?;
+    require_staff(who)?;
     let req: ResolveCase = typed(body)?;
     if !RESOLUTION_CODES.contains(&req.code.as_str()) {
         return Err(Error::new(
@@ -278,7 +276,7 @@ fn known_source(state: &AppState, source: &str) -> Result<(), Error> {
 /// imported for the day, 409 `open_cases` while a case of it is open; closing a closed
 /// day answers its record again.
 pub async fn close_day(state: &AppState, who: &Principal, source: &str, date: &str) -> Result<DayView, Error> {
-    who.require(STAFF)?;
+    require_staff(who)?;
     known_source(state, source)?;
     let day = day_bounds(parse_date(date)?);
     let store = &state.store;
@@ -324,7 +322,7 @@ pub async fn list_days(
     source: Option<&str>,
     date: Option<&str>,
 ) -> Result<Vec<DayView>, Error> {
-    who.require(STAFF)?;
+    require_reader(who)?;
     if let Some(d) = date {
         parse_date(d)?;
     }

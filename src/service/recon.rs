@@ -191,6 +191,8 @@ impl From<&ItemRow> for ItemView {
 }
 
 const STAFF: &[Role] = &[Role::Finance, Role::Admin];
+/// Who may read runs: finance, admin and the console's viewer (no API key is a viewer).
+const READERS: &[Role] = &[Role::Finance, Role::Admin, Role::Viewer];
 
 pub fn parse_date(s: &str) -> Result<time::Date, Error> {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
@@ -233,7 +235,7 @@ pub async fn import(
     body: serde_json::Value,
     rerun: bool,
 ) -> Result<(bool, RunView), Error> {
-    who.require(STAFF)?;
+    require_staff(who)?;
     let req: ImportRun = typed(body)?;
     let bytes = file_bytes(&req)?;
     import_file(state, &who.actor(), &req.source, req.date.as_deref(), bytes, rerun).await
@@ -249,9 +251,32 @@ pub struct Upload {
     pub bytes: Vec<u8>,
 }
 
-/// Finance and admin only: checked before a handler reads an upload.
+/// Finance and admin bound to no agency only: checked before a handler reads an upload.
 pub fn require_staff(who: &Principal) -> Result<(), Error> {
-    who.require(STAFF)
+    who.require(STAFF)?;
+    who.require_every_agency()
+}
+
+/// Who may read runs and cases: finance, admin or viewer, bound to no agency.
+pub fn require_reader(who: &Principal) -> Result<(), Error> {
+    who.require(READERS)?;
+    who.require_every_agency()
+}
+
+/// The sources a file can be imported for: each connector account (its settlement file)
+/// and each configured statement source, as (id, display name, format).
+pub fn sources(state: &AppState) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = state
+        .connectors
+        .all()
+        .map(|a| (a.connector.id().to_owned(), a.connector.display_name().to_owned(), "settlement".to_owned()))
+        .collect();
+    for s in state.config.reconciliation.sources.iter().filter(|s| s.format != "settlement") {
+        if !out.iter().any(|(id, _, _)| *id == s.id) {
+            out.push((s.id.clone(), s.id.clone(), s.format.clone()));
+        }
+    }
+    out
 }
 
 /// The format of a source's files: `settlement` for a connector account, else the
@@ -270,7 +295,7 @@ pub async fn import_upload(
     up: Upload,
     rerun: bool,
 ) -> Result<(bool, RunView), Error> {
-    who.require(STAFF)?;
+    require_staff(who)?;
     if up.source.is_empty() {
         return Err(Error::new(Code::MissingField, "the form needs a source").with_field("source"));
     }
@@ -445,7 +470,7 @@ pub async fn list(
     source: Option<&str>,
     date: Option<&str>,
 ) -> Result<Vec<RunView>, Error> {
-    who.require(STAFF)?;
+    require_reader(who)?;
     if let Some(d) = date {
         parse_date(d)?;
     }
@@ -454,7 +479,7 @@ pub async fn list(
 
 /// `GET /v1/reconciliation/runs/{id}`.
 pub async fn get(state: &AppState, who: &Principal, id: &str) -> Result<RunView, Error> {
-    who.require(STAFF)?;
+    require_reader(who)?;
     let run = state.store.recon_run(id).await?.ok_or_else(|| Error::not_found("run"))?;
     let (pending, done) = state.store.run_correction_counts(id).await?;
     Ok(RunView { corrections: Some(CorrectionCounts { pending, done }), ..RunView::from(&run) })
@@ -462,7 +487,7 @@ pub async fn get(state: &AppState, who: &Principal, id: &str) -> Result<RunView,
 
 /// `GET /v1/reconciliation/runs/{id}/items`, optionally of one outcome.
 pub async fn items(state: &AppState, who: &Principal, id: &str, outcome: Option<&str>) -> Result<Vec<ItemView>, Error> {
-    who.require(STAFF)?;
+    require_reader(who)?;
     if let Some(o) = outcome {
         Outcome::parse(o).ok_or_else(|| {
             Error::new(Code::InvalidStatus, format!("status `{o}` is not an outcome")).with_field("status")

@@ -34,6 +34,9 @@ impl Pages {
             ("console/today.html", include_str!("../../templates/console/today.html")),
             ("console/payments.html", include_str!("../../templates/console/payments.html")),
             ("console/payment.html", include_str!("../../templates/console/payment.html")),
+            ("console/recon.html", include_str!("../../templates/console/recon.html")),
+            ("console/run.html", include_str!("../../templates/console/run.html")),
+            ("console/cases.html", include_str!("../../templates/console/cases.html")),
         ] {
             env.add_template(name, text)?;
         }

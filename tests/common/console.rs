@@ -90,3 +90,72 @@ pub async fn payment_of(app: &TestApp, agency: &str) -> (String, String) {
     let v = app.create_payment(&body).await;
     (v["id"].as_str().expect("id").to_owned(), dossier)
 }
+
+/// The demo's reconciliation officer: finance bound to no agency (runs and cases are per
+/// source, so an agency-bound user cannot see them).
+pub const DEMO_RECON: (&str, &str) = ("doisoat", "demo-doisoat-2026");
+
+/// Today as a GMT+7 business day, `YYYY-MM-DD`.
+pub fn gmt7_today() -> String {
+    let d = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();
+    d.format(time::macros::format_description!("[year]-[month]-[day]")).expect("a date")
+}
+
+/// The references a planted settlement file gets wrong.
+pub struct Planted {
+    /// The file's text.
+    pub file: String,
+    /// Paid 135.000 ₫; the file says 153.000 ₫ (`amount_mismatch`).
+    pub wrong_amount: String,
+    /// Paid; the file lacks it (`missing_in_file`).
+    pub missing: String,
+    /// In the file only (`missing_in_feegate`).
+    pub unknown: String,
+}
+
+/// Pays three sandbox payments and takes the sandbox simulator's settlement file of today
+/// as it sends it, with the errors a bank file can have planted: one amount wrong, one
+/// payment left out, one line of a payment feegate never saw (the third matches).
+pub async fn planted_settlement(app: &TestApp) -> Planted {
+    let mut refs = Vec::new();
+    for _ in 0..3 {
+        let (id, _) = payment_of(app, "H12.20").await;
+        assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+        refs.push(app.payment(&id).await["attempts"][0]["reference"].as_str().expect("reference").to_owned());
+    }
+    let url = format!("{}/sim/sandbox/_control/settlement?date={}", app.url, gmt7_today());
+    let file = app.client.get(url).send().await.expect("settlement").text().await.expect("text");
+    let (a, b, c) = (&refs[0], &refs[1], &refs[2]);
+    let mut lines: Vec<String> = file
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{b},")))
+        .map(|l| if l.starts_with(&format!("{a},")) { l.replace(",135000,", ",153000,") } else { l.to_owned() })
+        .collect();
+    let c_line = lines.iter().find(|l| l.starts_with(&format!("{c},"))).expect("c in the file").clone();
+    lines.push(c_line.replacen(c.as_str(), "FGUNKNOWN000", 1));
+    Planted {
+        file: lines.join("\n") + "\n",
+        wrong_amount: a.clone(),
+        missing: b.clone(),
+        unknown: "FGUNKNOWN000".into(),
+    }
+}
+
+/// Uploads `file` for `source` and today from the console's form (multipart, the session's
+/// CSRF token unless `csrf` is empty).
+pub async fn upload(app: &TestApp, s: &Session, csrf: &str, source: &str, file: &str) -> Response {
+    let part =
+        reqwest::multipart::Part::text(file.to_owned()).file_name("sandbox.csv").mime_str("text/csv").expect("mime");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .text("source", source.to_owned())
+        .text("date", gmt7_today())
+        .part("file", part);
+    app.client
+        .post(format!("{}/console/recon", app.url))
+        .header("cookie", &s.cookie)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}

@@ -4,11 +4,14 @@
 //! (HttpOnly, SameSite=Strict, Path=/console, Secure when the public URL is https) holds a
 //! random id the server keeps only as a hash (`service::staff`). Every POST carries the
 //! session's CSRF token and is refused without it. `auth` signs in and out; `pages` shows
-//! Today, the payment search and a payment.
+//! Today, the payment search and a payment; `recon` the uploads and runs; `cases` the
+//! cases inbox and the close of a day.
 
 mod auth;
+mod cases;
 mod i18n;
 mod pages;
+mod recon;
 
 use super::i18n::Lang;
 use crate::app::AppState;
@@ -28,7 +31,7 @@ pub const SESSION_COOKIE: &str = "fg_session";
 pub const LANG_COOKIE: &str = "fg_lang";
 
 pub fn router() -> Router<AppState> {
-    auth::router().merge(pages::router())
+    auth::router().merge(pages::router()).merge(recon::router()).merge(cases::router())
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -153,6 +156,8 @@ struct UserCtx {
     username: String,
     role: &'static str,
     scope: String,
+    /// Bound to no agency: may see reconciliation and cases.
+    scope_all: bool,
 }
 
 /// `path` with `lang` set to the other language (the rest of its query kept).
@@ -172,6 +177,7 @@ fn frame(state: &AppState, lang: Lang, path: &str, staff: Option<&Staff>, nav: &
         name: s.who.name.clone(),
         username: s.who.key_id.clone(),
         role: i18n::text(lang, &format!("role_{}", s.who.role.as_str())),
+        scope_all: s.who.agencies.is_none(),
         scope: s.who.agencies.as_ref().map(|a| a.join(", ")).unwrap_or_else(|| i18n::text(lang, "all_agencies").into()),
     });
     Frame {

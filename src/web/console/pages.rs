@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/payments/{id}/cancel", post(cancel))
 }
 
-fn enc(s: &str) -> String {
+pub(super) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -98,10 +98,10 @@ struct RowCtx {
 }
 
 #[derive(Serialize)]
-struct OptionCtx {
-    value: String,
-    label: String,
-    selected: bool,
+pub(super) struct OptionCtx {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
 fn options(list: Vec<(String, String)>, chosen: &str) -> Vec<OptionCtx> {
