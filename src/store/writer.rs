@@ -116,7 +116,20 @@ impl GroupCommit {
     }
 
     /// Begins a request's transaction: a savepoint in the open batch (opening one if none is).
+    ///
+    /// It runs as a task of its own, as do commit and rollback: a request dropped halfway
+    /// (its client hung up, a timeout) must not leave the writer between a statement and
+    /// the flag that records it. A transaction begun for a caller that is gone is dropped,
+    /// which rolls it back.
     pub(crate) async fn begin(&self) -> Result<WriterTx, StoreError> {
+        let gc = self.clone();
+        match tokio::spawn(async move { gc.begin_now().await }).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Other(anyhow::anyhow!("the writer's begin task failed: {e}"))),
+        }
+    }
+
+    async fn begin_now(&self) -> Result<WriterTx, StoreError> {
         let mut w = self.lock().await;
         if !w.open {
             w.conn.execute("BEGIN IMMEDIATE").await?;
@@ -218,7 +231,7 @@ impl WriterTx {
     /// Releases the savepoint into the batch and returns once the batch that holds it is
     /// committed (or has failed).
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
-        self.end(false).await
+        self.end_in_task(false).await
     }
 
     /// Rolls back to the savepoint; the batch goes on without this request. If the batch
@@ -226,7 +239,16 @@ impl WriterTx {
     /// that work is committed (an answer built on it, such as an idempotent replay, must not
     /// go out before it is durable), and fails if that commit fails.
     pub(crate) async fn rollback(self) -> Result<(), StoreError> {
-        self.end(true).await
+        self.end_in_task(true).await
+    }
+
+    /// Ends the savepoint in a task of its own, so that it finishes (and the batch commits)
+    /// even if the caller is dropped meanwhile.
+    async fn end_in_task(self, rollback: bool) -> Result<(), StoreError> {
+        match tokio::spawn(self.end(rollback)).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Other(anyhow::anyhow!("the writer's commit task failed: {e}"))),
+        }
     }
 
     async fn end(mut self, rollback: bool) -> Result<(), StoreError> {
@@ -462,9 +484,42 @@ mod tests {
         };
         in_line(&gc, 1).await;
         assert!(quitter.await.unwrap(), "the quitter got the writer while it was held");
-        assert_eq!(gc.queued.load(Ordering::SeqCst), 0);
+        // Its begin goes on in its own task and is dropped once it gets the writer (rolled
+        // back); the holder's commit does not wait on it for ever.
         tokio::time::timeout(Duration::from_secs(5), holder.commit()).await.expect("commit answered").unwrap();
         assert_eq!(ids(&readers).await, ["held"]);
+        for _ in 0..500 {
+            if gc.queued.load(Ordering::SeqCst) == 0 && !gc.writer.lock().await.open {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let w = gc.writer.lock().await;
+        assert!(!w.open && !w.in_savepoint, "the quitter's transaction was left open");
+    }
+
+    /// Callers that hang up in the middle of a begin or a commit (a client gone, a timeout)
+    /// leave the writer whole: a commit whose caller is gone still lands, and the writer
+    /// takes the next request.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_that_hang_up_mid_begin_or_mid_commit_leave_the_writer_whole() {
+        let (gc, readers, _path) = scratch("hangup").await;
+        for i in 0..200 {
+            let _ = tokio::time::timeout(Duration::from_micros(i % 7), gc.begin()).await;
+            let mut tx = gc.begin().await.unwrap();
+            insert(&mut tx, &format!("c{i:03}")).await;
+            let _ = tokio::time::timeout(Duration::from_micros(i % 5), tx.commit()).await;
+        }
+        // Bounded: every abandoned commit lands within a few batches.
+        for _ in 0..500 {
+            if ids(&readers).await.len() == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(ids(&readers).await.len(), 200, "a commit whose caller hung up was lost");
+        request(&gc, "after").await.unwrap().unwrap();
+        assert_eq!(ids(&readers).await.len(), 201);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
