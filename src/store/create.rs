@@ -6,7 +6,7 @@
 
 use super::audit::{entry_hash, GENESIS};
 use super::idempotency::Claim;
-use super::payments::{LineRow, PaymentRow, PAYMENT_COLS};
+use super::payments::{bind_payment, LineRow, PaymentRow, PAYMENT_COLS};
 use super::types::Millis;
 use super::{count_statement, now_ms, Pool, Result, Store};
 use crate::domain::ids::new_id;
@@ -69,26 +69,7 @@ impl Store {
         let audit_at = now_ms();
         let hash = entry_hash(GENESIS, &p.id, 1, EVENT, n.actor, &payload, audit_at);
         let sql = postgres_sql(n.claim.is_some());
-        let mut q = sqlx::query_scalar::<_, i64>(&sql)
-            .bind(&p.id)
-            .bind(&p.portal_id)
-            .bind(&p.agency_code)
-            .bind(&p.dossier_code)
-            .bind(&p.procedure_code)
-            .bind(&p.description)
-            .bind(&p.currency)
-            .bind(p.amount)
-            .bind(p.refunded_amount)
-            .bind(p.status)
-            .bind(&p.payer)
-            .bind(&p.return_url)
-            .bind(&p.metadata)
-            .bind(&p.review_reason)
-            .bind(p.review_opened_at.map(Millis))
-            .bind(Millis(p.created_at))
-            .bind(Millis(p.updated_at))
-            .bind(Millis(p.expires_at))
-            .bind(p.paid_at.map(Millis))
+        let mut q = bind_payment!(sqlx::query_scalar::<_, i64>(&sql), p)
             .bind(n.lines.iter().map(|l| l.idx).collect::<Vec<_>>())
             .bind(n.lines.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>())
             .bind(n.lines.iter().map(|l| l.code.as_str()).collect::<Vec<_>>())

@@ -146,6 +146,33 @@ const ATTEMPT_COLS: &str =
 /// Binds an attempt's columns in `ATTEMPT_COLS` order ($1 .. $13).
 /// Binds an attempt's columns in `ATTEMPT_COLS` order (a macro: the query is typed by the
 /// driver it runs on).
+/// Binds a payment row's columns in [`PAYMENT_COLS`] order ($1..$19).
+macro_rules! bind_payment {
+    ($q:expr, $p:expr) => {{
+        let p: &PaymentRow = $p;
+        $q.bind(&p.id)
+            .bind(&p.portal_id)
+            .bind(&p.agency_code)
+            .bind(&p.dossier_code)
+            .bind(&p.procedure_code)
+            .bind(&p.description)
+            .bind(&p.currency)
+            .bind(p.amount)
+            .bind(p.refunded_amount)
+            .bind(p.status)
+            .bind(&p.payer)
+            .bind(&p.return_url)
+            .bind(&p.metadata)
+            .bind(&p.review_reason)
+            .bind(p.review_opened_at.map(Millis))
+            .bind(Millis(p.created_at))
+            .bind(Millis(p.updated_at))
+            .bind(Millis(p.expires_at))
+            .bind(p.paid_at.map(Millis))
+    }};
+}
+pub(crate) use bind_payment;
+
 macro_rules! bind_attempt {
     ($q:expr, $a:expr) => {{
         let a: &AttemptRow = $a;
@@ -176,28 +203,9 @@ impl Store {
     /// Inserts a payment and its lines.
     pub async fn insert_payment(&self, tx: &mut Tx, p: &PaymentRow, lines: &[LineRow]) -> Result<()> {
         on_tx!(tx, |db| {
-            sqlx::query(&format!(
+            bind_payment!(sqlx::query(&format!(
             "INSERT INTO payments ({PAYMENT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
-        ))
-        .bind(&p.id)
-        .bind(&p.portal_id)
-        .bind(&p.agency_code)
-        .bind(&p.dossier_code)
-        .bind(&p.procedure_code)
-        .bind(&p.description)
-        .bind(&p.currency)
-        .bind(p.amount)
-        .bind(p.refunded_amount)
-        .bind(p.status)
-        .bind(&p.payer)
-        .bind(&p.return_url)
-        .bind(&p.metadata)
-        .bind(&p.review_reason)
-        .bind(p.review_opened_at.map(Millis))
-        .bind(Millis(p.created_at))
-        .bind(Millis(p.updated_at))
-        .bind(Millis(p.expires_at))
-        .bind(p.paid_at.map(Millis))
+        )), p)
         .execute(db)
         .await.map(|r| r.rows_affected())
         })?;

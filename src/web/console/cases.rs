@@ -199,15 +199,23 @@ fn refusal(state: &AppState, s: &Staff, e: &Error) -> Option<Response> {
     (e.is_server_fault() || e.code == Code::Forbidden).then(|| super::staff_error(state, s, e))
 }
 
-async fn resolve(State(state): State<AppState>, s: Staff, body: Bytes) -> Response {
-    if let Some(r) = scoped_refusal(&state, &s) {
-        return r;
+/// A form posted to this page by a user who may act on cases, with its CSRF token checked:
+/// its fields and the filter to go back to.
+fn posted(state: &AppState, s: &Staff, body: &[u8]) -> Result<(Vec<(String, String)>, Filters), Response> {
+    if let Some(r) = scoped_refusal(state, s) {
+        return Err(r);
     }
-    let form = fields(&body);
-    if let Err(r) = super::check_csrf(&state, &s, &one(&form, "csrf")) {
-        return r;
-    }
+    let form = fields(body);
+    super::check_csrf(state, s, &one(&form, "csrf"))?;
     let f = back(&form);
+    Ok((form, f))
+}
+
+async fn resolve(State(state): State<AppState>, s: Staff, body: Bytes) -> Response {
+    let (form, f) = match posted(&state, &s, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let ids: Vec<&str> = form.iter().filter(|(k, _)| k == "case").map(|(_, v)| v.as_str()).collect();
     let lang = s.lang.lang;
     if ids.is_empty() {
@@ -234,14 +242,10 @@ async fn resolve(State(state): State<AppState>, s: Staff, body: Bytes) -> Respon
 }
 
 async fn close(State(state): State<AppState>, s: Staff, body: Bytes) -> Response {
-    if let Some(r) = scoped_refusal(&state, &s) {
-        return r;
-    }
-    let form = fields(&body);
-    if let Err(r) = super::check_csrf(&state, &s, &one(&form, "csrf")) {
-        return r;
-    }
-    let f = back(&form);
+    let (form, f) = match posted(&state, &s, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let (source, date) = (one(&form, "source"), one(&form, "date"));
     let lang = s.lang.lang;
     match svc::close_day(&state, &s.who, &source, &date).await {

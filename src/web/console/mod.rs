@@ -236,29 +236,23 @@ fn message(
 /// A service refusal as a page: 404 for "not found" (another agency's payment too), 403
 /// for a role that may not, the message for a bad search, 503 when the database is away.
 fn error_page(state: &AppState, lang: Lang, e: &Error) -> Response {
-    let t = |k| i18n::text(lang, k);
-    let status = crate::api::error::status(e.code);
-    let text = match e.code {
-        Code::NotFound => t("not_found").to_owned(),
-        Code::Forbidden => t("forbidden").to_owned(),
-        _ if e.is_server_fault() => t("unavailable").to_owned(),
-        _ => e.message.clone(),
-    };
-    message(state, status, lang, None, t("error"), &text)
+    refusal_page(state, lang, None, e)
 }
 
 /// A refusal on a page of a signed-in user (the header and nav stay).
 fn staff_error(state: &AppState, s: &Staff, e: &Error) -> Response {
-    let lang = s.lang.lang;
+    refusal_page(state, s.lang.lang, Some(s), e)
+}
+
+fn refusal_page(state: &AppState, lang: Lang, s: Option<&Staff>, e: &Error) -> Response {
     let t = |k| i18n::text(lang, k);
-    let status = crate::api::error::status(e.code);
     let text = match e.code {
         Code::NotFound => t("not_found").to_owned(),
         Code::Forbidden => t("forbidden").to_owned(),
         _ if e.is_server_fault() => t("unavailable").to_owned(),
         _ => e.message.clone(),
     };
-    message(state, status, lang, Some(s), t("error"), &text)
+    message(state, crate::api::error::status(e.code), lang, s, t("error"), &text)
 }
 
 /// Refuses a POST whose CSRF token is not its session's (nothing is changed).
