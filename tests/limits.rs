@@ -34,9 +34,16 @@ async fn small_portal_limit() -> TestApp {
 }
 
 async fn portal_key(app: &TestApp) -> (String, String) {
-    feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("demo-portal".into()), "limits", "test")
-        .await
-        .unwrap()
+    feegate::service::admin::create_key(
+        &app.state.store,
+        Role::Portal,
+        Some("demo-portal".into()),
+        &[],
+        "limits",
+        "test",
+    )
+    .await
+    .unwrap()
 }
 
 async fn list(app: &TestApp, key: &str) -> reqwest::Response {

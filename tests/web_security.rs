@@ -216,10 +216,16 @@ async fn only_an_admin_sets_a_portals_return_origins_and_it_is_audited() {
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["return_origins"], json!([]));
     use feegate::api::auth::Role;
-    let (_, district) =
-        feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("district-portal".into()), "t", "t")
-            .await
-            .unwrap();
+    let (_, district) = feegate::service::admin::create_key(
+        &app.state.store,
+        Role::Portal,
+        Some("district-portal".into()),
+        &[],
+        "t",
+        "t",
+    )
+    .await
+    .unwrap();
     let url = "https://dvc.kimbang.example.vn/back";
     assert_eq!(
         create_with(&app, &district, url).await,
@@ -294,7 +300,7 @@ async fn a_portal_created_with_return_origins_may_use_them_at_once() {
     assert_eq!(v["return_origins"], json!(["https://ward.example.vn"]));
     use feegate::api::auth::Role;
     let (_, ward) =
-        feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("ward-portal".into()), "t", "t")
+        feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("ward-portal".into()), &[], "t", "t")
             .await
             .unwrap();
     assert_eq!(create_with(&app, &ward, "https://ward.example.vn/ho-so/1").await.0, 201);

@@ -332,7 +332,7 @@ async fn a_portal_cannot_see_or_redeliver_another_portals_events() {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     use feegate::api::auth::Role;
     let (_, other_key) =
-        feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("other-portal".into()), "t", "t")
+        feegate::service::admin::create_key(&app.state.store, Role::Portal, Some("other-portal".into()), &[], "t", "t")
             .await
             .unwrap();
 

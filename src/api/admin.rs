@@ -22,7 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(patch_account))
         .routes(routes!(list_portals, create_portal))
         .routes(routes!(set_return_origins))
-        .routes(routes!(create_key))
+        .routes(routes!(list_keys, create_key))
         .routes(routes!(revoke_key))
         .routes(routes!(list_connectors))
 }
@@ -31,7 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/agencies", tag = "admin", responses((status = 200, body = Vec<Agency>)))]
 pub async fn list_agencies(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<Agency>>, ApiError> {
     who.require(&[Role::Admin, Role::Finance])?;
-    Ok(Json(svc::agencies(&state.store).await?))
+    let mut all = svc::agencies(&state.store).await?;
+    all.retain(|a| who.sees_agency(&a.code));
+    Ok(Json(all))
 }
 
 /// New agency.
@@ -89,6 +91,9 @@ pub async fn list_accounts(
     Path(code): Path<String>,
 ) -> Result<Json<Vec<Account>>, ApiError> {
     who.require(&[Role::Admin, Role::Finance])?;
+    if !who.sees_agency(&code) {
+        return Err(ApiError::not_found("agency"));
+    }
     Ok(Json(svc::accounts(&state.store, &code).await?))
 }
 
@@ -226,6 +231,10 @@ pub struct NewKey {
     /// `portal`, `finance` or `admin`.
     pub role: String,
     pub portal_id: Option<String>,
+    /// A finance key's agencies: it sees and acts on their payments, refunds, events and
+    /// reports only (and not on reconciliation, which is per source). Empty: every agency.
+    #[serde(default)]
+    pub agencies: Vec<String>,
     #[serde(default)]
     pub name: String,
 }
@@ -249,8 +258,43 @@ pub async fn create_key(
     let n: NewKey = typed(b)?;
     let role = Role::parse(&n.role)
         .ok_or_else(|| ApiError::new(Code::InvalidRole, "role is portal, finance or admin").with_field("role"))?;
-    let (id, key) = svc::create_key(&state.store, role, n.portal_id, &n.name, &who.actor()).await?;
+    let (id, key) = svc::create_key(&state.store, role, n.portal_id, &n.agencies, &n.name, &who.actor()).await?;
     Ok((StatusCode::CREATED, Json(KeyCreated { id, key })))
+}
+
+/// An API key as listed (never its secret).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyView {
+    pub id: String,
+    pub role: String,
+    pub portal_id: Option<String>,
+    pub name: String,
+    /// A finance key's agencies; empty: every agency.
+    pub agencies: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// List API keys, revoked ones too (newest first).
+#[utoipa::path(get, path = "/v1/keys", tag = "admin", responses((status = 200, body = Vec<KeyView>)))]
+pub async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<KeyView>>, ApiError> {
+    who.require(&[Role::Admin])?;
+    let rfc = crate::service::rfc3339;
+    Ok(Json(
+        svc::keys(&state.store)
+            .await?
+            .into_iter()
+            .map(|(k, agencies)| KeyView {
+                id: k.id,
+                role: k.role,
+                portal_id: k.portal_id,
+                name: k.name,
+                agencies,
+                created_at: rfc(k.created_at),
+                revoked_at: k.revoked_at.map(rfc),
+            })
+            .collect(),
+    ))
 }
 
 /// Revoke an API key.

@@ -51,6 +51,8 @@ async fn metrics(
 ) -> Result<impl IntoResponse, crate::api::error::ApiError> {
     use crate::api::auth::Role;
     principal.require(&[Role::Admin, Role::Finance])?;
+    // The metrics count every agency's payments: not for a caller bound to some.
+    principal.require_every_agency()?;
     Ok(render(&state.metrics))
 }
 

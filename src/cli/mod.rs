@@ -102,6 +102,9 @@ enum KeysCommand {
         role: String,
         #[arg(long)]
         portal: Option<String>,
+        /// Bind a finance key to an agency (repeat for several); none: every agency.
+        #[arg(long = "agency")]
+        agencies: Vec<String>,
         #[arg(long, default_value = "")]
         name: String,
     },
@@ -209,13 +212,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             store(&config).await?;
             println!("migrations applied");
         }
-        Command::Keys { command: KeysCommand::Create { role, portal, name } } => {
+        Command::Keys { command: KeysCommand::Create { role, portal, agencies, name } } => {
             let store = store(&config).await?;
             if config.seed_demo {
                 crate::service::admin::seed_demo(&store, &config).await?;
             }
             let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role is portal, finance or admin"))?;
-            let (id, key) = crate::service::admin::create_key(&store, role, portal, &name, "cli")
+            let (id, key) = crate::service::admin::create_key(&store, role, portal, &agencies, &name, "cli")
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             println!("created {} key {id}; store it now, it is not shown again:", role.as_str());

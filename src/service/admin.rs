@@ -208,9 +208,21 @@ pub async fn create_key(
     store: &Store,
     role: Role,
     portal_id: Option<String>,
+    agencies: &[String],
     name: &str,
     actor: &str,
 ) -> Result<(String, String), Error> {
+    if !agencies.is_empty() && role != Role::Finance {
+        return Err(Error::new(Code::InvalidField, "only finance keys are bound to agencies").with_field("agencies"));
+    }
+    let mut agencies = agencies.to_vec();
+    agencies.sort();
+    agencies.dedup();
+    for a in &agencies {
+        if store.agency(a).await?.is_none() {
+            return Err(Error::new(Code::UnknownAgency, format!("no agency has code {a}")).with_field("agencies"));
+        }
+    }
     match (role, &portal_id) {
         (Role::Portal, None) => {
             return Err(Error::new(Code::MissingField, "a portal key needs portal_id").with_field("portal_id"))
@@ -237,17 +249,47 @@ pub async fn create_key(
     };
     let mut tx = store.begin().await?;
     store.insert_key(&mut tx, &row).await?;
+    store.insert_key_agencies(&mut tx, &id, &agencies).await?;
     store
         .audit(
             &mut tx,
             "admin",
             "key.created",
             actor,
-            &serde_json::json!({"id": id, "role": row.role, "portal_id": row.portal_id}),
+            &serde_json::json!({"id": id, "role": row.role, "portal_id": row.portal_id, "agencies": agencies}),
         )
         .await?;
     tx.commit().await?;
     Ok((id, key))
+}
+
+/// Every API key with the agencies it is bound to (newest first).
+pub async fn keys(store: &Store) -> Result<Vec<(crate::store::admin::KeyRow, Vec<String>)>, Error> {
+    Ok(store.keys().await?)
+}
+
+/// The latest audit entries (newest first), of `actor` when given, before the keyset
+/// `before` (`<created_at ms>_<id>` of the last entry seen).
+pub async fn recent_audit(
+    store: &Store,
+    actor: Option<&str>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<crate::store::audit::AuditRow>, Error> {
+    let before = match before {
+        None => None,
+        Some(b) => {
+            let parsed = b.split_once('_').and_then(|(at, id)| at.parse::<i64>().ok().map(|at| (at, id)));
+            Some(parsed.ok_or_else(|| Error::new(Code::InvalidQuery, "before: <ms>_<id>").with_field("before"))?)
+        }
+    };
+    Ok(store.recent_audit(actor, before, limit).await?)
+}
+
+/// Re-computes every chain of the audit journal: the count of entries checked, or the
+/// first broken entry.
+pub async fn verify_audit(store: &Store) -> Result<Result<u64, crate::store::audit::Broken>, Error> {
+    Ok(store.verify_audit().await?)
 }
 
 /// Revokes a key; 404 if there is no live key with that id.

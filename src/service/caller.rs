@@ -136,5 +136,11 @@ pub async fn authenticate(store: &Store, key: &str) -> Result<Principal, Error> 
     let row = store.key(&id).await?.ok_or_else(invalid)?;
     check(&row, key)?;
     let role = Role::parse(&row.role).ok_or_else(|| Error::internal("stored key has an unknown role"))?;
-    Ok(Principal { key_id: row.id, role, portal_id: row.portal_id, name: row.name, agencies: None, staff: false })
+    // Only a finance key can be bound to agencies: one more read for those keys alone, so a
+    // portal's create pays nothing for the scope.
+    let agencies = match role {
+        Role::Finance => Some(store.key_agencies(&row.id).await?).filter(|a| !a.is_empty()),
+        Role::Portal | Role::Admin | Role::Viewer => None,
+    };
+    Ok(Principal { key_id: row.id, role, portal_id: row.portal_id, name: row.name, agencies, staff: false })
 }

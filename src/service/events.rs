@@ -42,7 +42,7 @@ pub async fn list(
         Role::Portal => Some(who.portal_id.clone().unwrap_or_default()),
         Role::Finance | Role::Admin | Role::Viewer => None,
     };
-    let f = OutboxFilter { portal_id, payment_id, status, limit };
+    let f = OutboxFilter { portal_id, payment_id, status, agencies: who.agencies.clone(), limit };
     let mut data = Vec::new();
     for e in state.store.list_events(&f).await? {
         data.push(with_deliveries(state, e).await?);
@@ -57,6 +57,10 @@ pub async fn redeliver(state: &AppState, who: &Principal, id: &str) -> Result<Ev
         Some(e) if who.sees_portal(&e.portal_id) => e,
         _ => return Err(Error::not_found("event")),
     };
+    // A caller bound to agencies redelivers only their payments' events.
+    if who.agencies.is_some() && crate::service::payments::visible(state, who, &e.payment_id).await.is_err() {
+        return Err(Error::not_found("event"));
+    }
     if !e.webhook {
         return Err(Error::new(Code::NotAWebhookEvent, "this event is status history, not sent to portals"));
     }

@@ -328,6 +328,40 @@ pub fn csrf_ok(session_id: &str, presented: &str) -> bool {
     csrf_token(session_id).as_bytes().ct_eq(presented.as_bytes()).into()
 }
 
+/// Disables (or enables again) a staff user; disabling ends their sessions at once. An
+/// admin may not disable themself (the console would lose its last admin that way).
+pub async fn set_disabled(store: &Store, who: &Principal, username: &str, disabled: bool) -> Result<(), Error> {
+    who.require(&[Role::Admin])?;
+    if disabled && who.staff && who.key_id == username {
+        return Err(Error::new(Code::InvalidState, "you cannot disable yourself").with_field("username"));
+    }
+    let mut tx = store.begin().await?;
+    if !store.set_staff_disabled(&mut tx, username, disabled).await? {
+        return Err(Error::not_found("staff user"));
+    }
+    let kind = if disabled { "staff.disabled" } else { "staff.enabled" };
+    store.audit(&mut tx, AUDIT_SCOPE, kind, &who.actor(), &serde_json::json!({"username": username})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives a staff user a new one-time password (returned, shown once) and ends their
+/// sessions; the wrong-password count of the name is cleared so the user can sign in.
+pub async fn reset_password(store: &Store, who: &Principal, username: &str) -> Result<String, Error> {
+    who.require(&[Role::Admin])?;
+    let password = new_password();
+    let hash = hash_password(password.clone()).await?;
+    let mut tx = store.begin().await?;
+    if !store.set_staff_password(&mut tx, username, &hash).await? {
+        return Err(Error::not_found("staff user"));
+    }
+    store.clear_sign_in_throttle(&mut tx, username).await?;
+    let payload = serde_json::json!({"username": username});
+    store.audit(&mut tx, AUDIT_SCOPE, "staff.password_reset", &who.actor(), &payload).await?;
+    tx.commit().await?;
+    Ok(password)
+}
+
 /// Every staff user (the admin's list).
 pub async fn list(store: &Store) -> Result<Vec<Staff>, Error> {
     let mut out = Vec::new();

@@ -271,6 +271,56 @@ impl Store {
         Ok(())
     }
 
+    /// Binds a key to agencies (a finance key's scope; none: every agency).
+    pub async fn insert_key_agencies(&self, tx: &mut Tx, key_id: &str, agencies: &[String]) -> Result<()> {
+        for a in agencies {
+            on_tx!(tx, |db| sqlx::query("INSERT INTO api_key_agencies (key_id, agency_code) VALUES ($1, $2)")
+                .bind(key_id)
+                .bind(a)
+                .execute(db)
+                .await
+                .map(|_| ()))
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Constraint(_) => StoreError::Constraint(format!("unknown agency {a}")),
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The agencies a key is bound to, sorted; empty: every agency.
+    pub async fn key_agencies(&self, key_id: &str) -> Result<Vec<String>> {
+        Ok(on_pool!(self, |db| sqlx::query_scalar(
+            "SELECT agency_code FROM api_key_agencies WHERE key_id = $1 ORDER BY agency_code"
+        )
+        .bind(key_id)
+        .fetch_all(db)
+        .await)?)
+    }
+
+    /// Every key (newest first), revoked ones too, with the agencies each is bound to.
+    pub async fn keys(&self) -> Result<Vec<(KeyRow, Vec<String>)>> {
+        let rows: Vec<KeyRow> = on_pool!(self, |db| {
+            sqlx::query_as(
+            "SELECT id, hash, role, portal_id, name, created_at, revoked_at FROM api_keys ORDER BY created_at DESC, id"
+        )
+        .fetch_all(db)
+        .await
+        })?;
+        let bound: Vec<(String, String)> = on_pool!(self, |db| sqlx::query_as(
+            "SELECT key_id, agency_code FROM api_key_agencies ORDER BY agency_code"
+        )
+        .fetch_all(db)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|k| {
+                let a = bound.iter().filter(|(id, _)| *id == k.id).map(|(_, c)| c.clone()).collect();
+                (k, a)
+            })
+            .collect())
+    }
+
     pub async fn key(&self, id: &str) -> Result<Option<KeyRow>> {
         Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, hash, role, portal_id, name, created_at, revoked_at FROM api_keys WHERE id = $1"

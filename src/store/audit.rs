@@ -141,6 +141,30 @@ impl Store {
         .await)?)
     }
 
+    /// The latest entries of every scope, newest first: `limit` of them written before
+    /// `before` (`(created_at, id)` of the last one seen), of `actor` when given.
+    pub async fn recent_audit(
+        &self,
+        actor: Option<&str>,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>> {
+        // With no `before`, everything up to a day ahead (any clock skew between nodes).
+        let (at, id) = before.unwrap_or((now_ms() + 86_400_000, ""));
+        let at = Millis(at);
+        Ok(on_pool!(self, |db| sqlx::query_as(
+            "SELECT id, scope, seq, kind, actor, payload, created_at, prev_hash, hash FROM audit_log \
+             WHERE ($1 = '' OR actor = $1) AND (created_at < $2 OR (created_at = $2 AND id < $3 AND $3 <> '')) \
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .bind(actor.unwrap_or(""))
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(db)
+        .await)?)
+    }
+
     /// Re-computes every chain; the count of entries checked, or the first broken entry.
     pub async fn verify_audit(&self) -> Result<std::result::Result<u64, Broken>> {
         on_pool!(self, |db| {

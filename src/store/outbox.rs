@@ -83,6 +83,8 @@ pub struct OutboxFilter {
     pub portal_id: Option<String>,
     pub payment_id: Option<String>,
     pub status: Option<String>,
+    /// Only these agencies' payments (a caller bound to agencies).
+    pub agencies: Option<Vec<String>>,
     pub limit: i64,
 }
 
@@ -235,6 +237,16 @@ impl Store {
                 params.push(v.clone());
                 sql.push_str(&format!(" AND {clause} = ${}", params.len()));
             }
+        }
+        if let Some(agencies) = &f.agencies {
+            let mut marks = Vec::with_capacity(agencies.len());
+            for a in agencies {
+                params.push(a.clone());
+                marks.push(format!("${}", params.len()));
+            }
+            // An empty scope sees nothing (never the whole table).
+            let list = if marks.is_empty() { "NULL".to_owned() } else { marks.join(", ") };
+            sql.push_str(&format!(" AND p.agency_code IN ({list})"));
         }
         sql.push_str(&format!(" ORDER BY e.created_at DESC, e.seq DESC LIMIT ${}", params.len() + 1));
         Ok(on_pool!(self, |db| {

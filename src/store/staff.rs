@@ -197,6 +197,46 @@ impl Store {
         tx.commit().await
     }
 
+    /// Disables or enables a staff user; `false` if there is no such user. Disabling also
+    /// ends the user's sessions.
+    pub async fn set_staff_disabled(&self, tx: &mut Tx, username: &str, disabled: bool) -> Result<bool> {
+        let n = on_tx!(tx, |db| sqlx::query("UPDATE staff_users SET disabled = $1 WHERE username = $2")
+            .bind(disabled)
+            .bind(username)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if n == 1 && disabled {
+            self.end_sessions_of(tx, username).await?;
+        }
+        Ok(n == 1)
+    }
+
+    /// Sets a staff user's password hash and ends their sessions; `false` if there is no
+    /// such user.
+    pub async fn set_staff_password(&self, tx: &mut Tx, username: &str, password_hash: &str) -> Result<bool> {
+        let n = on_tx!(tx, |db| sqlx::query("UPDATE staff_users SET password_hash = $1 WHERE username = $2")
+            .bind(password_hash)
+            .bind(username)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if n == 1 {
+            self.end_sessions_of(tx, username).await?;
+        }
+        Ok(n == 1)
+    }
+
+    /// Ends every session of a user.
+    async fn end_sessions_of(&self, tx: &mut Tx, username: &str) -> Result<()> {
+        on_tx!(tx, |db| sqlx::query("DELETE FROM staff_sessions WHERE username = $1")
+            .bind(username)
+            .execute(db)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Ends a session; whether there was one.
     pub async fn delete_session(&self, tx: &mut Tx, id_hash: &str) -> Result<bool> {
         let n = on_tx!(tx, |db| sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")

@@ -37,6 +37,14 @@ impl Pages {
             ("console/recon.html", include_str!("../../templates/console/recon.html")),
             ("console/run.html", include_str!("../../templates/console/run.html")),
             ("console/cases.html", include_str!("../../templates/console/cases.html")),
+            ("console/admin_head.html", include_str!("../../templates/console/admin_head.html")),
+            ("console/admin_agencies.html", include_str!("../../templates/console/admin_agencies.html")),
+            ("console/admin_agency.html", include_str!("../../templates/console/admin_agency.html")),
+            ("console/admin_portals.html", include_str!("../../templates/console/admin_portals.html")),
+            ("console/admin_keys.html", include_str!("../../templates/console/admin_keys.html")),
+            ("console/admin_gateways.html", include_str!("../../templates/console/admin_gateways.html")),
+            ("console/admin_staff.html", include_str!("../../templates/console/admin_staff.html")),
+            ("console/admin_audit.html", include_str!("../../templates/console/admin_audit.html")),
         ] {
             env.add_template(name, text)?;
         }

@@ -99,7 +99,9 @@ impl TestApp {
         let key = |role, portal: Option<&str>| {
             let store = store.clone();
             let portal = portal.map(str::to_owned);
-            async move { feegate::service::admin::create_key(&store, role, portal, "test", "test").await.expect("key").1 }
+            async move {
+                feegate::service::admin::create_key(&store, role, portal, &[], "test", "test").await.expect("key").1
+            }
         };
         use feegate::api::auth::Role;
         let admin_key = key(Role::Admin, None).await;

@@ -35,6 +35,11 @@ const BANKS: [(&str, &str); 31] = [
     ("970410", "Standard Chartered VN"),
 ];
 
+/// Every bank in the table: (BIN, short name), in the table's order.
+pub fn bank_list() -> &'static [(&'static str, &'static str)] {
+    &BANKS
+}
+
 /// The bank with this 6-digit BIN, when it is in the table. `970468` (the NAPAS spec's
 /// example) is deliberately absent: it belongs to a finance company, not a bank.
 pub fn bank_name(bin: &str) -> Option<&'static str> {

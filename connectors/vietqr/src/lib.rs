@@ -20,7 +20,7 @@ pub mod emv;
 pub mod sim;
 pub mod wire;
 
-pub use banks::bank_name;
+pub use banks::{bank_list, bank_name};
 pub use decode::{decode, DecodeError, Decoded};
 
 use async_trait::async_trait;

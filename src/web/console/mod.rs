@@ -5,8 +5,9 @@
 //! random id the server keeps only as a hash (`service::staff`). Every POST carries the
 //! session's CSRF token and is refused without it. `auth` signs in and out; `pages` shows
 //! Today, the payment search and a payment; `recon` the uploads and runs; `cases` the
-//! cases inbox and the close of a day.
+//! cases inbox and the close of a day; `admin` the administration pages.
 
+mod admin;
 mod auth;
 mod cases;
 mod i18n;
@@ -31,7 +32,7 @@ pub const SESSION_COOKIE: &str = "fg_session";
 pub const LANG_COOKIE: &str = "fg_lang";
 
 pub fn router() -> Router<AppState> {
-    auth::router().merge(pages::router()).merge(recon::router()).merge(cases::router())
+    auth::router().merge(pages::router()).merge(recon::router()).merge(cases::router()).merge(admin::router())
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -158,6 +159,8 @@ struct UserCtx {
     scope: String,
     /// Bound to no agency: may see reconciliation and cases.
     scope_all: bool,
+    /// An admin bound to no agency: may use the administration pages.
+    is_admin: bool,
 }
 
 /// `path` with `lang` set to the other language (the rest of its query kept).
@@ -178,6 +181,7 @@ fn frame(state: &AppState, lang: Lang, path: &str, staff: Option<&Staff>, nav: &
         username: s.who.key_id.clone(),
         role: i18n::text(lang, &format!("role_{}", s.who.role.as_str())),
         scope_all: s.who.agencies.is_none(),
+        is_admin: s.who.role == crate::service::caller::Role::Admin && s.who.agencies.is_none(),
         scope: s.who.agencies.as_ref().map(|a| a.join(", ")).unwrap_or_else(|| i18n::text(lang, "all_agencies").into()),
     });
     Frame {
