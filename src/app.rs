@@ -24,6 +24,8 @@ pub struct AppState {
     pub cache: Arc<crate::service::cache::Cache>,
     /// Held while serving a SQLite file (single-node guard); `None` on PostgreSQL.
     pub serve_lock: Option<Arc<std::fs::File>>,
+    /// The keys receipts are signed with.
+    pub receipts: Arc<crate::service::receipts::Signer>,
 }
 
 /// The process-wide Prometheus recorder (installed once, even when tests start many apps).
@@ -68,7 +70,9 @@ impl AppState {
         let connectors = Connectors::build(&config.connectors, http.clone())?;
         crate::service::statements::validate_sources(&config, &connectors, &store).await?;
         let cache = Arc::new(crate::service::cache::Cache::new(Duration::from_millis(config.cache_ttl_ms)));
+        let receipts = Arc::new(crate::service::receipts::Signer::load(&config, &store).await?);
         Ok(AppState {
+            receipts,
             store,
             cache,
             config: Arc::new(config),

@@ -102,6 +102,10 @@ pub struct Config {
     /// The finance console's sessions and sign-in throttle.
     #[serde(default)]
     pub console: Console,
+    /// Receipts for citizens: each agency's template, series, tax code and address, and
+    /// the signing keys (docs/receipts.md).
+    #[serde(default)]
+    pub receipts: Receipts,
     /// An address of its own for `/metrics` (e.g. `127.0.0.1:9464`), served there without a
     /// key. Unset (the default), `/metrics` answers only on the main address and only to an
     /// admin or finance key: never public.
@@ -246,6 +250,49 @@ fn default_pool() -> u32 {
 }
 fn default_gateway_timeout() -> u64 {
     10_000
+}
+
+/// Receipts (docs/receipts.md): `[receipts]` holds the instance's signing key,
+/// `[receipts.agencies."CODE"]` an agency's receipt template, series, tax code, address and
+/// optionally its own key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Receipts {
+    /// The instance's Ed25519 signing key as PKCS#8 PEM (`{ env = "..." }` or
+    /// `{ file = "..." }`); none: a key made once and kept in the database's server keys.
+    pub signing_key: Option<SecretSource>,
+    /// Per agency code; an agency not listed gets [`AgencyReceipts::default`].
+    pub agencies: std::collections::BTreeMap<String, AgencyReceipts>,
+}
+
+/// One agency's receipts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgencyReceipts {
+    /// The receipt template symbol (ký hiệu mẫu biên lai), e.g. `01BLP0-001`.
+    pub template: String,
+    /// The receipt series (ký hiệu biên lai), e.g. `AB-26E`.
+    pub series: String,
+    /// Numbers start again at 1 each calendar year (GMT+7).
+    pub yearly: bool,
+    /// The agency's tax code (mã số thuế) and address, printed on the receipt.
+    pub tax_code: String,
+    pub address: String,
+    /// The agency's own signing key; none: the instance's.
+    pub signing_key: Option<SecretSource>,
+}
+
+impl Default for AgencyReceipts {
+    fn default() -> Self {
+        AgencyReceipts {
+            template: "01BLP0-001".into(),
+            series: "BL".into(),
+            yearly: true,
+            tax_code: String::new(),
+            address: String::new(),
+            signing_key: None,
+        }
+    }
 }
 
 /// The console's sessions and wrong-password throttle (docs/console.md).

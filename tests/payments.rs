@@ -33,7 +33,7 @@ async fn a_fee_is_paid_end_to_end_through_the_sandbox() {
     let events: Value =
         app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
     let types: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["payment.created", "payment.pending", "payment.succeeded"]);
+    assert_eq!(types, ["payment.created", "payment.pending", "payment.succeeded", "receipt.issued"]);
 
     // A paid payment shows its state, not a form.
     let page = app.client.get(format!("{}/checkout/{id}?lang=en", app.url)).send().await.unwrap().text().await.unwrap();

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
         .routes(routes!(start_attempt))
         .routes(routes!(events))
+        .routes(routes!(receipts))
 }
 
 pub(super) fn stored(s: svc::Stored) -> Response {
@@ -237,4 +238,16 @@ pub async fn events(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     Ok(Json(svc::events(&state, &who, &id).await?))
+}
+
+/// A payment's receipts (biên lai): the original issued when it was paid, and any
+/// adjustment or cancellation since.
+#[utoipa::path(get, path = "/v1/payments/{id}/receipts", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<crate::domain::receipt::ReceiptView>), (status = 404, body = ErrorBody)))]
+pub async fn receipts(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::domain::receipt::ReceiptView>>, ApiError> {
+    Ok(Json(crate::service::receipts::list(&state, &who, &id).await?))
 }

@@ -8,6 +8,7 @@ pub mod code;
 pub mod ids;
 pub mod money;
 pub mod payment;
+pub mod receipt;
 pub mod recon;
 pub mod statement;
 pub mod stmt_match;

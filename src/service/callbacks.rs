@@ -377,9 +377,16 @@ async fn apply_in(
             let txn = fact.gateway_txn.as_deref();
             if store.succeed_attempt(tx, &attempt.id, txn).await? {
                 if let Some(paid) = store.pay_payment(tx, pid, &attempt.id, now_ms()).await? {
-                    // The payment is paid: its other attempts are done, in this transaction.
+                    // The payment is paid: its other attempts are done, and its receipt is
+                    // issued, in this transaction.
                     let closed = store.close_other_attempts(tx, pid, &attempt.id).await?;
-                    let data = payment_data_of(state, tx, &paid).await?;
+                    let lines = store.lines_in(tx, pid).await?;
+                    let attempts = store.attempts_in(tx, pid).await?;
+                    let receipt = crate::service::receipts::issue(state, tx, &paid, &lines, attempt, txn).await?;
+                    let receipt = crate::service::receipts::view(&state.config.public_url, &receipt);
+                    let view = PaymentView::build(&state.config.public_url, &paid, &lines, &attempts);
+                    let mut data = serde_json::to_value(view).map_err(Error::internal)?;
+                    data["receipt"] = serde_json::to_value(&receipt).map_err(Error::internal)?;
                     store
                         .insert_event(
                             tx,
@@ -397,6 +404,10 @@ async fn apply_in(
                         entry["callback"] = h;
                     }
                     store.audit(tx, pid, "payment.succeeded", actor, &entry).await?;
+                    let issued = serde_json::to_value(&receipt).map_err(Error::internal)?;
+                    // In the payment's history; the portal hears of the receipt in the
+                    // payment.succeeded webhook, so this one is not sent again.
+                    store.insert_event(tx, pid, "receipt.issued", None, None, &issued, false).await?;
                     metrics::counter!("feegate_payment_transitions_total", "to" => "succeeded").increment(1);
                     return Ok(Disposition::Applied);
                 }

@@ -147,6 +147,17 @@ impl Store {
         Ok(row.map(|(code, name, parent_code)| Agency { code, name, parent_code }))
     }
 
+    /// An agency read inside `tx` (a transaction must not wait for a second connection:
+    /// with every pooled connection held by such a transaction, none would come).
+    pub async fn agency_in(&self, tx: &mut Tx, code: &str) -> Result<Option<Agency>> {
+        let row: Option<(String, String, Option<String>)> =
+            on_tx!(tx, |db| sqlx::query_as("SELECT code, name, parent_code FROM agencies WHERE code = $1")
+                .bind(code)
+                .fetch_optional(db)
+                .await)?;
+        Ok(row.map(|(code, name, parent_code)| Agency { code, name, parent_code }))
+    }
+
     pub async fn agencies(&self) -> Result<Vec<Agency>> {
         let rows: Vec<(String, String, Option<String>)> =
             on_pool!(self, |db| sqlx::query_as("SELECT code, name, parent_code FROM agencies ORDER BY code")

@@ -51,6 +51,7 @@ pub mod create;
 pub mod idempotency;
 pub mod outbox;
 pub mod payments;
+pub mod receipts;
 pub mod recon;
 pub mod refunds;
 pub mod reports;

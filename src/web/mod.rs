@@ -9,6 +9,7 @@ pub mod console;
 pub mod form;
 pub mod headers;
 mod i18n;
+pub mod receipts;
 
 use crate::app::AppState;
 use axum::Router;
@@ -27,6 +28,8 @@ impl Pages {
         env.add_template("checkout.html", include_str!("../../templates/checkout.html"))?;
         env.add_template("qr.html", include_str!("../../templates/qr.html"))?;
         env.add_template("message.html", include_str!("../../templates/message.html"))?;
+        env.add_template("receipt.html", include_str!("../../templates/receipt.html"))?;
+        env.add_template("receipt_verify.html", include_str!("../../templates/receipt_verify.html"))?;
         for (name, text) in [
             ("console/base.html", include_str!("../../templates/console/base.html")),
             ("console/message.html", include_str!("../../templates/console/message.html")),
@@ -77,5 +80,5 @@ pub fn too_many_text() -> &'static str {
 }
 
 pub fn router() -> Router<AppState> {
-    checkout::router().merge(console::router())
+    checkout::router().merge(console::router()).merge(receipts::router())
 }

@@ -1,0 +1,243 @@
+//! Receipts (issue 11): issued with the success, numbered per agency and series without gap
+//! or duplicate (also with payments succeeding at once, and on two nodes of one PostgreSQL),
+//! signed, shown to anyone with the token, verified by anyone with the printed details, and
+//! failing verification when any stored field is changed. Runs on SQLite, and on PostgreSQL
+//! with FEEGATE_TEST_DATABASE_URL.
+
+mod common;
+use common::console::payment_of;
+use common::*;
+use serde_json::Value;
+
+async fn receipts(app: &TestApp, payment_id: &str) -> Vec<Value> {
+    let r = app.get(&format!("/v1/payments/{payment_id}/receipts"), &app.portal_key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap().as_array().unwrap().clone()
+}
+
+/// The checkout's per-address limit off: every payer of these tests is 127.0.0.1.
+const UNLIMITED: &[(&str, &str)] = &[("FEEGATE_RATE_LIMITS_ENABLED", "false")];
+
+/// Pays `n` payments of `agency` at once; their ids.
+async fn pay_at_once(apps: &[&TestApp], agency: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(payment_of(apps[i % apps.len()], agency).await.0);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        let app = apps[i % apps.len()];
+        let (client, url, id) = (app.client.clone(), app.url.clone(), id.clone());
+        let form_page = format!("{url}/checkout/{id}");
+        tasks.spawn(async move {
+            // The checkout flow of TestApp::pay_sandbox, owned by the task.
+            let html = client.get(&form_page).send().await.unwrap().text().await.unwrap();
+            let token = form_token(&html);
+            let r = client
+                .post(&form_page)
+                .form(&[("connector", "sandbox"), ("form_token", token.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303, "checkout: {}", r.text().await.unwrap_or_default());
+            let gateway = location(&r);
+            let r = client.post(&gateway).form(&[("outcome", "success")]).send().await.unwrap();
+            let ret = location(&r);
+            let r = client.get(&ret).send().await.unwrap();
+            assert_eq!(r.status(), 303);
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("a payer");
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_paid_payment_has_a_signed_receipt_anyone_can_open_and_verify() {
+    let app = TestApp::spawn().await;
+    let (unpaid, _) = payment_of(&app, "H12.20").await;
+    assert!(receipts(&app, &unpaid).await.is_empty(), "no receipt before the payment is paid");
+    let (id, dossier) = payment_of(&app, "H12.20").await;
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    let list = receipts(&app, &id).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let r = &list[0];
+    assert_eq!((r["kind"].as_str(), r["status"].as_str()), (Some("original"), Some("issued")));
+    assert_eq!(
+        (r["template"].as_str(), r["series"].as_str(), r["number"].as_i64()),
+        (Some("01BLP0-001"), Some("GT-26E"), Some(1))
+    );
+    assert_eq!(r["amount"], 135000);
+    let code = r["verification_code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 11);
+
+    // The receipt's page: from its signed content, not indexed, not cached.
+    let page = app.client.get(r["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-robots-tag"], "noindex, nofollow");
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    for want in [
+        "Sở Giao thông vận tải tỉnh Hà Nam",
+        "0700251234",
+        "GT-26E",
+        "0000001",
+        "Một trăm ba mươi lăm nghìn đồng",
+        "135.000",
+        &dossier,
+        &code,
+        "Chữ ký số hợp lệ",
+        "data:image/svg+xml;base64,",
+    ] {
+        assert!(html.contains(want), "{want} on the receipt page");
+    }
+    // An unknown token: 404, nothing else said.
+    let r404 = app.client.get(format!("{}/receipts/{}", app.url, "x".repeat(32))).send().await.unwrap();
+    assert_eq!(r404.status(), 404);
+
+    // Verification, as the QR code opens it: genuine; a wrong code or number finds nothing.
+    let v = app.client.get(r["verify_url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(v.status(), 200);
+    assert!(v.text().await.unwrap().contains("Biên lai hợp lệ"));
+    let typed = format!(
+        "{}/receipts/verify?agency=H12.20&series=GT-26E&number=0000001&code={}",
+        app.url,
+        code.to_lowercase().replace('-', "")
+    );
+    assert_eq!(app.client.get(typed).send().await.unwrap().status(), 200, "typed loosely, as printed");
+    for wrong in ["number=2&code=", "number=1&code=AAAAA-AAAAA&x=", "number=abc&code="] {
+        let url = format!("{}/receipts/verify?agency=H12.20&series=GT-26E&{wrong}{code}", app.url);
+        assert_eq!(app.client.get(url).send().await.unwrap().status(), 404, "{wrong}");
+    }
+    assert_eq!(app.client.get(format!("{}/receipts/verify", app.url)).send().await.unwrap().status(), 200);
+
+    // The portal hears of it: the success webhook carries the receipt; receipt.issued
+    // follows in the payment's history (not sent again as a webhook).
+    let events: Vec<(String, String)> =
+        sqlx::query_as("SELECT type, data FROM events WHERE payment_id = $1 AND type <> 'payment.created' AND type <> 'payment.pending' ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["payment.succeeded", "receipt.issued"]);
+    let paid: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!(paid["receipt"]["id"], r["id"]);
+    assert_eq!(paid["receipt"]["url"], r["url"]);
+
+    // A finance key bound to another agency does not see it; an unbound one does.
+    let store = &app.state.store;
+    let role = feegate::service::caller::Role::Finance;
+    let (_, other) =
+        feegate::service::admin::create_key(store, role, None, &["H12.25".into()], "t", "t").await.unwrap();
+    let r = app.get(&format!("/v1/payments/{id}/receipts"), &other).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = app.get(&format!("/v1/payments/{id}/receipts"), &app.finance_key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_receipt_changed_in_the_database_fails_verification_whatever_field_changed() {
+    let app = TestApp::spawn().await;
+    let (id, _) = payment_of(&app, "H12.25").await;
+    app.pay_sandbox(&id, "success").await;
+    let r = receipts(&app, &id).await.remove(0);
+    let (rid, url, verify) = (r["id"].as_str().unwrap(), r["url"].as_str().unwrap(), r["verify_url"].as_str().unwrap());
+    let (content,): (String,) =
+        sqlx::query_as("SELECT content FROM receipts WHERE id = $1").bind(rid).fetch_one(&app.db).await.unwrap();
+    // Each a forger's change: a line's amount, the payer, the total in words, the agency's
+    // name; and the columns the receipt is found by or listed with.
+    let edits: Vec<(String, Value)> = vec![
+        ("content".into(), content.replace("135000", "13500").into()),
+        ("content".into(), content.replace("\"total_words\":\"Một", "\"total_words\":\"Hai").into()),
+        ("content".into(), content.replace("Kim Bảng", "Duy Tiên").into()),
+        ("amount".into(), 13500.into()),
+        ("kind".into(), "adjustment".into()),
+    ];
+    for (column, value) in edits {
+        let (original,): (String,) =
+            sqlx::query_as(&format!("SELECT CAST({column} AS TEXT) FROM receipts WHERE id = $1"))
+                .bind(rid)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        let set = format!("UPDATE receipts SET {column} = $1 WHERE id = $2");
+        match &value {
+            Value::String(s) => sqlx::query(&set).bind(s).bind(rid).execute(&app.db).await.unwrap(),
+            v => sqlx::query(&set).bind(v.as_i64().unwrap()).bind(rid).execute(&app.db).await.unwrap(),
+        };
+        // The same link now says it was changed.
+        assert_eq!(app.client.get(verify).send().await.unwrap().status(), 409, "{column} changed");
+        let html = app.client.get(url).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Không xác thực được chữ ký số"), "{column}: the page says so");
+        // Put it back: genuine again.
+        let restore = format!("UPDATE receipts SET {column} = CAST($1 AS {}) WHERE id = $2", cast_of(&column));
+        sqlx::query(&restore).bind(&original).bind(rid).execute(&app.db).await.unwrap();
+        assert_eq!(app.client.get(verify).send().await.unwrap().status(), 200, "{column} restored");
+    }
+    // A receipt renumbered in the database: its number no longer finds it, and the one it
+    // now claims fails.
+    sqlx::query("UPDATE receipts SET number = 7 WHERE id = $1").bind(rid).execute(&app.db).await.unwrap();
+    assert_eq!(app.client.get(verify).send().await.unwrap().status(), 404);
+    let moved = verify.replace("number=1", "number=7");
+    assert_eq!(app.client.get(moved).send().await.unwrap().status(), 409);
+    app.stop().await;
+}
+
+fn cast_of(column: &str) -> &'static str {
+    match column {
+        "amount" => "BIGINT",
+        _ => "TEXT",
+    }
+}
+
+/// Every paid payment has exactly one receipt and the numbers of the series are 1..=n.
+async fn numbers_are_whole(app: &TestApp, ids: &[String], series: &str) {
+    let mut numbers = Vec::new();
+    for id in ids {
+        let list = receipts(app, id).await;
+        assert_eq!(list.len(), 1, "{id}: one receipt");
+        assert_eq!(list[0]["series"], series);
+        numbers.push(list[0]["number"].as_i64().unwrap());
+    }
+    numbers.sort_unstable();
+    let want: Vec<i64> = (1..=ids.len() as i64).collect();
+    assert_eq!(numbers, want, "no gap, no duplicate");
+    let (paid,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'").fetch_one(&app.db).await.unwrap();
+    let (issued,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM receipts WHERE kind = 'original'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(paid, issued, "no paid payment without its receipt, no receipt without a paid payment");
+}
+
+#[tokio::test]
+async fn payments_succeeding_at_once_take_numbers_without_gap_or_duplicate() {
+    // Sixty payers from one address would meet the checkout's per-address limit.
+    let app = TestApp::spawn_with(UNLIMITED).await;
+    let ids = pay_at_once(&[&app], "H12.20", 60).await;
+    numbers_are_whole(&app, &ids, "GT-26E").await;
+    // Another agency's series starts at 1 on its own.
+    let (other, _) = payment_of(&app, "H12.25").await;
+    app.pay_sandbox(&other, "success").await;
+    assert_eq!(receipts(&app, &other).await[0]["number"], 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_postgresql_number_a_hundred_payments_without_gap_or_duplicate() {
+    if !on_postgres() {
+        eprintln!("two nodes share a database only on PostgreSQL (SQLite serves one node); skipped");
+        return;
+    }
+    let a = TestApp::spawn_with(UNLIMITED).await;
+    let b = TestApp::spawn_on(&a.db_url, UNLIMITED).await;
+    let ids = pay_at_once(&[&a, &b], "H12.20", 100).await;
+    numbers_are_whole(&a, &ids, "GT-26E").await;
+    // Both nodes signed with the one instance key kept in the database.
+    let (keys,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM receipt_keys").fetch_one(&a.db).await.unwrap();
+    assert_eq!(keys, 1);
+    b.stop().await;
+    a.stop().await;
+}
