@@ -37,6 +37,7 @@ impl Pages {
             ("console/recon.html", include_str!("../../templates/console/recon.html")),
             ("console/run.html", include_str!("../../templates/console/run.html")),
             ("console/cases.html", include_str!("../../templates/console/cases.html")),
+            ("console/refunds.html", include_str!("../../templates/console/refunds.html")),
         ] {
             env.add_template(name, text)?;
         }
