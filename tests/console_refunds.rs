@@ -173,8 +173,11 @@ async fn a_bad_amount_or_reason_is_answered_with_a_message_and_changes_nothing()
     assert!(refunds_of(&app, &id).await.is_empty());
     let p = app.payment(&id).await;
     assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("succeeded"), Some("0")));
-    let reserved: (i64,) =
-        sqlx::query_as("SELECT reserved_refunds FROM payments WHERE id = $1").bind(&id).fetch_one(&app.db).await.unwrap();
+    let reserved: (i64,) = sqlx::query_as("SELECT reserved_refunds FROM payments WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(reserved.0, 0);
     // In English too.
     let r = get(&app, &s.cookie, &format!("/console/payments/{id}?lang=en")).await;
@@ -227,14 +230,13 @@ async fn a_manual_payout_is_recorded_on_the_refunds_page_with_the_bank_reference
     assert!(r.text().await.unwrap().contains("Cần nhập mã chứng từ ngân hàng"));
     assert_eq!(refunds_of(&app, &id).await[0]["status"], "pending_manual");
 
-    let r = post(
-        &app,
-        &s.cookie,
-        &payout,
-        &[("csrf", &s.csrf), ("payment_id", &id), ("bank_reference", "FT26332000123")],
-    )
-    .await;
-    assert_eq!((r.status().as_u16(), location(&r)), (303, "/console/refunds?done=paid_out&reference=FT26332000123".into()));
+    let r =
+        post(&app, &s.cookie, &payout, &[("csrf", &s.csrf), ("payment_id", &id), ("bank_reference", "FT26332000123")])
+            .await;
+    assert_eq!(
+        (r.status().as_u16(), location(&r)),
+        (303, "/console/refunds?done=paid_out&reference=FT26332000123".into())
+    );
     let done = refunds_of(&app, &id).await.remove(0);
     assert_eq!((done["status"].as_str(), done["bank_reference"].as_str()), (Some("succeeded"), Some("FT26332000123")));
     assert_eq!(app.payment(&id).await["status"], "refunded");
@@ -265,7 +267,10 @@ async fn a_webhook_is_redelivered_from_the_payment_page_and_journalled() {
     let path = format!("/console/payments/{id}/events/{eid}/redeliver");
     assert!(html.contains(&format!("action=\"{path}\"")));
     let r = post(&app, &s.cookie, &path, &[("csrf", &s.csrf)]).await;
-    assert_eq!((r.status().as_u16(), location(&r)), (303, format!("/console/payments/{id}?done=redelivered#webhooks-h")));
+    assert_eq!(
+        (r.status().as_u16(), location(&r)),
+        (303, format!("/console/payments/{id}?done=redelivered#webhooks-h"))
+    );
     assert!(journal(&app, &id).await.contains(&("event.redelivered".into(), "staff:ketoan".into())));
     let (_, html) = page(&app, &s, &format!("/console/payments/{id}?done=redelivered")).await;
     assert!(html.contains("Đã xếp thông báo để gửi lại ngay."));

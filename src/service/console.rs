@@ -300,7 +300,19 @@ pub async fn payment(state: &AppState, who: &Principal, id: &str) -> Result<Paym
         }
         _ => 0,
     };
-    Ok(PaymentDetail { row, view, agency_name, lines, attempts, events, refunds, audit, callbacks, webhooks, refundable })
+    Ok(PaymentDetail {
+        row,
+        view,
+        agency_name,
+        lines,
+        attempts,
+        events,
+        refunds,
+        audit,
+        callbacks,
+        webhooks,
+        refundable,
+    })
 }
 
 /// The agencies `who` may pick in the search form (code, name).
@@ -434,7 +446,21 @@ mod tests {
         ] {
             assert_eq!(parse_dong(text), Ok(want), "{text}");
         }
-        for text in ["", "0", "000", "1.5", "1,50", "12.34", "1.0000", "abc", "-5", "1e3", "135.000,00", "1.000,000", "99999999999999999999"] {
+        for text in [
+            "",
+            "0",
+            "000",
+            "1.5",
+            "1,50",
+            "12.34",
+            "1.0000",
+            "abc",
+            "-5",
+            "1e3",
+            "135.000,00",
+            "1.000,000",
+            "99999999999999999999",
+        ] {
             assert!(parse_dong(text).is_err(), "{text}");
         }
         assert!(parse_dong("1000000000001").is_err(), "above the largest amount");

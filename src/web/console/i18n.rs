@@ -234,6 +234,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("settled_at", "Thời điểm xong", "Settled"),
     ("payout", "Chi trả thủ công", "Manual payout"),
     ("record_payout", "Ghi nhận đã chi", "Record the payout"),
+    ("bank_ref_short", "Mã chứng từ", "Bank ref."),
     ("at_gateway", "Đang chờ cổng thanh toán", "Waiting for the gateway"),
     ("payout_ok", "Đã ghi nhận chi trả, mã chứng từ:", "Payout recorded, bank reference:"),
     (

@@ -17,9 +17,7 @@ use minijinja::context;
 use serde::Serialize;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/console", get(today))
-        .route("/console/payments", get(payments))
+    Router::new().route("/console", get(today)).route("/console/payments", get(payments))
 }
 
 pub(super) fn enc(s: &str) -> String {

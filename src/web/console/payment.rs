@@ -178,7 +178,10 @@ fn page(
             messages: d
                 .callbacks
                 .iter()
-                .filter(|c| c.attempt_id.as_deref() == Some(a.id.as_str()) || c.reference.as_deref() == Some(a.reference.as_str()))
+                .filter(|c| {
+                    c.attempt_id.as_deref() == Some(a.id.as_str())
+                        || c.reference.as_deref() == Some(a.reference.as_str())
+                })
                 .map(|c| {
                     let mut raw = String::new();
                     if !c.query.is_empty() {
@@ -191,7 +194,12 @@ fn page(
                         }
                         raw.push_str(&c.body);
                     }
-                    MessageCtx { at: gmt7(c.received_at), method: c.method.clone(), disposition: c.disposition.clone(), raw }
+                    MessageCtx {
+                        at: gmt7(c.received_at),
+                        method: c.method.clone(),
+                        disposition: c.disposition.clone(),
+                        raw,
+                    }
                 })
                 .collect(),
         })
@@ -333,7 +341,12 @@ fn refund_refusal(lang: Lang, e: &Error, refundable: i64) -> Option<String> {
     Some(text)
 }
 
-async fn refund(State(state): State<AppState>, s: Staff, Path(id): Path<String>, Form(f): Form<RefundForm>) -> Response {
+async fn refund(
+    State(state): State<AppState>,
+    s: Staff,
+    Path(id): Path<String>,
+    Form(f): Form<RefundForm>,
+) -> Response {
     if let Err(r) = super::check_csrf(&state, &s, &f.csrf) {
         return r;
     }

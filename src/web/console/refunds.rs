@@ -133,7 +133,12 @@ fn payout_refusal(lang: crate::web::i18n::Lang, e: &Error) -> Option<String> {
     }
 }
 
-async fn payout(State(state): State<AppState>, s: Staff, Path(id): Path<String>, Form(f): Form<PayoutForm>) -> Response {
+async fn payout(
+    State(state): State<AppState>,
+    s: Staff,
+    Path(id): Path<String>,
+    Form(f): Form<PayoutForm>,
+) -> Response {
     if let Err(r) = super::check_csrf(&state, &s, &f.csrf) {
         return r;
     }
@@ -141,10 +146,7 @@ async fn payout(State(state): State<AppState>, s: Staff, Path(id): Path<String>,
     // (`staff:<username>`) are the refunds service's, as for the API.
     match crate::service::refunds::complete_manual(&state, &s.who, &f.payment_id, &id, &f.bank_reference).await {
         Ok(r) => {
-            let to = format!(
-                "/console/refunds?done=paid_out&reference={}",
-                enc(&r.bank_reference.unwrap_or_default())
-            );
+            let to = format!("/console/refunds?done=paid_out&reference={}", enc(&r.bank_reference.unwrap_or_default()));
             Redirect::to(&to).into_response()
         }
         Err(e) => match payout_refusal(s.lang.lang, &e) {
