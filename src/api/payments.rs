@@ -169,6 +169,7 @@ pub async fn list(
         paid_from: None,
         paid_to: None,
         webhook_failed: false,
+        unresolved_attempts: false,
         after,
         limit,
     };

@@ -387,6 +387,7 @@ pub async fn complete_manual(
     bank_reference: &str,
 ) -> Result<RefundView, ApiError> {
     who.require(&[Role::Finance, Role::Admin])?;
+    // A user bound to agencies completes only their agencies' refunds (another's is "not found").
     crate::service::payments::visible(state, who, payment_id).await?;
     let bank_reference = crate::domain::text("bank_reference", bank_reference, 64, true)?;
     let r = state

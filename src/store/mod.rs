@@ -47,6 +47,7 @@ macro_rules! on_tx {
 pub mod admin;
 pub mod audit;
 pub mod cases;
+pub mod console;
 pub mod create;
 pub mod idempotency;
 pub mod outbox;

@@ -129,6 +129,9 @@ pub struct PaymentFilter {
     pub paid_to: Option<i64>,
     /// Only payments with a webhook event whose delivery failed.
     pub webhook_failed: bool,
+    /// Only payments with an attempt whose gateway status queries fail (of `connector_id`
+    /// when that is set too): see [`crate::store::console::unresolved_attempt`].
+    pub unresolved_attempts: bool,
     /// Keyset cursor: (created_at, id) of the last row of the previous page.
     pub after: Option<(i64, String)>,
     pub limit: i64,
@@ -388,6 +391,17 @@ impl Store {
         }
         if f.webhook_failed {
             sql.push_str(" AND id IN (SELECT payment_id FROM events WHERE webhook AND delivery_status = 'failed')");
+        }
+        if f.unresolved_attempts {
+            let open = crate::store::console::unresolved_attempt("a");
+            match &f.connector_id {
+                None => sql.push_str(&format!(" AND id IN (SELECT a.payment_id FROM attempts a WHERE {open})")),
+                Some(v) => push(
+                    &mut sql,
+                    &format!(" AND id IN (SELECT a.payment_id FROM attempts a WHERE {open} AND a.connector_id = $?)"),
+                    Param::Text(v.clone()),
+                ),
+            }
         }
         if let Some(v) = &f.connector_id {
             push(
@@ -723,7 +737,7 @@ pub struct CollectedRow {
 
 /// ` AND {col} IN ($n, ...)` for a caller bound to agencies (numbered from `first`), and
 /// what to bind; nothing for `None`, and a clause that matches nothing for an empty list.
-fn agency_clause(col: &str, first: usize, agencies: Option<&[String]>) -> String {
+pub(crate) fn agency_clause(col: &str, first: usize, agencies: Option<&[String]>) -> String {
     match agencies {
         None => String::new(),
         Some([]) => " AND 1 = 0".into(),

@@ -48,6 +48,7 @@ impl Pages {
             ("console/admin_gateways.html", include_str!("../../templates/console/admin_gateways.html")),
             ("console/admin_staff.html", include_str!("../../templates/console/admin_staff.html")),
             ("console/admin_audit.html", include_str!("../../templates/console/admin_audit.html")),
+            ("console/refunds.html", include_str!("../../templates/console/refunds.html")),
         ] {
             env.add_template(name, text)?;
         }

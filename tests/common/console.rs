@@ -159,3 +159,24 @@ pub async fn upload(app: &TestApp, s: &Session, csrf: &str, source: &str, file: 
         .await
         .expect("upload")
 }
+
+/// A payment of H12.20 paid by bank transfer through the VietQR simulator's bank app (its
+/// refunds are paid out by hand: `pending_manual`); its id and dossier code.
+pub async fn paid_by_transfer(app: &TestApp) -> (String, String) {
+    let (id, dossier) = payment_of(app, "H12.20").await;
+    app.choose(&id, "vietqr").await;
+    let attempt = app.payment(&id).await["attempts"][0]["id"].as_str().expect("attempt").to_owned();
+    let (action,): (String,) = sqlx::query_as("SELECT action FROM attempts WHERE id = $1")
+        .bind(&attempt)
+        .fetch_one(&app.db)
+        .await
+        .expect("action");
+    let action: serde_json::Value = serde_json::from_str(&action).expect("json");
+    let payload: String =
+        url::form_urlencoded::byte_serialize(action["payload"].as_str().expect("payload").as_bytes()).collect();
+    let bank_app = format!("{}/sim/vietqr/app?payload={payload}", app.url);
+    app.client.get(&bank_app).send().await.expect("bank app");
+    app.client.post(&bank_app).form(&[("outcome", "success")]).send().await.expect("approve");
+    assert_eq!(app.payment(&id).await["status"], "succeeded");
+    (id, dossier)
+}

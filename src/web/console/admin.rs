@@ -556,6 +556,12 @@ struct GatewayCtx {
     name: String,
     agencies: String,
     refunds: bool,
+    /// Attempts whose status queries fail (`service::console::gateway_health`), with the
+    /// link to them; 0: healthy.
+    unresolved: i64,
+    unknown: i64,
+    oldest: Option<String>,
+    href: String,
 }
 
 async fn gateways(State(state): State<AppState>, s: Staff) -> Response {
@@ -563,15 +569,27 @@ async fn gateways(State(state): State<AppState>, s: Staff) -> Response {
         return r;
     }
     let t = |k| i18n::text(s.lang.lang, k);
+    let health = match crate::service::console::gateway_health(&state, &s.who).await {
+        Ok(h) => h,
+        Err(e) => return super::staff_error(&state, &s, &e),
+    };
     let rows: Vec<GatewayCtx> = state
         .connectors
         .all()
-        .map(|a| GatewayCtx {
-            id: a.connector.id().to_owned(),
-            kind: a.connector.kind().to_owned(),
-            name: a.connector.display_name().to_owned(),
-            agencies: if a.agencies.is_empty() { t("all_agencies").to_owned() } else { a.agencies.join(", ") },
-            refunds: a.connector.supports_refund(),
+        .map(|a| {
+            let id = a.connector.id().to_owned();
+            let h = health.iter().find(|h| h.connector_id == id);
+            GatewayCtx {
+                kind: a.connector.kind().to_owned(),
+                name: a.connector.display_name().to_owned(),
+                agencies: if a.agencies.is_empty() { t("all_agencies").to_owned() } else { a.agencies.join(", ") },
+                refunds: a.connector.supports_refund(),
+                unresolved: h.map(|h| h.unresolved).unwrap_or_default(),
+                unknown: h.map(|h| h.unknown).unwrap_or_default(),
+                oldest: h.and_then(|h| h.oldest).map(gmt7),
+                href: format!("/console/payments?gateway={}&unresolved=1", enc(&id)),
+                id,
+            }
         })
         .collect();
     page(&state, &s, StatusCode::OK, "gateways", Outcome::default(), context! { rows })

@@ -4,15 +4,18 @@
 //! (HttpOnly, SameSite=Strict, Path=/console, Secure when the public URL is https) holds a
 //! random id the server keeps only as a hash (`service::staff`). Every POST carries the
 //! session's CSRF token and is refused without it. `auth` signs in and out; `pages` shows
-//! Today, the payment search and a payment; `recon` the uploads and runs; `cases` the
-//! cases inbox and the close of a day; `admin` the administration pages.
+//! Today and the payment search; `payment` a payment and its actions (cancel, refund,
+//! redeliver); `refunds` the refunds and manual payouts; `recon` the uploads and runs;
+//! `cases` the cases inbox and the close of a day; `admin` the administration pages.
 
 mod admin;
 mod auth;
 mod cases;
 mod i18n;
 mod pages;
+mod payment;
 mod recon;
+mod refunds;
 
 use super::i18n::Lang;
 use crate::app::AppState;
@@ -32,7 +35,13 @@ pub const SESSION_COOKIE: &str = "fg_session";
 pub const LANG_COOKIE: &str = "fg_lang";
 
 pub fn router() -> Router<AppState> {
-    auth::router().merge(pages::router()).merge(recon::router()).merge(cases::router()).merge(admin::router())
+    auth::router()
+        .merge(pages::router())
+        .merge(recon::router())
+        .merge(cases::router())
+        .merge(payment::router())
+        .merge(refunds::router())
+        .merge(admin::router())
 }
 
 /// A cookie's value from the request's `Cookie` headers.
