@@ -9,6 +9,7 @@ pub mod ids;
 pub mod money;
 pub mod payment;
 pub mod recon;
+pub mod sheet;
 pub mod statement;
 pub mod stmt_match;
 pub mod words;

@@ -37,6 +37,8 @@ impl Pages {
             ("console/recon.html", include_str!("../../templates/console/recon.html")),
             ("console/run.html", include_str!("../../templates/console/run.html")),
             ("console/cases.html", include_str!("../../templates/console/cases.html")),
+            ("console/reports.html", include_str!("../../templates/console/reports.html")),
+            ("console/preview.html", include_str!("../../templates/console/preview.html")),
         ] {
             env.add_template(name, text)?;
         }

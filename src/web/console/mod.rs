@@ -11,7 +11,9 @@ mod auth;
 mod cases;
 mod i18n;
 mod pages;
+mod preview;
 mod recon;
+mod reports;
 
 use super::i18n::Lang;
 use crate::app::AppState;
@@ -31,7 +33,12 @@ pub const SESSION_COOKIE: &str = "fg_session";
 pub const LANG_COOKIE: &str = "fg_lang";
 
 pub fn router() -> Router<AppState> {
-    auth::router().merge(pages::router()).merge(recon::router()).merge(cases::router())
+    auth::router()
+        .merge(pages::router())
+        .merge(recon::router())
+        .merge(cases::router())
+        .merge(reports::router())
+        .merge(preview::router())
 }
 
 /// A cookie's value from the request's `Cookie` headers.
