@@ -1,6 +1,6 @@
 //! The reports and a spreadsheet upload in a real browser: the demo's reconciliation
 //! officer opens the month's report from the navigation, reads its totals, downloads the
-//! XLSX through the page's link (read back with calamine: money as numbers, Vietnamese
+//! XLSX of the page's link with the browser's session (read back with calamine: money as numbers, Vietnamese
 //! intact), then uploads the gateway's settlement file as an .xlsx, sees it parsed in the
 //! preview (with the progress script on), confirms, and gets the run. Every new page passes
 //! the accessibility check of `common/browser.rs`. FEEGATE_WRITE_SCREENSHOTS=1 writes
@@ -9,7 +9,6 @@
 #[path = "common/browser.rs"]
 mod browser;
 mod common;
-use base64::Engine;
 use browser::*;
 use calamine::Data;
 use common::console::*;
@@ -27,17 +26,19 @@ async fn a_finance_officer_reads_the_months_report_downloads_its_xlsx_and_import
         assert!(total.contains("405.000 ₫"), "three payments of 135.000 ₫: {total}");
         assert!(text_of(&c, "#chart-data").await.contains("sandbox"));
         assert!(c.find(Locator::Css("svg#chart rect.c-charge")).await.is_ok(), "a bar of lệ phí");
+        c.execute("window.scrollTo(0, 0);", vec![]).await.expect("scroll to the top");
         save_docs_png("reports.png", &c.screenshot().await.expect("png"));
 
         // The XLSX, fetched by the page with its own session as the link would.
         let link = c.find(Locator::Id("dl-monthly-xlsx")).await.expect("link");
         let href = link.attr("href").await.expect("href").expect("an href");
-        let fetch = "const done = arguments[arguments.length - 1];
-            fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.arrayBuffer()).then(b => {
-              let s = ''; const a = new Uint8Array(b); for (let i = 0; i < a.length; i++) s += String.fromCharCode(a[i]);
-              done(btoa(s)); }).catch(e => done('ERROR ' + e));";
-        let b64 = c.execute_async(fetch, vec![href.clone().into()]).await.expect("fetch");
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b64.as_str().expect("text")).expect("base64");
+        // The CSP lets no page script fetch: the link is read with the browser's own session.
+        let cookie = c.get_named_cookie("fg_session").await.expect("the session cookie");
+        let url = if href.starts_with("http") { href.clone() } else { format!("{}{href}", app.url) };
+        let r =
+            app.client.get(url).header("cookie", format!("fg_session={}", cookie.value())).send().await.expect("xlsx");
+        assert_eq!(r.status(), 200);
+        let bytes = r.bytes().await.expect("bytes").to_vec();
         let rows = sheet(&bytes);
         assert_eq!(rows[1][2], Data::String("Sở Giao thông vận tải tỉnh Hà Nam".into()), "{rows:?}");
         assert_eq!(rows[1][4], Data::String("Lệ phí".into()));
@@ -51,6 +52,8 @@ async fn a_finance_officer_reads_the_months_report_downloads_its_xlsx_and_import
         std::fs::write(&path, settlement_xlsx(&planted.file, false)).expect("write the file");
         click(&c, Locator::LinkText("Đối soát")).await;
         c.find(Locator::Css("#u-source option[value='sandbox']")).await.expect("sandbox").click().await.expect("pick");
+        // The progress script runs (the page's CSP allows it by its hash).
+        assert!(c.find(Locator::Css("#upload-form[data-enhanced='progress']")).await.is_ok(), "the script ran");
         let file = c.find(Locator::Id("u-file")).await.expect("file input");
         file.send_keys(path.to_str().expect("a path")).await.expect("choose the file");
         click(&c, Locator::Id("preview-upload")).await;
@@ -67,7 +70,8 @@ async fn a_finance_officer_reads_the_months_report_downloads_its_xlsx_and_import
         click(&c, Locator::Id("import")).await;
         assert!(text_of(&c, "h1").await.starts_with("Lần đối soát 1 · sandbox"));
         let counts = text_of(&c, "#counts").await;
-        for want in ["Khớp: 1", "Thiếu trong tệp: 1", "Không có trong hệ thống: 1", "Lệch số tiền: 1"] {
+        for want in ["Khớp: 1", "Thiếu trong tệp: 1", "Không có trong hệ thống: 1", "Lệch số tiền: 1"]
+        {
             assert!(counts.contains(want), "{want} in {counts}");
         }
         click(&c, Locator::Css("#counts a[href$='outcome=amount_mismatch']")).await;

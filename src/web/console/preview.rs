@@ -85,7 +85,10 @@ async fn show(State(state): State<AppState>, s: Staff, Path(id): Path<String>) -
         shown => p.total.min(PREVIEW_ROWS), error => p.error,
         action => format!("/console/recon/preview/{}", enc(&id)),
     };
-    render(&state, StatusCode::OK, "console/preview.html", f, s.lang, ctx)
+    super::recon::with_script(
+        render(&state, StatusCode::OK, "console/preview.html", f, s.lang, ctx),
+        include_str!("../../../templates/console/preview.html"),
+    )
 }
 
 async fn confirm(State(state): State<AppState>, s: Staff, Path(id): Path<String>, body: Bytes) -> Response {

@@ -31,6 +31,30 @@ pub fn router() -> Router<AppState> {
         .route("/console/recon/runs/{id}", get(run))
 }
 
+/// `resp` with the security CSP plus the hashes of `template`'s inline scripts (they hold no
+/// template expression, so the page carries them byte for byte) and `connect-src 'self'`
+/// for the upload's XMLHttpRequest: the progressive enhancement runs, nothing else does.
+pub(super) fn with_script(mut resp: Response, template: &str) -> Response {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let hashes: Vec<String> = template
+        .split("<script>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</script>").map(|(js, _)| js))
+        .map(|js| {
+            format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(js.as_bytes())))
+        })
+        .collect();
+    let csp = format!("{}; script-src {}; connect-src 'self'", crate::web::headers::CSP, hashes.join(" "));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
+        resp.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+/// The upload page's template (its script's hash goes into the page's CSP).
+const RECON_HTML: &str = include_str!("../../../templates/console/recon.html");
+
 /// An agency-bound user's refusal, in words (the services refuse them too): runs and cases
 /// are per source, not per agency.
 pub(super) fn scoped_refusal(state: &AppState, s: &Staff) -> Option<Response> {
@@ -142,7 +166,7 @@ async fn page(state: &AppState, s: &Staff, q: &RunsQuery, status: StatusCode, er
         may_upload => s.who.role != Role::Viewer, max_mb => MAX_UPLOAD / (1024 * 1024),
         error => error.or(list_error), uploaded_new => q.done == "new", uploaded_same => q.done == "same",
     };
-    render(state, status, "console/recon.html", f, s.lang, ctx)
+    with_script(render(state, status, "console/recon.html", f, s.lang, ctx), RECON_HTML)
 }
 
 async fn show(State(state): State<AppState>, s: Staff, Query(q): Query<RunsQuery>) -> Response {
