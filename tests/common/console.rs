@@ -197,7 +197,7 @@ pub fn settlement_xlsx(csv_text: &str, bad_amount: bool) -> Vec<u8> {
                         .to_offset(time::macros::offset!(+7));
                     let d = ExcelDateTime::from_ymd(t.year() as u16, t.month() as u8, t.day())
                         .unwrap()
-                        .and_hms(t.hour() as u16, t.minute() as u8, t.second() as f64)
+                        .and_hms(u16::from(t.hour()), t.minute(), f64::from(t.second()))
                         .unwrap();
                     ws.write_datetime_with_format(row, col, &d, &date_format).unwrap();
                 }
