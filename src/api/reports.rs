@@ -1,5 +1,6 @@
 //! `/v1/reports`: the settlement report of a day and the monthly summary, as JSON or as
-//! CSV a spreadsheet opens (finance and admin).
+//! CSV a spreadsheet opens (finance and admin), within the caller's agency scope
+//! (`service::reports` applies it, for the console too).
 
 use super::auth::Principal;
 use super::error::{ApiError, ErrorBody};
@@ -48,6 +49,7 @@ fn csv_response(table: &Table, filename: &str) -> Result<Response, ApiError> {
     responses((status = 200, description = "the report", content((SettlementReport = "application/json"),
             (String = "text/csv"))),
         (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "an agency the caller is not bound to"),
         (status = 422, body = ErrorBody, description = "missing_field, invalid_date, invalid_format")))]
 pub async fn settlement(
     State(state): State<AppState>,
@@ -58,7 +60,7 @@ pub async fn settlement(
     let format = render::format(q.format.as_deref())?;
     let date =
         q.date.as_deref().ok_or_else(|| ApiError::new(Code::MissingField, "date is required").with_field("date"))?;
-    let report = svc::settlement(&state, date, q.agency_code.as_deref()).await?;
+    let report = svc::settlement(&state, &who, date, q.agency_code.as_deref()).await?;
     match format {
         Format::Json => Ok(Json(report).into_response()),
         Format::Csv => csv_response(&report.table(), &format!("settlement-{date}.csv")),
@@ -82,6 +84,7 @@ pub struct MonthlyQuery {
     responses((status = 200, description = "the summary", content((MonthlyReport = "application/json"),
             (String = "text/csv"))),
         (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "an agency the caller is not bound to"),
         (status = 422, body = ErrorBody, description = "missing_field, invalid_month, invalid_format")))]
 pub async fn monthly(
     State(state): State<AppState>,
@@ -92,7 +95,7 @@ pub async fn monthly(
     let format = render::format(q.format.as_deref())?;
     let month =
         q.month.as_deref().ok_or_else(|| ApiError::new(Code::MissingField, "month is required").with_field("month"))?;
-    let report = svc::monthly(&state, month, q.agency_code.as_deref()).await?;
+    let report = svc::monthly(&state, &who, month, q.agency_code.as_deref()).await?;
     match format {
         Format::Json => Ok(Json(report).into_response()),
         Format::Csv => csv_response(&report.table(), &format!("monthly-{month}.csv")),

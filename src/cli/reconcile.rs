@@ -57,12 +57,12 @@ pub async fn report_command(
 ) -> Result<Vec<u8>, Error> {
     let (table, note) = match (date, month) {
         (Some(d), None) => {
-            let r = reports::settlement(state, d, agency).await?;
+            let r = reports::settlement_unscoped(state, d, agency).await?;
             let note = (r.unattributed_open_cases > 0)
                 .then(|| format!("open cases no account can be named for: {}\n", r.unattributed_open_cases));
             (r.table(), note)
         }
-        (None, Some(m)) => (reports::monthly(state, m, agency).await?.table(), None),
+        (None, Some(m)) => (reports::monthly_unscoped(state, m, agency).await?.table(), None),
         _ => return Err(Error::new(Code::MissingField, "give --date D or --month M").with_field("date")),
     };
     if csv {

@@ -10,6 +10,7 @@ pub mod money;
 pub mod payment;
 pub mod receipt;
 pub mod recon;
+pub mod sheet;
 pub mod statement;
 pub mod stmt_match;
 pub mod words;

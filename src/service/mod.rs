@@ -22,8 +22,10 @@ pub mod recon;
 pub mod refunds;
 pub mod reports;
 pub mod resolver;
+pub mod spreadsheet;
 pub mod staff;
 pub mod statements;
+pub mod uploads;
 pub mod view;
 pub mod worker;
 

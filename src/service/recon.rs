@@ -315,7 +315,9 @@ pub async fn import_upload(
 }
 
 /// Imports one file of `source` for a GMT+7 business day, whatever brought it (the JSON
-/// API, a multipart upload, the CLI or the inbox job): the caller has checked the role.
+/// API, a multipart upload, the CLI or the inbox job): the caller has checked the role. A
+/// spreadsheet is converted first (`service::spreadsheet`): its run is keyed by the CSV
+/// text it reads as (the same workbook twice is one run).
 /// A settlement file needs its `date`; a statement's business day defaults to the day of
 /// its closing balance.
 pub async fn import_file(
@@ -326,6 +328,8 @@ pub async fn import_file(
     bytes: Vec<u8>,
     rerun: bool,
 ) -> Result<(bool, RunView), Error> {
+    // A workbook (.xlsx, .xls) is read as the CSV this source takes, through its column map.
+    let bytes = crate::service::spreadsheet::as_source_file(state, source, bytes)?;
     // A closed day takes no more files (a statement without a date is checked once its
     // closing balance names the day).
     if let Some(d) = date {

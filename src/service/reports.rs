@@ -30,8 +30,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub mod render;
+pub mod xlsx;
 
-const STAFF: &[Role] = &[Role::Finance, Role::Admin];
+const READERS: &[Role] = &[Role::Finance, Role::Admin, Role::Viewer];
 
 /// Each refund's share of its payment's lines (same order as the lines), by the
 /// cumulative rule of this module's doc ([`refund_line_shares`]), the refunds of a payment
@@ -167,8 +168,42 @@ async fn refunds_with_shares(
     Ok((refunds, refund_shares(&flat, &all), lines))
 }
 
-/// Builds the settlement report of a GMT+7 day.
-pub async fn settlement(state: &AppState, date: &str, agency_code: Option<&str>) -> Result<SettlementReport, Error> {
+/// Refuses an agency the caller is not bound to: "not found", as a missing one (a sở's
+/// accountant learns nothing of another sở, not even that it is there).
+fn scoped_agency<'a>(who: &Principal, agency_code: Option<&'a str>) -> Result<Option<&'a str>, Error> {
+    match agency_code {
+        Some(a) if !who.sees_agency(a) => Err(Error::not_found("agency")),
+        other => Ok(other),
+    }
+}
+
+/// The settlement report of a GMT+7 day as `who` may see it (finance, admin, viewer): a
+/// caller bound to agencies gets only their accounts (asking for another agency is 404) and
+/// no count of the open cases no account can be named for (those concern no agency of
+/// theirs). The API and the console both come through here.
+pub async fn settlement(
+    state: &AppState,
+    who: &Principal,
+    date: &str,
+    agency_code: Option<&str>,
+) -> Result<SettlementReport, Error> {
+    may_read(who)?;
+    let agency_code = scoped_agency(who, agency_code)?;
+    let mut report = settlement_unscoped(state, date, agency_code).await?;
+    if who.agencies.is_some() {
+        report.accounts.retain(|a| who.sees_agency(&a.agency_code));
+        report.unattributed_open_cases = 0;
+    }
+    Ok(report)
+}
+
+/// Builds the settlement report of a GMT+7 day over every agency (or one): for the
+/// operator's CLI, which has no caller to scope; requests go through [`settlement`].
+pub async fn settlement_unscoped(
+    state: &AppState,
+    date: &str,
+    agency_code: Option<&str>,
+) -> Result<SettlementReport, Error> {
     let (start, end) = day_bounds(parse_date(date)?);
     let store = &state.store;
     let accounts = store.report_accounts(agency_code).await?;
@@ -375,8 +410,40 @@ pub fn month_bounds(month: &str) -> Result<(i64, i64), Error> {
     Ok((day_bounds(first).0, day_bounds(next).0))
 }
 
-/// Builds the monthly summary of a GMT+7 month.
-pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -> Result<MonthlyReport, Error> {
+/// The monthly summary of a GMT+7 month as `who` may see it: a caller bound to agencies
+/// gets only their agencies' rows and totals (asking for another agency is 404).
+pub async fn monthly(
+    state: &AppState,
+    who: &Principal,
+    month: &str,
+    agency_code: Option<&str>,
+) -> Result<MonthlyReport, Error> {
+    may_read(who)?;
+    let agency_code = scoped_agency(who, agency_code)?;
+    let mut report = monthly_unscoped(state, month, agency_code).await?;
+    if who.agencies.is_some() {
+        report.rows.retain(|r| who.sees_agency(&r.agency_code));
+        report.totals.retain(|t| who.sees_agency(&t.agency_code));
+    }
+    Ok(report)
+}
+
+/// The agencies `who` may ask a report of, as (code, name), by code.
+pub async fn agencies(state: &AppState, who: &Principal) -> Result<Vec<(String, String)>, Error> {
+    may_read(who)?;
+    let mut all = state.store.agency_names().await?;
+    all.retain(|(code, _)| who.sees_agency(code));
+    all.sort();
+    Ok(all)
+}
+
+/// Builds the monthly summary of a GMT+7 month over every agency (or one): for the
+/// operator's CLI; requests go through [`monthly`].
+pub async fn monthly_unscoped(
+    state: &AppState,
+    month: &str,
+    agency_code: Option<&str>,
+) -> Result<MonthlyReport, Error> {
     let (start, end) = month_bounds(month)?;
     let store = &state.store;
     let names: HashMap<String, String> = store.agency_names().await?.into_iter().collect();
@@ -433,9 +500,10 @@ pub async fn monthly(state: &AppState, month: &str, agency_code: Option<&str>) -
     Ok(MonthlyReport { month: month.to_owned(), agency_code: agency_code.map(str::to_owned), rows, totals })
 }
 
-/// Checks the caller may read reports (finance, admin).
+/// Checks the caller may read reports: finance, admin, and the console's viewer (who reads
+/// everything in scope; no API key is a viewer).
 pub fn may_read(who: &Principal) -> Result<(), Error> {
-    who.require(STAFF)
+    who.require(READERS)
 }
 
 #[cfg(test)]

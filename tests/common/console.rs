@@ -180,3 +180,53 @@ pub async fn paid_by_transfer(app: &TestApp) -> (String, String) {
     assert_eq!(app.payment(&id).await["status"], "succeeded");
     (id, dossier)
 }
+
+/// The first sheet of a workbook, as calamine reads it (reports slice).
+pub fn sheet(bytes: &[u8]) -> Vec<Vec<calamine::Data>> {
+    use calamine::Reader;
+    let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec())).expect("an xlsx");
+    let range = book.worksheet_range_at(0).expect("a sheet").expect("readable");
+    range.rows().map(|r| r.to_vec()).collect()
+}
+
+/// A settlement file (the sandbox's CSV layout) as an .xlsx: amounts and fees as number
+/// cells, the time as an Excel date-time in GMT+7, the rest as text; `bad_amount` writes
+/// the first line's amount as a fraction of a đồng.
+pub fn settlement_xlsx(csv_text: &str, bad_amount: bool) -> Vec<u8> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    let date_format = Format::new().set_num_format("dd/mm/yyyy hh:mm:ss");
+    for (r, line) in csv_text.lines().enumerate() {
+        let row = r as u32;
+        for (c, cell) in line.split(',').enumerate() {
+            let col = c as u16;
+            match (r, c) {
+                (0, _) => {
+                    ws.write_string(row, col, cell).unwrap();
+                }
+                (_, 3 | 4) => {
+                    let mut v: f64 = cell.parse().unwrap();
+                    if bad_amount && r == 1 && c == 3 {
+                        v += 0.5;
+                    }
+                    ws.write_number(row, col, v).unwrap();
+                }
+                (_, 6) => {
+                    let t = time::OffsetDateTime::parse(cell, &time::format_description::well_known::Rfc3339)
+                        .unwrap()
+                        .to_offset(time::macros::offset!(+7));
+                    let d = ExcelDateTime::from_ymd(t.year() as u16, t.month() as u8, t.day())
+                        .unwrap()
+                        .and_hms(u16::from(t.hour()), t.minute(), f64::from(t.second()))
+                        .unwrap();
+                    ws.write_datetime_with_format(row, col, &d, &date_format).unwrap();
+                }
+                _ => {
+                    ws.write_string(row, col, cell).unwrap();
+                }
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}

@@ -14,8 +14,10 @@ mod cases;
 mod i18n;
 mod pages;
 mod payment;
+mod preview;
 mod recon;
 mod refunds;
+mod reports;
 
 use super::i18n::Lang;
 use crate::app::AppState;
@@ -41,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .merge(cases::router())
         .merge(payment::router())
         .merge(refunds::router())
+        .merge(reports::router())
+        .merge(preview::router())
         .merge(admin::router())
 }
 

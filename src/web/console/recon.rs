@@ -12,7 +12,7 @@ use crate::domain::money::format_vnd;
 use crate::domain::recon::Outcome;
 use crate::service::caller::Role;
 use crate::service::error::{Code, Error};
-use crate::service::recon::{self as svc, RunView, Upload};
+use crate::service::recon::{self as svc, ItemView, RunView, Upload};
 use crate::web::i18n::Lang;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
@@ -30,6 +30,30 @@ pub fn router() -> Router<AppState> {
         .route("/console/recon", get(show).post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/console/recon/runs/{id}", get(run))
 }
+
+/// `resp` with the security CSP plus the hashes of `template`'s inline scripts (they hold no
+/// template expression, so the page carries them byte for byte) and `connect-src 'self'`
+/// for the upload's XMLHttpRequest: the progressive enhancement runs, nothing else does.
+pub(super) fn with_script(mut resp: Response, template: &str) -> Response {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let hashes: Vec<String> = template
+        .split("<script>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</script>").map(|(js, _)| js))
+        .map(|js| {
+            format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(js.as_bytes())))
+        })
+        .collect();
+    let csp = format!("{}; script-src {}; connect-src 'self'", crate::web::headers::CSP, hashes.join(" "));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
+        resp.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+/// The upload page's template (its script's hash goes into the page's CSP).
+const RECON_HTML: &str = include_str!("../../../templates/console/recon.html");
 
 /// An agency-bound user's refusal, in words (the services refuse them too): runs and cases
 /// are per source, not per agency.
@@ -142,15 +166,24 @@ async fn page(state: &AppState, s: &Staff, q: &RunsQuery, status: StatusCode, er
         may_upload => s.who.role != Role::Viewer, max_mb => MAX_UPLOAD / (1024 * 1024),
         error => error.or(list_error), uploaded_new => q.done == "new", uploaded_same => q.done == "same",
     };
-    render(state, status, "console/recon.html", f, s.lang, ctx)
+    with_script(render(state, status, "console/recon.html", f, s.lang, ctx), RECON_HTML)
 }
 
 async fn show(State(state): State<AppState>, s: Staff, Query(q): Query<RunsQuery>) -> Response {
     page(&state, &s, &q, StatusCode::OK, None).await
 }
 
-/// The upload's fields; the CSRF token is one of them.
-async fn read_form(mut form: Multipart) -> Result<(String, Upload, bool), Error> {
+/// The upload form's fields; the CSRF token is one of them.
+struct Form {
+    csrf: String,
+    up: Upload,
+    rerun: bool,
+    file_name: String,
+    /// `step=preview`: show the parsed rows first (always so for a workbook).
+    preview: bool,
+}
+
+async fn read_form(mut form: Multipart) -> Result<Form, Error> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::new(Code::BodyTooLarge, format!("the file is larger than {MAX_UPLOAD} bytes"))
@@ -158,23 +191,26 @@ async fn read_form(mut form: Multipart) -> Result<(String, Upload, bool), Error>
             Error::new(Code::InvalidMultipart, format!("the form cannot be read: {}", e.body_text()))
         }
     };
-    let (mut csrf, mut up, mut rerun) = (String::new(), Upload::default(), false);
+    let mut f =
+        Form { csrf: String::new(), up: Upload::default(), rerun: false, file_name: String::new(), preview: false };
     while let Some(field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "file" {
-            up.bytes = field.bytes().await.map_err(bad)?.to_vec();
+            f.file_name = field.file_name().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
+            f.up.bytes = field.bytes().await.map_err(bad)?.to_vec();
             continue;
         }
         let text = field.text().await.map_err(bad)?.trim().to_owned();
         match name.as_str() {
-            "csrf" => csrf = text,
-            "source" => up.source = text,
-            "date" => up.date = Some(text).filter(|t| !t.is_empty()),
-            "rerun" => rerun = text == "1",
+            "csrf" => f.csrf = text,
+            "source" => f.up.source = text,
+            "date" => f.up.date = Some(text).filter(|t| !t.is_empty()),
+            "rerun" => f.rerun = text == "1",
+            "step" => f.preview = text == "preview",
             _ => {}
         }
     }
-    Ok((csrf, up, rerun))
+    Ok(f)
 }
 
 async fn upload(State(state): State<AppState>, s: Staff, form: Multipart) -> Response {
@@ -186,21 +222,35 @@ async fn upload(State(state): State<AppState>, s: Staff, form: Multipart) -> Res
         return super::staff_error(&state, &s, &e);
     }
     let q = RunsQuery::default();
-    let (csrf, up, rerun) = match read_form(form).await {
+    let f = match read_form(form).await {
         Ok(v) => v,
         Err(e) => return page(&state, &s, &q, crate::api::error::status(e.code), Some(e.message)).await,
     };
-    if let Err(r) = super::check_csrf(&state, &s, &csrf) {
+    if let Err(r) = super::check_csrf(&state, &s, &f.csrf) {
         return r;
     }
-    match svc::import_upload(&state, &s.who, up, rerun).await {
+    if f.preview || crate::domain::sheet::is_workbook(&f.up.bytes) {
+        return super::preview::keep(&state, &s, f.up, f.rerun, f.file_name).await;
+    }
+    import(&state, &s, f.up, f.rerun).await
+}
+
+/// Imports an upload (through `service::recon::import_upload`, as the API's) and answers 303
+/// to its run, or the upload page with the refusal.
+pub(super) async fn import(state: &AppState, s: &Staff, up: Upload, rerun: bool) -> Response {
+    match svc::import_upload(state, &s.who, up, rerun).await {
         Ok((created, run)) => {
             let done = if created { "new" } else { "same" };
             Redirect::to(&format!("/console/recon/runs/{}?done={done}", enc(&run.id))).into_response()
         }
-        Err(e) if e.is_server_fault() || e.code == Code::Forbidden => super::staff_error(&state, &s, &e),
-        Err(e) => page(&state, &s, &q, crate::api::error::status(e.code), Some(e.message)).await,
+        Err(e) if e.is_server_fault() || e.code == Code::Forbidden => super::staff_error(state, s, &e),
+        Err(e) => upload_refused(state, s, &e).await,
     }
+}
+
+/// The upload page with a refusal of an upload in words.
+pub(super) async fn upload_refused(state: &AppState, s: &Staff, e: &Error) -> Response {
+    page(state, s, &RunsQuery::default(), crate::api::error::status(e.code), Some(e.message.clone())).await
 }
 
 #[derive(Deserialize, Default)]
@@ -231,7 +281,62 @@ struct ItemCtx {
     outcome: String,
     outcome_code: String,
     reason: String,
+    /// The service's own sentence (English), beside a Vietnamese reason.
+    reason_detail: String,
     payment_href: Option<String>,
+}
+
+/// An item's finding in the page's language. The service's reason is an English sentence
+/// (the API's, naming amounts and statuses); the item's structured fields (outcome, kind,
+/// both amounts, both statuses) say the same in Vietnamese. English pages show the
+/// service's sentence as it is.
+fn reason_words(lang: Lang, i: &ItemView) -> String {
+    if lang == Lang::En {
+        return i.reason.clone();
+    }
+    let what = match i.kind.as_str() {
+        "pay" => "thanh toán",
+        "refund" => "hoàn tiền",
+        "credit" => "ghi có",
+        "debit" => "ghi nợ",
+        _ => "giao dịch",
+    };
+    let (file, ours) = (money(&i.amount_file), money(&i.amount_feegate));
+    let status = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| {
+                let t = i18n::text(lang, &format!("st_{s}"));
+                if t.is_empty() {
+                    s.to_owned()
+                } else {
+                    t.to_owned()
+                }
+            })
+            .unwrap_or_else(|| "—".into())
+    };
+    match i.outcome.as_str() {
+        "matched" => String::new(),
+        "amount_mismatch" => {
+            let diff = match (&i.amount_file, &i.amount_feegate) {
+                (Some(a), Some(b)) => match (a.parse::<i64>(), b.parse::<i64>()) {
+                    (Ok(a), Ok(b)) => format!(" (chênh lệch {})", format_vnd(a - b)),
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            };
+            format!("Số tiền {what}: trong tệp {file}, trong hệ thống {ours}{diff}.")
+        }
+        "status_mismatch" => format!(
+            "Trạng thái khác nhau: trong tệp «{}», trong hệ thống «{}»{}.",
+            status(&i.status_file),
+            status(&i.status_feegate),
+            if ours.is_empty() { String::new() } else { format!("; số tiền {ours}") }
+        ),
+        "missing_in_file" => format!("Hệ thống có khoản {what} {ours} nhưng tệp không có."),
+        "missing_in_feegate" => format!("Tệp có khoản {what} {file} mà hệ thống không có hoặc không nhận ra."),
+        "duplicate" => format!("Khoản {what} {file} xuất hiện nhiều lần trong tệp."),
+        _ => i.reason.clone(),
+    }
 }
 
 fn money(v: &Option<String>) -> String {
@@ -282,7 +387,8 @@ async fn run(State(state): State<AppState>, s: Staff, Path(id): Path<String>, Qu
             amount_feegate: money(&i.amount_feegate),
             outcome: outcome_label(lang, &i.outcome),
             outcome_code: i.outcome.clone(),
-            reason: i.reason.clone(),
+            reason: reason_words(lang, i),
+            reason_detail: if lang == Lang::En { String::new() } else { i.reason.clone() },
             payment_href: i.payment_id.as_ref().map(|p| format!("/console/payments/{}", enc(p))),
         })
         .collect();
