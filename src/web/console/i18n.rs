@@ -85,7 +85,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("verify_broken", "Nhật ký bị sửa đổi tại", "The journal is broken at"),
     ("filter_actor", "Người thực hiện", "Actor"),
     ("older", "Cũ hơn", "Older"),
-    ("show", "Xem", "Show"),
+    ("show_entries", "Xem", "Show"),
     ("health", "Tình trạng", "Health"),
     ("health_ok", "Bình thường", "Healthy"),
     ("health_failing", "Giao dịch chưa xác định được trạng thái", "Attempts whose status is not known"),
