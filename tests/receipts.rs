@@ -92,6 +92,12 @@ async fn a_paid_payment_has_a_signed_receipt_anyone_can_open_and_verify() {
     ] {
         assert!(html.contains(want), "{want} on the receipt page");
     }
+    // The checkout's paid page shows the receipt and leads to it.
+    let checkout = app.client.get(format!("{}/checkout/{id}", app.url)).send().await.unwrap().text().await.unwrap();
+    let receipt_path = r["url"].as_str().unwrap().trim_start_matches(&app.url).replace('/', "&#x2f;");
+    for want in ["GT-26E · 0000001", &code, &receipt_path, "Xem và in biên lai"] {
+        assert!(checkout.contains(want), "{want} on the paid checkout page");
+    }
     // An unknown token: 404, nothing else said.
     let r404 = app.client.get(format!("{}/receipts/{}", app.url, "x".repeat(32))).send().await.unwrap();
     assert_eq!(r404.status(), 404);

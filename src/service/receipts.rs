@@ -312,3 +312,33 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<Option<Shown>, Er
 pub fn cancellation(row: &ReceiptRow) -> Option<(String, i64)> {
     (row.status == "cancelled").then(|| (row.cancel_reason.clone().unwrap_or_default(), row.cancelled_at.unwrap_or(0)))
 }
+
+/// What the checkout's paid page shows of a payment's original receipt: its series and
+/// number, the gateway's transaction number, the time paid (GMT+7 RFC 3339), the code and
+/// the receipt's page. The checkout URL is the payment's capability, as the receipt's is.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub series: String,
+    pub number: i64,
+    pub transaction: String,
+    pub paid_at: String,
+    pub verification_code: String,
+    pub url: String,
+    pub cancelled: bool,
+}
+
+/// The original receipt of a payment, if it has one.
+pub async fn issued_for(state: &AppState, payment_id: &str) -> Result<Option<Issued>, Error> {
+    let rows = state.store.receipts_of(payment_id).await?;
+    let Some(row) = rows.into_iter().find(|r| r.kind == "original") else { return Ok(None) };
+    let Ok(c) = serde_json::from_str::<Content>(&row.content) else { return Ok(None) };
+    Ok(Some(Issued {
+        series: row.series.clone(),
+        number: row.number,
+        transaction: c.gateway_txn.unwrap_or(c.reference),
+        paid_at: c.paid_at,
+        verification_code: row.verification_code.clone(),
+        url: format!("/receipts/{}", row.token),
+        cancelled: row.status == "cancelled",
+    }))
+}

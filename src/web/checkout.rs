@@ -98,6 +98,19 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
             amount: format_vnd(l.amount),
         })
         .collect();
+    let receipt = match crate::service::receipts::issued_for(state, &p.id).await {
+        Ok(r) => r.map(|r| {
+            let paid_at = time::OffsetDateTime::parse(&r.paid_at, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .and_then(|t| t.format(time::macros::format_description!("[hour]:[minute] [day]/[month]/[year]")).ok())
+                .unwrap_or(r.paid_at);
+            context! {
+                number => format!("{} · {:07}", r.series, r.number), transaction => r.transaction, paid_at,
+                code => r.verification_code, url => r.url, cancelled => r.cancelled,
+            }
+        }),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
     let other = if lang == Lang::Vi { "en" } else { "vi" };
     let html = state.pages.render(
         "checkout.html",
@@ -106,7 +119,7 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
             agency_name, description => p.description.clone(), dossier_code => p.dossier_code.clone(),
             procedure_code => p.procedure_code.clone(), lines, total => format_vnd(p.amount), payable,
             paid => matches!(status, PaymentStatus::Succeeded), state_text, connectors, unavailable,
-            expires_at => gmt7(p.expires_at), error, form_token,
+            expires_at => gmt7(p.expires_at), error, form_token, receipt,
         },
     );
     Html(html).into_response()

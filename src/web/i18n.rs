@@ -55,6 +55,12 @@ pub struct Texts {
     pub not_found: &'static str,
     pub amount_not_accepted: &'static str,
     pub form_invalid: &'static str,
+    pub receipt: &'static str,
+    pub receipt_no: &'static str,
+    pub transaction: &'static str,
+    pub paid_at: &'static str,
+    pub open_receipt: &'static str,
+    pub verify_code: &'static str,
 }
 
 pub fn texts(lang: Lang) -> Texts {
@@ -88,6 +94,12 @@ pub fn texts(lang: Lang) -> Texts {
             not_found: "Không tìm thấy khoản thanh toán.",
             amount_not_accepted: "không nhận số tiền này",
             form_invalid: "Trang thanh toán đã cũ hoặc không hợp lệ. Không có gì thay đổi; vui lòng chọn lại.",
+            receipt: "Biên lai thu phí, lệ phí",
+            receipt_no: "Ký hiệu, số biên lai",
+            transaction: "Mã giao dịch",
+            paid_at: "Thời gian thanh toán",
+            open_receipt: "Xem và in biên lai",
+            verify_code: "Mã tra cứu",
         },
         Lang::En => Texts {
             header: "Pay dossier fees and charges",
@@ -118,6 +130,12 @@ pub fn texts(lang: Lang) -> Texts {
             not_found: "Payment not found.",
             amount_not_accepted: "does not take this amount",
             form_invalid: "This payment page is stale or invalid. Nothing was changed; please choose again.",
+            receipt: "Receipt for fees and charges",
+            receipt_no: "Receipt series and number",
+            transaction: "Transaction number",
+            paid_at: "Paid at",
+            open_receipt: "View and print the receipt",
+            verify_code: "Verification code",
         },
     }
 }
