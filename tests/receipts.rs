@@ -247,3 +247,50 @@ async fn two_nodes_on_one_postgresql_number_a_hundred_payments_without_gap_or_du
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_partial_refund_issues_a_signed_adjustment_and_a_full_refund_cancels_the_receipt() {
+    let app = TestApp::spawn().await;
+    let (id, _) = payment_of(&app, "H12.20").await;
+    app.pay_sandbox(&id, "success").await;
+    let refund = |amount: &'static str| {
+        app.post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
+            .json(&serde_json::json!({"amount": amount, "reason": "Hồ sơ bị từ chối một phần"}))
+            .send()
+    };
+    assert_eq!(refund("35000").await.unwrap().status(), 202, "accepted and, at the sandbox, paid out");
+    let list = receipts(&app, &id).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let (original, adjustment) = (&list[0], &list[1]);
+    assert_eq!((original["kind"].as_str(), original["status"].as_str()), (Some("original"), Some("issued")));
+    assert_eq!(adjustment["kind"], "adjustment");
+    assert_eq!(adjustment["amount"], -35000);
+    assert_eq!(adjustment["number"], 2, "the series' next number");
+    let v = app.client.get(adjustment["verify_url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(v.status(), 200, "the adjustment is signed and verifies");
+    let html = app.client.get(adjustment["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    for want in ["BIÊN LAI ĐIỀU CHỈNH", "01BLP0-001&#x2f;GT-26E&#x2f;0000001", "Giảm ba mươi lăm nghìn đồng", "-35.000"]
+    {
+        assert!(html.contains(want), "{want} on the adjustment");
+    }
+
+    // The rest refunded: the original is cancelled (kept, with the reason), still genuine.
+    assert_eq!(refund("100000").await.unwrap().status(), 202);
+    let list = receipts(&app, &id).await;
+    assert_eq!(list.len(), 2, "a full refund issues nothing new");
+    assert_eq!(list[0]["status"], "cancelled");
+    let v = app.client.get(list[0]["verify_url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(v.status(), 200);
+    assert!(v.text().await.unwrap().contains("Biên lai này đã bị hủy"));
+    let page = app.client.get(list[0]["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Biên lai đã bị hủy") && page.contains("hoàn trả toàn bộ"));
+    let kinds: Vec<(String,)> =
+        sqlx::query_as("SELECT type FROM events WHERE payment_id = $1 AND type LIKE 'receipt.%' ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    let kinds: Vec<&str> = kinds.iter().map(|(k,)| k.as_str()).collect();
+    assert_eq!(kinds, ["receipt.issued", "receipt.issued", "receipt.cancelled"]);
+    app.stop().await;
+}

@@ -155,33 +155,106 @@ pub async fn issue(
         paid_at: rfc3339_gmt7(paid_at),
         issued_at: rfc3339_gmt7(paid_at),
     };
+    seal(state, tx, content, None, paid_at).await
+}
+
+/// Signs `content` with its agency's key and stores it as a new receipt, in `tx`.
+async fn seal(
+    state: &AppState,
+    tx: &mut Tx,
+    content: Content,
+    refers_to: Option<String>,
+    issued_at: i64,
+) -> Result<ReceiptRow, Error> {
     let bytes = content.canonical();
-    let (key, key_id) = state.receipts.key_for(&paid.agency_code);
+    let (key, key_id) = state.receipts.key_for(&content.agency.code);
     let signature = receipt::sign(key, &bytes);
     let row = ReceiptRow {
         id: new_id("rct"),
         token: new_secret(),
-        payment_id: paid.id.clone(),
-        agency_code: paid.agency_code.clone(),
-        template: cfg.template,
-        series: cfg.series,
-        year,
-        number,
-        kind: "original".into(),
-        refers_to: None,
-        amount: paid.amount,
+        payment_id: content.payment_id.clone(),
+        agency_code: content.agency.code.clone(),
+        template: content.template.clone(),
+        series: content.series.clone(),
+        year: content.year,
+        number: content.number,
+        kind: content.kind.clone(),
+        refers_to,
+        amount: content.total,
         content: String::from_utf8(bytes).map_err(Error::internal)?,
         verification_code: receipt::verification_code(&signature),
         signature,
         key_id: key_id.clone(),
         status: "issued".into(),
-        issued_at: paid_at,
+        issued_at,
         cancelled_at: None,
         cancel_reason: None,
     };
-    store.insert_receipt(tx, &row).await?;
-    metrics::counter!("feegate_receipts_issued_total").increment(1);
+    state.store.insert_receipt(tx, &row).await?;
+    metrics::counter!("feegate_receipts_issued_total", "kind" => row.kind.clone()).increment(1);
     Ok(row)
+}
+
+/// A refund of the payment was booked in `tx` (`payment_status` is the payment's status
+/// after it). A receipt is never edited: a full refund cancels the original (kept, marked
+/// cancelled with the reason and time); a partial one issues an adjustment receipt, the
+/// series' next number, referring to the original, for minus the refunded amount. The
+/// payment's history gets `receipt.cancelled` or `receipt.issued`. A payment paid before
+/// receipts existed has no original, and nothing is done.
+pub async fn refunded(
+    state: &AppState,
+    tx: &mut Tx,
+    payment_id: &str,
+    refund_id: &str,
+    amount: i64,
+    reason: &str,
+    payment_status: &str,
+) -> Result<(), Error> {
+    let store = &state.store;
+    let Some(original) = store.issued_original_in(tx, payment_id).await? else { return Ok(()) };
+    let now = crate::store::now_ms();
+    if payment_status == "refunded" {
+        let why = format!("hoàn trả toàn bộ / refunded in full ({refund_id}): {reason}");
+        if store.cancel_receipt(tx, &original.id, &why, now).await? {
+            let data = serde_json::json!({"receipt_id": original.id, "reason": why});
+            store.insert_event(tx, &original.payment_id, "receipt.cancelled", None, None, &data, false).await?;
+            metrics::counter!("feegate_receipts_cancelled_total").increment(1);
+        }
+        return Ok(());
+    }
+    let Ok(was) = serde_json::from_str::<Content>(&original.content) else {
+        return Err(Error::internal("a stored receipt's content does not parse"));
+    };
+    let cfg = settings(&state.config, &original.agency_code);
+    let year = if cfg.yearly { gmt7(now).year() } else { 0 };
+    let number = store.next_receipt_number(tx, &original.agency_code, &cfg.template, &cfg.series, year).await?;
+    let content = Content {
+        kind: "adjustment".into(),
+        refers_to: Some(format!("{}/{}/{:07}", original.template, original.series, original.number)),
+        template: cfg.template,
+        series: cfg.series,
+        year,
+        number,
+        lines: vec![receipt::Line {
+            kind: "refund".into(),
+            code: refund_id.to_owned(),
+            name: format!("Hoàn trả một phần / Partial refund: {reason}"),
+            amount: -amount,
+        }],
+        total: -amount,
+        total_words: format!("Giảm {}", lower_first(&crate::domain::words::dong_in_words(amount.unsigned_abs()))),
+        issued_at: rfc3339_gmt7(now),
+        ..was
+    };
+    let row = seal(state, tx, content, Some(original.id.clone()), now).await?;
+    let issued = serde_json::to_value(view(&state.config.public_url, &row)).map_err(Error::internal)?;
+    store.insert_event(tx, &row.payment_id, "receipt.issued", None, None, &issued, false).await?;
+    Ok(())
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }
 
 /// A stored receipt as the API and the webhook show it.

@@ -372,6 +372,8 @@ async fn booked(
             .await?;
     }
     store.audit(tx, &r.payment_id, "refund.succeeded", actor, &data).await?;
+    // The receipt follows the money: cancelled by a full refund, adjusted by a partial one.
+    crate::service::receipts::refunded(state, tx, &r.payment_id, &r.id, r.amount, &r.reason, status).await?;
     metrics::counter!("feegate_payment_transitions_total", "to" => status.to_owned()).increment(1);
     Ok(())
 }

@@ -102,6 +102,32 @@ impl Store {
         .await)?)
     }
 
+    /// A payment's original receipt still issued, read inside `tx` (for its adjustment or
+    /// cancellation by a refund booked in that transaction).
+    pub async fn issued_original_in(&self, tx: &mut Tx, payment_id: &str) -> Result<Option<ReceiptRow>> {
+        Ok(on_tx!(tx, |db| sqlx::query_as(&format!(
+            "SELECT {COLS} FROM receipts WHERE payment_id = $1 AND kind = 'original' AND status = 'issued'"
+        ))
+        .bind(payment_id)
+        .fetch_optional(db)
+        .await)?)
+    }
+
+    /// Cancels an issued receipt (its signed content is untouched); whether it was issued.
+    pub async fn cancel_receipt(&self, tx: &mut Tx, id: &str, reason: &str, at: i64) -> Result<bool> {
+        let n = on_tx!(tx, |db| sqlx::query(
+            "UPDATE receipts SET status = 'cancelled', cancelled_at = $1, cancel_reason = $2 \
+             WHERE id = $3 AND status = 'issued'"
+        )
+        .bind(Millis(at))
+        .bind(reason)
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// The receipt with this unguessable token.
     pub async fn receipt_by_token(&self, token: &str) -> Result<Option<ReceiptRow>> {
         Ok(on_pool!(self, |db| sqlx::query_as(&format!("SELECT {COLS} FROM receipts WHERE token = $1"))

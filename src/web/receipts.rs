@@ -75,7 +75,11 @@ async fn receipt(State(state): State<AppState>, Path(token): Path<String>) -> Re
         .lines
         .iter()
         .map(|l| LineCtx {
-            kind: if l.kind == "fee" { "Phí / Fee" } else { "Lệ phí / Charge" },
+            kind: match l.kind.as_str() {
+                "fee" => "Phí / Fee",
+                "charge" => "Lệ phí / Charge",
+                _ => "Hoàn trả / Refund",
+            },
             code: l.code.clone(),
             name: l.name.clone(),
             amount: dong(l.amount),
