@@ -391,3 +391,36 @@ async fn the_search_finds_payments_by_reference_status_gateway_and_day_and_pages
     assert!(results(second).contains(&paid_dossier), "{next}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_search_finds_payments_by_part_of_the_payers_name_or_identity_number() {
+    let app = TestApp::spawn().await;
+    let (id, dossier) = payment_of(&app, "H12.20").await;
+    let mut other = payment_body();
+    other["payer"] = serde_json::json!({"name": "Trần Thị Bình", "id_number": "036200000777"});
+    other["dossier_code"] = "H12.20-261127-0777".into();
+    app.create_payment(&other).await;
+    let s = session(&app, DEMO_ADMIN.0, DEMO_ADMIN.1).await;
+    // The demo payer is "Nguyễn Ngọc Lâm", CCCD 001090000001.
+    for typed in ["ngọc lâm", "NGUYỄN", "001090000001", "0900"] {
+        let path = format!(
+            "/console/payments?payer={}",
+            url::form_urlencoded::byte_serialize(typed.as_bytes()).collect::<String>()
+        );
+        let html = get(&app, &s.cookie, &path).await.text().await.unwrap();
+        assert!(html.contains(&dossier), "{typed} finds the payment");
+        assert!(!html.contains("H12.20-261127-0777"), "{typed} finds only it");
+    }
+    // LIKE's wildcards are text, not patterns.
+    for typed in ["%", "_", "Nguy%Lâm"] {
+        let path = format!(
+            "/console/payments?payer={}",
+            url::form_urlencoded::byte_serialize(typed.as_bytes()).collect::<String>()
+        );
+        let html = get(&app, &s.cookie, &path).await.text().await.unwrap();
+        assert!(!html.contains(&id) && !html.contains(&dossier), "{typed} is not a pattern");
+    }
+    let long = "x".repeat(101);
+    assert_eq!(get(&app, &s.cookie, &format!("/console/payments?payer={long}")).await.status(), 422);
+    app.stop().await;
+}

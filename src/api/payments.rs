@@ -168,6 +168,7 @@ pub async fn list(
         connector_id: None,
         paid_from: None,
         paid_to: None,
+        payer: None,
         webhook_failed: false,
         unresolved_attempts: false,
         after,

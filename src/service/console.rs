@@ -138,6 +138,9 @@ pub struct Search {
     pub dossier: String,
     #[serde(default)]
     pub reference: String,
+    /// Part of the payer's name or identity number (CCCD).
+    #[serde(default)]
+    pub payer: String,
     #[serde(default)]
     pub status: String,
     #[serde(default)]
@@ -179,7 +182,13 @@ fn day(name: &str, v: &str) -> Result<Option<(i64, i64)>, Error> {
 /// One page of payments matching `s`, newest first, and the cursor of the next page.
 pub async fn search(state: &AppState, who: &Principal, s: &Search) -> Result<(Vec<PaymentRow>, Option<String>), Error> {
     who.require(READERS)?;
-    for (name, v, max) in [("dossier", &s.dossier, 64), ("reference", &s.reference, 64), ("agency", &s.agency, 40)] {
+    let limits = [
+        ("dossier", &s.dossier, 64),
+        ("reference", &s.reference, 64),
+        ("payer", &s.payer, 100),
+        ("agency", &s.agency, 40),
+    ];
+    for (name, v, max) in limits {
         if v.chars().count() > max {
             return Err(Error::new(Code::InvalidQuery, format!("{name}: at most {max} characters")).with_field(name));
         }
@@ -218,6 +227,7 @@ pub async fn search(state: &AppState, who: &Principal, s: &Search) -> Result<(Ve
         connector_id: gateway,
         paid_from: paid.map(|d| d.0),
         paid_to: paid.map(|d| d.1),
+        payer: field(&s.payer),
         webhook_failed: s.webhook_failed == "1",
         unresolved_attempts: s.unresolved == "1",
         after,

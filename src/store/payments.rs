@@ -127,6 +127,9 @@ pub struct PaymentFilter {
     /// Paid in `[paid_from, paid_to)` (unix ms).
     pub paid_from: Option<i64>,
     pub paid_to: Option<i64>,
+    /// Payments whose payer (name or identity number) contains this text (ASCII letters
+    /// in any case; others as typed).
+    pub payer: Option<String>,
     /// Only payments with a webhook event whose delivery failed.
     pub webhook_failed: bool,
     /// Only payments with an attempt whose gateway status queries fail (of `connector_id`
@@ -388,6 +391,20 @@ impl Store {
         }
         if let Some(v) = f.paid_to {
             push(&mut sql, " AND paid_at < $?", Param::Time(v));
+        }
+        if let Some(v) = &f.payer {
+            // The payer is stored as JSON text: its name and identity number, read out of
+            // it, then a LIKE whose wildcards are escaped (typed text is never a pattern).
+            let (name, number) = match self.backend {
+                super::Backend::Postgres => ("payer::jsonb->>'name'", "payer::jsonb->>'id_number'"),
+                super::Backend::Sqlite => ("json_extract(payer, '$.name')", "json_extract(payer, '$.id_number')"),
+            };
+            let escaped = v.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            push(
+                &mut sql,
+                &format!(" AND LOWER(COALESCE({name}, '') || ' ' || COALESCE({number}, '')) LIKE $? ESCAPE '\\'"),
+                Param::Text(format!("%{escaped}%")),
+            );
         }
         if f.webhook_failed {
             sql.push_str(" AND id IN (SELECT payment_id FROM events WHERE webhook AND delivery_status = 'failed')");
