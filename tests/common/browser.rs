@@ -1,9 +1,9 @@
-//! The browser harness of the console's tests (`tests/console_browser.rs`,
-//! `tests/console_recon_browser.rs`): chromedriver on a free 127.0.0.1 port started per
-//! test and killed when it ends, a headless Chromium of 1280x800, a screenshot of a failure
-//! under `target/console-screenshots/`, the accessibility check of a page, and waiting for
-//! the next page. Included by those files with `#[path]`, not by `common/mod.rs`, so other
-//! test binaries do not build fantoccini.
+//! The browser harness of the real-browser tests (the `browser` test binary,
+//! `tests/browser.rs` and `tests/browser/*.rs`): chromedriver on a free 127.0.0.1 port
+//! started per test and killed when it ends, a headless Chromium of 1280x800, a screenshot of
+//! a failure under `target/console-screenshots/`, the accessibility check of a page, and
+//! waiting for the next page. Included by `tests/browser.rs` with `#[path]`, not by
+//! `common/mod.rs`, so other test binaries do not build fantoccini.
 #![allow(dead_code)]
 
 use crate::common::{proc, TestApp};

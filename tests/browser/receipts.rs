@@ -4,11 +4,8 @@
 //! verification page (what the QR code opens) says it is genuine. Same harness as the
 //! console's browser tests; FEEGATE_WRITE_SCREENSHOTS=1 writes `docs/receipts/*.png`.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
-use browser::*;
-use common::console::payment_of;
+use crate::browser::*;
+use crate::common::console::payment_of;
 use fantoccini::Locator;
 
 fn save_png(name: &str, png: &[u8]) {

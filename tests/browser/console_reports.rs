@@ -6,12 +6,9 @@
 //! the accessibility check of `common/browser.rs`. FEEGATE_WRITE_SCREENSHOTS=1 writes
 //! `docs/console/{reports,preview}.png`.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
-use browser::*;
+use crate::browser::*;
+use crate::common::console::*;
 use calamine::Data;
-use common::console::*;
 use fantoccini::Locator;
 
 #[tokio::test]

@@ -2,13 +2,10 @@
 //! navigation (each passes the accessibility check of `common/browser.rs`), makes a finance
 //! API key bound to one agency and sees it once, makes a staff user who then signs in with
 //! the one-time password, and verifies the audit journal. Same harness as
-//! `console_browser.rs`; FEEGATE_WRITE_SCREENSHOTS=1 writes `docs/console/admin.png`.
+//! `browser/console.rs`; FEEGATE_WRITE_SCREENSHOTS=1 writes `docs/console/admin.png`.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
-use browser::*;
-use common::console::*;
+use crate::browser::*;
+use crate::common::console::*;
 use fantoccini::Locator;
 
 #[tokio::test]

@@ -3,15 +3,12 @@
 //! (amount in đồng, reason), sees the refund on the page and on the Refunds page, and there
 //! records the bank transfer that paid out a bank-transfer payment's refund by hand. Every
 //! page passes the accessibility check of `common/browser.rs`. Same harness as
-//! `console_browser.rs`: without chromedriver the test says so loudly and passes unless CI
+//! `browser/console.rs`: without chromedriver the test says so loudly and passes unless CI
 //! is set; FEEGATE_WRITE_SCREENSHOTS=1 writes `docs/console/refunds.png`.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
-use browser::*;
-use common::console::*;
-use common::location;
+use crate::browser::*;
+use crate::common::console::*;
+use crate::common::location;
 use fantoccini::Locator;
 use serde_json::{json, Value};
 

@@ -4,15 +4,12 @@
 //! cases inbox, cannot close the day while they are open (the page says why), resolves them
 //! all at once with a code and a note, and closes the day. Every page passes the
 //! accessibility check of `common/browser.rs` (labels, headings, lang, the skip link by
-//! keyboard). Same harness as `console_browser.rs`: without chromedriver the test says so
+//! keyboard). Same harness as `browser/console.rs`: without chromedriver the test says so
 //! loudly and passes unless CI is set; FEEGATE_WRITE_SCREENSHOTS=1 writes
 //! `docs/console/{recon,cases}.png`.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
-use browser::*;
-use common::console::*;
+use crate::browser::*;
+use crate::common::console::*;
 use fantoccini::{Client, Locator};
 
 /// Ticks every case checkbox of the page; how many there were.

@@ -9,11 +9,8 @@
 //! fail). With FEEGATE_WRITE_SCREENSHOTS=1 they write the README's pictures to
 //! `docs/console/`.
 
-#[path = "common/browser.rs"]
-mod browser;
-mod common;
-use browser::*;
-use common::console::*;
+use crate::browser::*;
+use crate::common::console::*;
 use fantoccini::Locator;
 
 #[tokio::test]
