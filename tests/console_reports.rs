@@ -208,18 +208,7 @@ async fn an_agency_bound_user_gets_only_their_agencys_reports_in_the_console_and
 
 async fn upload_xlsx(app: &TestApp, s: &Session, bytes: Vec<u8>) -> reqwest::Response {
     let part = reqwest::multipart::Part::bytes(bytes).file_name("quyet-toan.xlsx");
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", s.csrf.clone())
-        .text("source", "sandbox")
-        .text("date", gmt7_today())
-        .part("file", part);
-    app.client
-        .post(format!("{}/console/recon", app.url))
-        .header("cookie", &s.cookie)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    upload_part(app, s, &s.csrf, "sandbox", part).await
 }
 
 async fn runs(app: &TestApp) -> Vec<Value> {

@@ -146,6 +146,17 @@ pub async fn planted_settlement(app: &TestApp) -> Planted {
 pub async fn upload(app: &TestApp, s: &Session, csrf: &str, source: &str, file: &str) -> Response {
     let part =
         reqwest::multipart::Part::text(file.to_owned()).file_name("sandbox.csv").mime_str("text/csv").expect("mime");
+    upload_part(app, s, csrf, source, part).await
+}
+
+/// Uploads one file part (any name and type) for `source` and today from the console's form.
+pub async fn upload_part(
+    app: &TestApp,
+    s: &Session,
+    csrf: &str,
+    source: &str,
+    part: reqwest::multipart::Part,
+) -> Response {
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf.to_owned())
         .text("source", source.to_owned())
