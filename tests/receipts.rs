@@ -294,3 +294,181 @@ async fn a_partial_refund_issues_a_signed_adjustment_and_a_full_refund_cancels_t
     assert_eq!(kinds, ["receipt.issued", "receipt.issued", "receipt.cancelled"]);
     app.stop().await;
 }
+
+/// poppler's tools (`pdftotext`, `pdftoppm`, `pdfinfo`), or why the PDF can't be looked
+/// into: outside CI the PDF tests say so loudly and stop; in CI they fail (`.ci/run` installs
+/// `poppler-utils`).
+fn poppler() -> bool {
+    let found = std::process::Command::new("pdftotext").arg("-v").output().is_ok();
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but pdftotext is missing: apt-get install poppler-utils");
+        eprintln!("\n!!!!!!!! SKIPPED: poppler-utils is not installed; the receipt PDF was not read back !!!!!!!!\n");
+    }
+    found
+}
+
+/// Runs a poppler tool on `pdf` (written to a temporary file); its standard output.
+fn poppler_run(tool: &str, args: &[&str], pdf: &[u8]) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("feegate-pdf-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("r.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let mut cmd = std::process::Command::new(tool);
+    cmd.args(args).arg(&file);
+    if tool == "pdftotext" {
+        cmd.arg("-"); // to standard output (pdftoppm writes there without a root name)
+    }
+    let out = cmd.output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The page rendered by pdftoppm as a grey image, read as a QR code: the text it holds.
+fn qr_in(pdf: &[u8]) -> String {
+    // A plain PGM ("P5 w h 255\n" then one byte a pixel) is all rqrr needs.
+    let pgm = poppler_run("pdftoppm", &["-gray", "-r", "150", "-f", "1", "-l", "1"], pdf);
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&pgm[start..at]).into_owned());
+    }
+    assert_eq!(fields[0], "P5", "pdftoppm -gray writes a binary PGM");
+    let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let pixels = &pgm[at + 1..];
+    assert_eq!(pixels.len(), w * h);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the receipt's first page");
+    grids[0].decode().expect("the QR code reads").1
+}
+
+#[tokio::test]
+async fn the_receipt_downloads_as_a_small_pdf_whose_text_reads_back_and_whose_qr_code_verifies_it() {
+    let app = TestApp::spawn().await;
+    let (id, dossier) = payment_of(&app, "H12.20").await;
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    let r = receipts(&app, &id).await.remove(0);
+    let url = r["url"].as_str().unwrap().to_owned();
+    let code = r["verification_code"].as_str().unwrap().to_owned();
+
+    let pdf = app.client.get(format!("{url}.pdf")).send().await.unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(pdf.headers()["x-robots-tag"], "noindex, nofollow");
+    assert_eq!(pdf.headers()["cache-control"], "no-store");
+    assert!(pdf.headers()["content-disposition"].to_str().unwrap().contains("bien-lai-GT-26E-0000001.pdf"));
+    let bytes = pdf.bytes().await.unwrap().to_vec();
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF");
+    assert!(bytes.len() <= 100 * 1024, "a receipt's PDF is at most 100 KB, this one is {} bytes", bytes.len());
+    // An unknown token, a wrong paper size: no PDF.
+    let none = app.client.get(format!("{}/receipts/{}.pdf", app.url, "x".repeat(32))).send().await.unwrap();
+    assert_eq!(none.status(), 404);
+    assert_eq!(app.client.get(format!("{url}.pdf?paper=letter")).send().await.unwrap().status(), 400);
+    if !poppler() {
+        return;
+    }
+    // The text as a reader copies it: Vietnamese intact (shaped, with its ToUnicode map).
+    let text = String::from_utf8(poppler_run("pdftotext", &["-layout", "-enc", "UTF-8"], &bytes)).unwrap();
+    for want in [
+        "SỞ GIAO THÔNG VẬN TẢI TỈNH HÀ NAM",
+        "0700251234",
+        "BIÊN LAI THU PHÍ, LỆ PHÍ",
+        "GT-26E",
+        "0000001",
+        "Nguyễn Ngọc Lâm",
+        &dossier,
+        "Lệ phí cấp đổi GPLX",
+        "135.000",
+        "Một trăm ba mươi lăm nghìn đồng",
+        &code,
+        "Trang / Page 1/1",
+    ] {
+        assert!(text.contains(want), "{want:?} in the PDF's text:\n{text}");
+    }
+    if std::env::var_os("FEEGATE_WRITE_SCREENSHOTS").is_some() {
+        // The README's picture of a receipt: the PDF itself and its page as an image.
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/receipts");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("receipt.pdf"), &bytes).unwrap();
+        std::fs::write(
+            docs.join("receipt-pdf.png"),
+            poppler_run("pdftoppm", &["-png", "-r", "90", "-singlefile"], &bytes),
+        )
+        .unwrap();
+    }
+    let info = String::from_utf8(poppler_run("pdfinfo", &[], &bytes)).unwrap();
+    assert!(info.contains("Page size:       595.28 x 841.89 pts (A4)"), "{info}");
+    assert!(info.contains("Title:           Biên lai GT-26E số 0000001"), "{info}");
+    let fonts = String::from_utf8(poppler_run("pdffonts", &[], &bytes)).unwrap();
+    assert!(fonts.contains("NotoSans") && !fonts.lines().skip(2).any(|l| l.contains(" no  ")), "embedded: {fonts}");
+    // The QR code opens the verification, which says the receipt is genuine.
+    let scanned = qr_in(&bytes);
+    assert_eq!(scanned, r["verify_url"].as_str().unwrap());
+    let v = app.client.get(&scanned).send().await.unwrap();
+    assert_eq!(v.status(), 200);
+    assert!(v.text().await.unwrap().contains("Biên lai hợp lệ"));
+
+    // A5: the same receipt, scaled.
+    let a5 = app.client.get(format!("{url}.pdf?paper=a5")).send().await.unwrap().bytes().await.unwrap().to_vec();
+    let info = String::from_utf8(poppler_run("pdfinfo", &[], &a5)).unwrap();
+    assert!(info.contains("Page size:       419.53 x 595.28 pts"), "{info}");
+    let text = String::from_utf8(poppler_run("pdftotext", &["-enc", "UTF-8"], &a5)).unwrap();
+    assert!(text.contains("Một trăm ba mươi lăm nghìn đồng") && text.contains(&code), "{text}");
+
+    // A receipt changed in the database is not made into a PDF.
+    sqlx::query("UPDATE receipts SET content = REPLACE(content, '135000', '13500') WHERE id = $1")
+        .bind(r["id"].as_str().unwrap())
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(app.client.get(format!("{url}.pdf")).send().await.unwrap().status(), 409);
+}
+
+#[tokio::test]
+async fn a_receipt_of_sixty_lines_runs_over_pages_with_every_line_and_the_total_on_them() {
+    let app = TestApp::spawn().await;
+    let mut body = payment_body();
+    let lines: Vec<Value> = (1..=60)
+        .map(|i| {
+            serde_json::json!({"kind": "charge", "code": format!("LP-{i:02}"),
+                "description": format!("Lệ phí thẩm định hồ sơ số {i} theo Thông tư 78/2021/TT-BTC"), "amount": "5000"})
+        })
+        .collect();
+    body["lines"] = Value::Array(lines);
+    let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    let r = receipts(&app, &id).await.remove(0);
+    let bytes = app.client.get(format!("{}.pdf", r["url"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(bytes.status(), 200);
+    let bytes = bytes.bytes().await.unwrap().to_vec();
+    assert!(bytes.len() <= 100 * 1024, "{} bytes", bytes.len());
+    if !poppler() {
+        return;
+    }
+    let info = String::from_utf8(poppler_run("pdfinfo", &[], &bytes)).unwrap();
+    let pages: usize = info.lines().find_map(|l| l.strip_prefix("Pages:")).unwrap().trim().parse().unwrap();
+    assert!(pages >= 2, "{info}");
+    let text = String::from_utf8(poppler_run("pdftotext", &["-layout", "-enc", "UTF-8"], &bytes)).unwrap();
+    for i in 1..=60 {
+        assert!(text.contains(&format!("LP-{i:02}")), "line {i} is in the PDF");
+    }
+    assert!(text.contains("300.000") && text.contains("Ba trăm nghìn đồng"), "{text}");
+    assert!(text.contains(&format!("Trang / Page {pages}/{pages}")));
+    // The QR code is on the last page, with the proof.
+    let last = poppler_run("pdftotext", &["-f", &pages.to_string(), "-l", &pages.to_string(), "-enc", "UTF-8"], &bytes);
+    assert!(String::from_utf8(last).unwrap().contains(r["verification_code"].as_str().unwrap()));
+}

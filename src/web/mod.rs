@@ -9,6 +9,7 @@ pub mod console;
 pub mod form;
 pub mod headers;
 mod i18n;
+mod receipt_pdf;
 pub mod receipts;
 
 use crate::app::AppState;

@@ -7,6 +7,7 @@
 use crate::app::AppState;
 use crate::domain::money::format_vnd;
 use crate::service::receipts::{self as svc, Verdict};
+use crate::web::receipt_pdf;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{HeaderName, HeaderValue};
 use axum::http::StatusCode;
@@ -57,7 +58,16 @@ fn dong(amount: i64) -> String {
     format_vnd(amount).trim_end_matches(" ₫").to_owned()
 }
 
-async fn receipt(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+/// `?paper=a5` on the PDF (A4 otherwise).
+#[derive(Deserialize, Default)]
+pub struct PdfQuery {
+    paper: Option<String>,
+}
+
+async fn receipt(State(state): State<AppState>, Path(token): Path<String>, Query(q): Query<PdfQuery>) -> Response {
+    if let Some(token) = token.strip_suffix(".pdf") {
+        return pdf(&state, token, q.paper.as_deref()).await;
+    }
     let not_found = |state: &AppState| {
         page(StatusCode::NOT_FOUND, state.pages.message("Không tìm thấy biên lai", "Receipt not found."))
     };
@@ -99,10 +109,76 @@ async fn receipt(State(state): State<AppState>, Path(token): Path<String>) -> Re
             paid_at => gmt7_text(&content.paid_at), issued_at => gmt7_text(&content.issued_at),
             code => shown.verification_code, key_id => shown.key_id, verify_url,
             qr_svg_b64 => base64::engine::general_purpose::STANDARD.encode(svg.as_bytes()),
+            pdf_url => format!("/receipts/{token}.pdf"),
             c => content,
         },
     );
     page(StatusCode::OK, html)
+}
+
+/// `GET /receipts/{token}.pdf`: the receipt as a PDF, from its signed content. A receipt
+/// whose signature does not hold is not made into a PDF (a PDF travels; its page says why).
+async fn pdf(state: &AppState, token: &str, paper: Option<&str>) -> Response {
+    let Some(paper) = receipt_pdf::Paper::parse(paper) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            state.pages.message("Khổ giấy không hợp lệ", "Unknown paper size: use paper=a4 or paper=a5."),
+        );
+    };
+    let shown = match svc::by_token(state, token).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return page(StatusCode::NOT_FOUND, state.pages.message("Không tìm thấy biên lai", "Receipt not found."))
+        }
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    if !shown.genuine {
+        return page(
+            StatusCode::CONFLICT,
+            state.pages.message(
+                "Biên lai không hợp lệ",
+                "The receipt's signature does not verify: it was changed after it was issued, so no PDF is made of it.",
+            ),
+        );
+    }
+    let c = &shown.content;
+    let cancelled = cancelled(&shown.cancelled);
+    let (paid_at, issued_at) = (gmt7_text(&c.paid_at), gmt7_text(&c.issued_at));
+    // Laying out and compressing a page is CPU work: off the async workers.
+    let content = c.clone();
+    let owned = (shown.verification_code.clone(), shown.verify_url.clone(), shown.key_id.clone());
+    let made = tokio::task::spawn_blocking(move || {
+        let extra = receipt_pdf::Extra {
+            verification_code: &owned.0,
+            verify_url: &owned.1,
+            key_id: &owned.2,
+            cancelled: cancelled.as_deref(),
+            paid_at: &paid_at,
+            issued_at: &issued_at,
+        };
+        receipt_pdf::render(&content, &extra, paper)
+    })
+    .await;
+    match made {
+        Ok(Ok(bytes)) => {
+            let name = format!("bien-lai-{}-{:07}.pdf", c.series, c.number);
+            let mut r = (
+                [
+                    (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+                    (axum::http::header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\"")),
+                ],
+                bytes,
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(HeaderName::from_static("x-robots-tag"), HeaderValue::from_static("noindex, nofollow"));
+            r
+        }
+        _ => {
+            tracing::error!(token_len = token.len(), "the receipt's PDF could not be made");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// The verification form's fields, as typed.
