@@ -334,7 +334,10 @@ async fn killed_servers_lose_no_payment_apply_no_callback_twice_and_deliver_ever
             .await
             .expect("events");
     let paid = stories.iter().filter(|s| s.paid_reference.is_some()).count();
-    assert_eq!(events.len(), paid, "one webhook event per paid payment");
+    // payment.succeeded and the receipt.issued that follows it.
+    assert_eq!(events.len(), 2 * paid, "two webhook events per paid payment");
+    let receipts = events.iter().filter(|(_, kind, _)| kind == "receipt.issued").count();
+    assert_eq!(receipts, paid, "one receipt.issued per paid payment");
     let acknowledged = portal.acknowledged();
     for (id, kind, status) in &events {
         assert_eq!(status.as_deref(), Some("delivered"), "{kind} {id}");

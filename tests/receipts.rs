@@ -59,10 +59,32 @@ async fn a_paid_payment_has_a_signed_receipt_anyone_can_open_and_verify() {
     let (unpaid, _) = payment_of(&app, "H12.20").await;
     assert!(receipts(&app, &unpaid).await.is_empty(), "no receipt before the payment is paid");
     let (id, dossier) = payment_of(&app, "H12.20").await;
-    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    let back = app.pay_sandbox(&id, "success").await;
     let list = receipts(&app, &id).await;
     assert_eq!(list.len(), 1, "{list:?}");
     let r = &list[0];
+    // The browser comes back to the portal with the receipt and a signature the portal
+    // checks with its webhook secret.
+    let back = url::Url::parse(&back).unwrap();
+    let q: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
+    assert_eq!(q["payment_id"], id);
+    assert_eq!(q["status"], "succeeded");
+    assert_eq!(q["receipt_id"], r["id"].as_str().unwrap());
+    assert_eq!(q["receipt_url"], r["url"].as_str().unwrap());
+    let ts: i64 = q["ts"].parse().unwrap();
+    assert!((time::OffsetDateTime::now_utc().unix_timestamp() - ts).abs() < 60);
+    let (secret,): (String,) = sqlx::query_as(
+        "SELECT p.webhook_secret FROM portals p JOIN payments pay ON pay.portal_id = p.id WHERE pay.id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let message = format!("{ts}.{id}.succeeded.{}.{}", q["receipt_id"], q["receipt_url"]);
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    assert_eq!(q["signature"], hex::encode(mac.finalize().into_bytes()), "the return's signature");
     assert_eq!((r["kind"].as_str(), r["status"].as_str()), (Some("original"), Some("issued")));
     assert_eq!(
         (r["template"].as_str(), r["series"].as_str(), r["number"].as_i64()),

@@ -35,7 +35,7 @@ struct Portal {
     fail: HashMap<String, usize>,
     /// Event ids already processed (the portal's dedupe table).
     processed: HashSet<String>,
-    /// How many events the portal acted on (once each).
+    /// How many payment and refund events the portal acted on (once each).
     acted: usize,
 }
 
@@ -49,7 +49,13 @@ impl Receiver {
     fn received(&self) -> Vec<Received> {
         self.0.lock().unwrap().received.clone()
     }
+    /// The payment and refund events received about a payment (the `receipt.*` events
+    /// that follow a success have their own test).
     fn about(&self, payment_id: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.payment_id == payment_id && !r.kind.starts_with("receipt.")).collect()
+    }
+    /// Every event received about a payment, receipts' included.
+    fn all_about(&self, payment_id: &str) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.payment_id == payment_id).collect()
     }
     fn acted(&self) -> usize {
@@ -86,7 +92,10 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> St
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok()).unwrap_or("").to_owned();
     let mut portal = r.0.lock().unwrap();
-    let payment_id = v["data"]["id"].as_str().unwrap_or("").to_owned();
+    // A payment's event carries the payment; a receipt's names its payment.
+    let kind = v["type"].as_str().unwrap_or("");
+    let about = if kind.starts_with("receipt.") { &v["data"]["payment_id"] } else { &v["data"]["id"] };
+    let payment_id = about.as_str().unwrap_or("").to_owned();
     let status = match portal.fail.get_mut(&payment_id) {
         Some(n) if *n > 0 => {
             *n -= 1;
@@ -96,7 +105,7 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> St
     };
     let event_id = v["id"].as_str().unwrap_or("").to_owned();
     // The portal's side of at-least-once: act on an event id once, acknowledge every copy.
-    if status == StatusCode::OK && portal.processed.insert(event_id.clone()) {
+    if status == StatusCode::OK && portal.processed.insert(event_id.clone()) && !kind.starts_with("receipt.") {
         portal.acted += 1;
     }
     portal.received.push(Received {
@@ -341,9 +350,12 @@ async fn a_portal_cannot_see_or_redeliver_another_portals_events() {
     let r = app.post(&format!("/v1/events/{event_id}/redeliver"), &other_key).send().await.unwrap();
     assert_eq!(common::error_code(r).await, (404, "not_found".into(), None));
 
+    // Its own: the success and the receipt that follows it.
     let own = events(&app, &app.portal_key, "").await;
-    assert_eq!(own.len(), 1);
-    assert_eq!(own[0]["id"], event_id.as_str());
+    let mut kinds: Vec<&str> = own.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["payment.succeeded", "receipt.issued"]);
+    assert!(own.iter().any(|e| e["id"] == event_id.as_str()));
     let r = app.get("/v1/events?status=sideways", &app.portal_key).send().await.unwrap();
     assert_eq!(common::error_code(r).await, (400, "invalid_query".into(), Some("status".into())));
     app.stop().await;
@@ -369,10 +381,12 @@ async fn nodes_deliver_each_event_once_and_take_over_a_dead_nodes_lease() {
     let orphan = ids[0].clone();
     let stranded = insert_leased_event(&app, &orphan, "node_dead", feegate::store::now_ms() + 700).await;
 
-    wait_for("every event", || receiver.received().len() == ids.len() + 1).await;
+    // Two events per paid payment (payment.succeeded, receipt.issued) and the stranded one.
+    let all = ids.len() * 2 + 1;
+    wait_for("every event", || receiver.received().len() == all).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = receiver.received();
-    assert_eq!(got.len(), ids.len() + 1, "an event was delivered twice: {got:?}");
+    assert_eq!(got.len(), all, "an event was delivered twice: {got:?}");
     let distinct: HashSet<_> = got.iter().map(|r| r.event_id.clone()).collect();
     assert_eq!(distinct.len(), got.len());
     assert!(got.iter().any(|r| r.event_id == stranded));
@@ -418,4 +432,38 @@ async fn insert_leased_event(app: &TestApp, payment_id: &str, owner: &str, until
     .await
     .unwrap();
     id
+}
+
+#[tokio::test]
+async fn the_receipt_follows_the_success_as_its_own_webhook_and_a_full_refund_cancels_it_by_webhook() {
+    let (app, receiver) = setup().await;
+    let id = paid_payment(&app).await;
+    wait_for("the receipt's webhook", || receiver.all_about(&id).len() == 2).await;
+    let got = receiver.all_about(&id);
+    let kinds: Vec<&str> = got.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["payment.succeeded", "receipt.issued"], "in order, the success first");
+    let paid: Value = serde_json::from_str(&got[0].body).unwrap();
+    let issued: Value = serde_json::from_str(&got[1].body).unwrap();
+    assert_eq!(verify(&got[1].signature, &got[1].body, SECRET, now_secs()), Ok(()));
+    assert_eq!(issued["data"]["payment_id"], id);
+    assert_eq!(issued["data"]["id"], paid["data"]["receipt"]["id"], "the receipt the success announced");
+    assert_eq!(issued["data"]["status"], "issued");
+    assert!(issued["data"]["url"].as_str().unwrap().contains("/receipts/"));
+
+    // Refunded in full: the receipt is cancelled, and the portal hears it with the reason.
+    let r = app
+        .post(&format!("/v1/payments/{id}/refunds"), &app.finance_key)
+        .header("Idempotency-Key", format!("rf-{id}"))
+        .json(&serde_json::json!({"amount": "135000", "reason": "Hồ sơ bị từ chối"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    wait_for("receipt.cancelled", || receiver.all_about(&id).iter().any(|r| r.kind == "receipt.cancelled")).await;
+    let cancelled = receiver.all_about(&id).into_iter().find(|r| r.kind == "receipt.cancelled").unwrap();
+    let v: Value = serde_json::from_str(&cancelled.body).unwrap();
+    assert_eq!(v["data"]["id"], issued["data"]["id"]);
+    assert_eq!(v["data"]["status"], "cancelled");
+    assert!(v["data"]["reason"].as_str().unwrap().contains("Hồ sơ bị từ chối"));
+    app.stop().await;
 }

@@ -87,11 +87,9 @@ async fn browser_return(
     let Ok(p) = back else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    match url::Url::parse(&p.return_url) {
-        Ok(mut u) => {
-            u.query_pairs_mut().append_pair("payment_id", &p.payment_id).append_pair("status", &p.status);
-            Redirect::to(u.as_str()).into_response()
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    match p.redirect_url(ts) {
+        Some(u) => Redirect::to(&u).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

@@ -78,6 +78,8 @@ impl Content {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptView {
     pub id: String,
+    /// The payment the receipt is for.
+    pub payment_id: String,
     /// `original` or `adjustment`.
     pub kind: String,
     /// The receipt template symbol (ký hiệu mẫu).

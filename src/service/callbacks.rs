@@ -405,9 +405,9 @@ async fn apply_in(
                     }
                     store.audit(tx, pid, "payment.succeeded", actor, &entry).await?;
                     let issued = serde_json::to_value(&receipt).map_err(Error::internal)?;
-                    // In the payment's history; the portal hears of the receipt in the
-                    // payment.succeeded webhook, so this one is not sent again.
-                    store.insert_event(tx, pid, "receipt.issued", None, None, &issued, false).await?;
+                    // The success webhook carries the receipt too; receipt.issued follows it
+                    // (in order, per payment) for a portal that files receipts by event.
+                    store.insert_event(tx, pid, "receipt.issued", None, None, &issued, true).await?;
                     metrics::counter!("feegate_payment_transitions_total", "to" => "succeeded").increment(1);
                     return Ok(Disposition::Applied);
                 }
@@ -597,11 +597,52 @@ async fn payment_data_of(state: &AppState, tx: &mut Tx, p: &PaymentRow) -> Resul
 }
 
 /// Where a verified browser return sends the payer: the portal's return URL with the
-/// payment's id and the status the payer should see.
+/// payment's id, the status the payer should see, its receipt when paid, and a signature
+/// the portal can check with its webhook secret ([`return_signature`]).
 pub struct Returned {
     pub return_url: String,
     pub payment_id: String,
     pub status: String,
+    /// The original receipt's id and page, once paid.
+    pub receipt: Option<(String, String)>,
+    secret: String,
+}
+
+/// The `signature` of a browser return sent at unix second `ts`: hex HMAC-SHA256 keyed with
+/// the portal's webhook secret over `"<ts>.<payment_id>.<status>.<receipt_id>.<receipt_url>"`
+/// (the last two empty when there is no receipt). It tells the portal the values came from
+/// feegate and were not edited in the address bar; it is not the payment's state of record
+/// (confirm it by `GET /v1/payments/{id}` or the webhook).
+pub fn return_signature(
+    secret: &str,
+    ts: i64,
+    payment_id: &str,
+    status: &str,
+    receipt: Option<(&str, &str)>,
+) -> String {
+    let (rid, rurl) = receipt.unwrap_or(("", ""));
+    let message = format!("{ts}.{payment_id}.{status}.{rid}.{rurl}");
+    feegate_connector::crypto::hmac_sha256_hex(secret.as_bytes(), message.as_bytes())
+}
+
+impl Returned {
+    /// The portal's return URL (kept with its own query) with `payment_id`, `status`,
+    /// `receipt_id` and `receipt_url` (when paid), `ts` and `signature` added; `None` when
+    /// the stored URL does not parse.
+    pub fn redirect_url(&self, ts: i64) -> Option<String> {
+        let mut u = url::Url::parse(&self.return_url).ok()?;
+        {
+            let mut q = u.query_pairs_mut();
+            q.append_pair("payment_id", &self.payment_id).append_pair("status", &self.status);
+            if let Some((id, url)) = &self.receipt {
+                q.append_pair("receipt_id", id).append_pair("receipt_url", url);
+            }
+            let receipt = self.receipt.as_ref().map(|(i, u)| (i.as_str(), u.as_str()));
+            let sig = return_signature(&self.secret, ts, &self.payment_id, &self.status, receipt);
+            q.append_pair("ts", &ts.to_string()).append_pair("signature", &sig);
+        }
+        Some(u.into())
+    }
 }
 
 /// The payer's browser came back from `connector_id` with `reference` (verified by the
@@ -649,5 +690,16 @@ pub async fn returned(state: &AppState, connector_id: &str, reference: &str) -> 
         _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
         _ => p.status.as_str().to_owned(),
     };
-    Some(Ok(Returned { return_url: p.return_url, payment_id: p.id, status }))
+    let receipt = match state.store.receipts_of(&p.id).await {
+        Ok(rows) => rows
+            .iter()
+            .find(|r| r.kind == "original")
+            .map(|r| (r.id.clone(), super::receipts::view(&state.config.public_url, r).url)),
+        Err(e) => return Some(Err(e.into())),
+    };
+    let secret = match state.store.webhook_target(&p.id).await {
+        Ok(t) => t.map(|t| t.webhook_secret).unwrap_or_default(),
+        Err(e) => return Some(Err(e.into())),
+    };
+    Some(Ok(Returned { return_url: p.return_url, payment_id: p.id, status, receipt, secret }))
 }

@@ -216,8 +216,14 @@ pub async fn refunded(
     if payment_status == "refunded" {
         let why = format!("hoàn trả toàn bộ / refunded in full ({refund_id}): {reason}");
         if store.cancel_receipt(tx, &original.id, &why, now).await? {
-            let data = serde_json::json!({"receipt_id": original.id, "reason": why});
-            store.insert_event(tx, &original.payment_id, "receipt.cancelled", None, None, &data, false).await?;
+            // The receipt as it is now (cancelled), with the reason.
+            let mut data = serde_json::to_value(view(
+                &state.config.public_url,
+                &ReceiptRow { status: "cancelled".into(), cancelled_at: Some(now), ..original.clone() },
+            ))
+            .map_err(Error::internal)?;
+            data["reason"] = why.into();
+            store.insert_event(tx, &original.payment_id, "receipt.cancelled", None, None, &data, true).await?;
             metrics::counter!("feegate_receipts_cancelled_total").increment(1);
         }
         return Ok(());
@@ -248,7 +254,7 @@ pub async fn refunded(
     };
     let row = seal(state, tx, content, Some(original.id.clone()), now).await?;
     let issued = serde_json::to_value(view(&state.config.public_url, &row)).map_err(Error::internal)?;
-    store.insert_event(tx, &row.payment_id, "receipt.issued", None, None, &issued, false).await?;
+    store.insert_event(tx, &row.payment_id, "receipt.issued", None, None, &issued, true).await?;
     Ok(())
 }
 
@@ -261,6 +267,7 @@ fn lower_first(s: &str) -> String {
 pub fn view(public_url: &str, r: &ReceiptRow) -> ReceiptView {
     ReceiptView {
         id: r.id.clone(),
+        payment_id: r.payment_id.clone(),
         kind: r.kind.clone(),
         template: r.template.clone(),
         series: r.series.clone(),
