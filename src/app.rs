@@ -26,6 +26,8 @@ pub struct AppState {
     pub serve_lock: Option<Arc<std::fs::File>>,
     /// The keys receipts are signed with.
     pub receipts: Arc<crate::service::receipts::Signer>,
+    /// External e-receipt providers by id (`[receipts.providers.ID]`).
+    pub issuers: Arc<crate::service::receipt_jobs::Issuers>,
 }
 
 /// The process-wide Prometheus recorder (installed once, even when tests start many apps).
@@ -71,8 +73,10 @@ impl AppState {
         crate::service::statements::validate_sources(&config, &connectors, &store).await?;
         let cache = Arc::new(crate::service::cache::Cache::new(Duration::from_millis(config.cache_ttl_ms)));
         let receipts = Arc::new(crate::service::receipts::Signer::load(&config, &store).await?);
+        let issuers = Arc::new(crate::service::receipt_jobs::issuers(&config)?);
         Ok(AppState {
             receipts,
+            issuers,
             store,
             cache,
             config: Arc::new(config),
@@ -98,6 +102,7 @@ pub async fn launch(
     let outbox = crate::service::outbox::spawn(state.clone(), stop_rx.clone())?;
     let inbox = crate::service::inbox::spawn(state.clone(), stop_rx.clone());
     let corrections = crate::service::corrections::spawn(state.clone(), stop_rx.clone());
+    let receipt_jobs = crate::service::receipt_jobs::spawn(state.clone(), stop_rx.clone());
     let app = crate::api::router(state.clone());
     let metrics_server = match &state.config.metrics_listen {
         Some(addr) => {
@@ -132,6 +137,7 @@ pub async fn launch(
         let _ = m.await;
     }
     let _ = corrections.await;
+    let _ = receipt_jobs.await;
     state.store.close().await;
     Ok(())
 }

@@ -255,7 +255,7 @@ fn default_gateway_timeout() -> u64 {
 /// Receipts (docs/receipts.md): `[receipts]` holds the instance's signing key,
 /// `[receipts.agencies."CODE"]` an agency's receipt template, series, tax code, address and
 /// optionally its own key.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Receipts {
     /// The instance's Ed25519 signing key as PKCS#8 PEM (`{ env = "..." }` or
@@ -263,6 +263,32 @@ pub struct Receipts {
     pub signing_key: Option<SecretSource>,
     /// Per agency code; an agency not listed gets [`AgencyReceipts::default`].
     pub agencies: std::collections::BTreeMap<String, AgencyReceipts>,
+    /// External e-receipt providers by id (`[receipts.providers.ID]`), used by the agencies
+    /// that name one (`provider = "ID"`).
+    pub providers: std::collections::BTreeMap<String, ReceiptProvider>,
+    /// Waits (seconds) before each retry of a provider job that found the provider
+    /// unavailable; the last wait repeats for as long as it takes (a receipt is never given up).
+    pub retry_secs: Vec<u64>,
+    /// How often the provider worker looks for due jobs (ms).
+    pub jobs_interval_ms: u64,
+}
+
+/// An external e-receipt provider speaking feegate's provider protocol v1
+/// (`connectors/receipts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptProvider {
+    /// Shown to payers and staff.
+    pub name: String,
+    /// The provider's base URL; `{public_url}` is replaced. With `simulate = true`, leave it
+    /// unset: the simulator at `{public_url}/sim/receipts/ID` is used.
+    #[serde(default)]
+    pub url: String,
+    /// The shared secret requests are signed with.
+    pub secret: SecretSource,
+    /// Mount this provider's simulator at `/sim/receipts/ID` (demo only).
+    #[serde(default)]
+    pub simulate: bool,
 }
 
 /// One agency's receipts.
@@ -280,6 +306,21 @@ pub struct AgencyReceipts {
     pub address: String,
     /// The agency's own signing key; none: the instance's.
     pub signing_key: Option<SecretSource>,
+    /// An external provider (`[receipts.providers.ID]`) that issues this agency's legal
+    /// e-receipts; feegate still numbers, signs and shows its own. None: feegate's only.
+    pub provider: Option<String>,
+}
+
+impl Default for Receipts {
+    fn default() -> Self {
+        Receipts {
+            signing_key: None,
+            agencies: Default::default(),
+            providers: Default::default(),
+            retry_secs: vec![1, 2, 5, 15, 60, 300, 600],
+            jobs_interval_ms: 500,
+        }
+    }
 }
 
 impl Default for AgencyReceipts {
@@ -291,6 +332,7 @@ impl Default for AgencyReceipts {
             tax_code: String::new(),
             address: String::new(),
             signing_key: None,
+            provider: None,
         }
     }
 }
@@ -493,6 +535,25 @@ impl Config {
                 *v = v.replace("{public_url}", &public);
             }
         }
+        for (id, p) in &mut cfg.receipts.providers {
+            p.url =
+                if p.simulate { format!("{public}/sim/receipts/{id}") } else { p.url.replace("{public_url}", &public) };
+        }
+        for (code, a) in &cfg.receipts.agencies {
+            if let Some(p) = &a.provider {
+                if !cfg.receipts.providers.contains_key(p) {
+                    bail!("receipts.agencies.\"{code}\".provider = \"{p}\": no [receipts.providers.{p}]");
+                }
+            }
+        }
+        for (id, p) in &cfg.receipts.providers {
+            if !(p.simulate || p.url.starts_with("https://") || p.url.starts_with("http://")) {
+                bail!("receipts.providers.{id}.url must be an http(s) URL");
+            }
+        }
+        if cfg.receipts.retry_secs.is_empty() {
+            bail!("receipts.retry_secs must hold at least one wait");
+        }
         Ok(cfg)
     }
 
@@ -533,6 +594,23 @@ impl Config {
                 }
             }
         }
+        for (id, p) in &self.receipts.providers {
+            let key = format!("receipts.providers.{id}");
+            if p.simulate {
+                return Err(format!("{key}.simulate = true: a receipt provider simulator is {HINT}"));
+            }
+            if p.secret.value.is_some() {
+                return Err(format!(
+                    "{key}.secret is an inline {{ value = ... }}: read secrets from {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+                ));
+            }
+            if let Ok(v) = p.secret.resolve() {
+                use secrecy::ExposeSecret;
+                if published.iter().any(|d| d == v.expose_secret()) {
+                    return Err(format!("{key}.secret is a published demo secret: use the provider's own"));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -556,7 +634,7 @@ pub fn demo_secrets() -> Vec<String> {
                     match (k.as_str(), v) {
                         ("value", toml::Value::String(s)) if under_secret => out.push(s.clone()),
                         ("webhook_secret", toml::Value::String(s)) => out.push(s.clone()),
-                        _ => walk(v, under_secret || k == "secrets", out),
+                        _ => walk(v, under_secret || k == "secrets" || k == "secret", out),
                     }
                 }
             }
@@ -712,6 +790,15 @@ mod tests {
                 format!("{VNPAY}secrets = {{ hash_secret = {{ file = \"{}\" }} }}\n", published_file().display()),
                 "connectors[id = \"vnpay-main\"].secrets.hash_secret is a published demo secret",
             ),
+            (
+                "[receipts.providers.p]\nname = \"P\"\nsimulate = true\nsecret = { env = \"HOME\" }\n".to_string(),
+                "receipts.providers.p.simulate",
+            ),
+            (
+                "[receipts.providers.p]\nname = \"P\"\nurl = \"https://p.example\"\nsecret = { value = \"x\" }\n"
+                    .to_string(),
+                "receipts.providers.p.secret is an inline",
+            ),
         ];
         for (toml, key) in cases {
             let err = production(&toml).expect_err(&toml);
@@ -723,9 +810,13 @@ mod tests {
     #[test]
     fn every_published_demo_secret_is_known() {
         let secrets = demo_secrets();
-        for s in
-            ["sandbox-demo-secret", "whsec_demo_portal_secret", "VNPAYTESTSECRET0123456789ABCDEFG", "F8BBA842ECF85"]
-        {
+        for s in [
+            "sandbox-demo-secret",
+            "whsec_demo_portal_secret",
+            "VNPAYTESTSECRET0123456789ABCDEFG",
+            "F8BBA842ECF85",
+            "receipt-provider-demo-secret",
+        ] {
             assert!(secrets.iter().any(|x| x == s), "{s} missing from {secrets:?}");
         }
     }

@@ -494,3 +494,132 @@ async fn a_receipt_of_sixty_lines_runs_over_pages_with_every_line_and_the_total_
     let last = poppler_run("pdftotext", &["-f", &pages.to_string(), "-l", &pages.to_string(), "-enc", "UTF-8"], &bytes);
     assert!(String::from_utf8(last).unwrap().contains(r["verification_code"].as_str().unwrap()));
 }
+
+/// A payment's receipts, once its original's provider part says `status` (≤ 30 s).
+async fn provider_reaches(app: &TestApp, payment_id: &str, status: &str) -> Value {
+    for _ in 0..300 {
+        let r = receipts(app, payment_id).await.remove(0);
+        if r["provider"]["status"] == status {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the provider's receipt of {payment_id} never became {status}: {:?}", receipts(app, payment_id).await);
+}
+
+async fn sim_control(base: &str, body: Value) {
+    let r = reqwest::Client::new().post(format!("{base}/control")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+}
+
+/// How many receipts the provider made per key.
+async fn sim_made(base: &str) -> std::collections::BTreeMap<String, u64> {
+    let v: Value = reqwest::get(format!("{base}/control")).await.unwrap().json().await.unwrap();
+    v["issued"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn an_external_provider_down_or_losing_its_answer_issues_each_receipt_once_and_cancels_on_refund() {
+    // The demo's H12.25 sends its receipts to the provider simulator the demo mounts.
+    let app = TestApp::spawn().await;
+    let sim = format!("{}/sim/receipts/bienlai-sim", app.url);
+    sim_control(&sim, serde_json::json!({"down": true})).await;
+    let (down, _) = payment_of(&app, "H12.25").await;
+    assert!(
+        app.pay_sandbox(&down, "success").await.contains("status=succeeded"),
+        "a provider down holds up no payment"
+    );
+    let r = receipts(&app, &down).await.remove(0);
+    assert_eq!(r["status"], "issued", "feegate's own receipt is there at once");
+    assert_eq!(r["provider"]["status"], "queued");
+    // The worker keeps trying while it is down.
+    for _ in 0..100 {
+        let (n,): (i64,) = sqlx::query_as("SELECT CAST(attempts AS BIGINT) FROM receipt_jobs WHERE receipt_id = $1")
+            .bind(r["id"].as_str().unwrap())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if n >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(receipts(&app, &down).await[0]["provider"]["status"], "queued");
+    assert!(sim_made(&sim).await.is_empty(), "nothing issued while down");
+    // Back up, and losing the next answer: still one receipt per key.
+    sim_control(&sim, serde_json::json!({"down": false, "lose_answers": 1})).await;
+    let (lost, _) = payment_of(&app, "H12.25").await;
+    assert!(app.pay_sandbox(&lost, "success").await.contains("status=succeeded"));
+    let a = provider_reaches(&app, &down, "issued").await;
+    let b = provider_reaches(&app, &lost, "issued").await;
+    let made = sim_made(&sim).await;
+    assert_eq!(made.get(a["id"].as_str().unwrap()), Some(&1));
+    assert_eq!(made.get(b["id"].as_str().unwrap()), Some(&1));
+    assert_eq!(made.len(), 2);
+    assert_ne!(a["provider"]["number"], b["provider"]["number"]);
+    // The receipt's page names the provider's receipt.
+    let html = app.client.get(b["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(b["provider"]["number"].as_str().unwrap()) && html.contains("mô phỏng"), "{html}");
+    // H12.20 has no provider: no provider part.
+    let (plain, _) = payment_of(&app, "H12.20").await;
+    app.pay_sandbox(&plain, "success").await;
+    assert!(receipts(&app, &plain).await[0].get("provider").is_none());
+
+    // Refunded in full: the provider's receipt is cancelled too.
+    let r = app
+        .post(&format!("/v1/payments/{lost}/refunds"), &app.finance_key)
+        .header("Idempotency-Key", format!("rf-{lost}"))
+        .json(&serde_json::json!({"amount": "135000", "reason": "Trả hồ sơ"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    provider_reaches(&app, &lost, "cancelled").await;
+    let v: Value = reqwest::get(format!("{sim}/control")).await.unwrap().json().await.unwrap();
+    let at_provider = v["receipts"].as_array().unwrap().iter().find(|x| x["key"] == b["id"]).unwrap().clone();
+    assert_eq!(at_provider["status"], "cancelled");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn provider_jobs_on_two_nodes_issue_every_receipt_exactly_once() {
+    // One provider for both nodes (an in-test simulator on 127.0.0.1), answers lost now and
+    // then, retried after a second.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = feegate_receipt_issuer::sim::router("bienlai-sim", b"receipt-provider-demo-secret", &base);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    let config = std::env::temp_dir().join(format!("feegate-provider-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!(
+            "[receipts]\nretry_secs = [1]\njobs_interval_ms = 100\n[receipts.providers.bienlai-sim]\n\
+             name = \"Sim\"\nsimulate = false\nurl = \"{base}\"\nsecret = {{ value = \"receipt-provider-demo-secret\" }}\n"
+        ),
+    )
+    .unwrap();
+    let env = [("FEEGATE_CONFIG", config.to_str().unwrap()), ("FEEGATE_RATE_LIMITS_ENABLED", "false")];
+    let first = TestApp::spawn_with(&env).await;
+    // SQLite serves one node; PostgreSQL two.
+    let second = if on_postgres() { Some(TestApp::spawn_on(&first.db_url, &env).await) } else { None };
+    let apps: Vec<&TestApp> = std::iter::once(&first).chain(second.as_ref()).collect();
+    sim_control(&base, serde_json::json!({"lose_answers": 3})).await;
+    let ids = pay_at_once(&apps, "H12.25", 20).await;
+    for id in &ids {
+        provider_reaches(&first, id, "issued").await;
+    }
+    let made = sim_made(&base).await;
+    assert_eq!(made.len(), 20, "{made:?}");
+    assert!(made.values().all(|n| *n == 1), "a receipt issued twice: {made:?}");
+    let (done,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM receipt_jobs WHERE status = 'done'").fetch_one(&first.db).await.unwrap();
+    assert_eq!(done, 20);
+    if let Some(s) = second {
+        s.stop().await;
+    }
+    first.stop().await;
+    server.abort();
+    let _ = std::fs::remove_file(config);
+}

@@ -149,6 +149,9 @@ pub fn router(state: AppState) -> Router {
         for (id, sim) in state.connectors.simulators(&state.config.public_url) {
             app = app.nest(&format!("/sim/{id}"), sim);
         }
+        for (id, sim) in crate::service::receipt_jobs::simulators(&state.config) {
+            app = app.nest(&format!("/sim/receipts/{id}"), sim);
+        }
     }
     // Outermost, so that every answer has them: errors, 404s, 429s and panics included.
     app.layer(axum::middleware::from_fn(crate::web::headers::security_headers))

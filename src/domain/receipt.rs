@@ -97,6 +97,27 @@ pub struct ReceiptView {
     /// Where anyone checks that the receipt is genuine (the QR code on the receipt).
     pub verify_url: String,
     pub issued_at: String,
+    /// The agency's external e-receipt provider's receipt, when the agency has one
+    /// (in `GET /v1/payments/{id}/receipts`; webhooks sent in the paying transaction, before
+    /// the provider was asked, have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderView>,
+}
+
+/// A receipt's e-receipt at the agency's external provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProviderView {
+    /// The provider's id (`[receipts.providers.ID]`) and name.
+    pub provider: String,
+    pub name: String,
+    /// `queued` (the provider is being asked; retried until it answers), `issued`, `failed`
+    /// (the provider refused: see `error`), `cancelling` or `cancelled`.
+    pub status: String,
+    pub series: Option<String>,
+    pub number: Option<String>,
+    pub lookup_code: Option<String>,
+    pub url: Option<String>,
+    pub error: Option<String>,
 }
 
 /// A key's id: the first 16 hex digits of the SHA-256 of its public key.

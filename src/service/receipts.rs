@@ -155,7 +155,13 @@ pub async fn issue(
         paid_at: rfc3339_gmt7(paid_at),
         issued_at: rfc3339_gmt7(paid_at),
     };
-    seal(state, tx, content, None, paid_at).await
+    let row = seal(state, tx, content, None, paid_at).await?;
+    if let Some(provider) = &cfg.provider {
+        // The provider's e-receipt is asked for after the commit, by the job worker: a
+        // provider that is down never holds up (or undoes) a payment.
+        store.queue_receipt_job(tx, &row.id, "issue", provider, None, paid_at).await?;
+    }
+    Ok(row)
 }
 
 /// Signs `content` with its agency's key and stores it as a new receipt, in `tx`.
@@ -216,6 +222,10 @@ pub async fn refunded(
     if payment_status == "refunded" {
         let why = format!("hoàn trả toàn bộ / refunded in full ({refund_id}): {reason}");
         if store.cancel_receipt(tx, &original.id, &why, now).await? {
+            // The provider's e-receipt of it is cancelled too (after its issue is done).
+            if let Some(job) = store.receipt_job_in(tx, &original.id, "issue").await? {
+                store.queue_receipt_job(tx, &original.id, "cancel", &job.provider, Some(&why), now).await?;
+            }
             // The receipt as it is now (cancelled), with the reason.
             let mut data = serde_json::to_value(view(
                 &state.config.public_url,
@@ -252,7 +262,11 @@ pub async fn refunded(
         issued_at: rfc3339_gmt7(now),
         ..was
     };
+    let provider = cfg.provider.clone();
     let row = seal(state, tx, content, Some(original.id.clone()), now).await?;
+    if let Some(provider) = &provider {
+        store.queue_receipt_job(tx, &row.id, "issue", provider, None, now).await?;
+    }
     let issued = serde_json::to_value(view(&state.config.public_url, &row)).map_err(Error::internal)?;
     store.insert_event(tx, &row.payment_id, "receipt.issued", None, None, &issued, true).await?;
     Ok(())
@@ -278,6 +292,7 @@ pub fn view(public_url: &str, r: &ReceiptRow) -> ReceiptView {
         url: format!("{public_url}/receipts/{}", r.token),
         verify_url: verify_url(public_url, r),
         issued_at: crate::service::rfc3339(r.issued_at),
+        provider: None,
     }
 }
 
@@ -297,7 +312,15 @@ pub fn verify_url(public_url: &str, r: &ReceiptRow) -> String {
 pub async fn list(state: &AppState, who: &Principal, payment_id: &str) -> Result<Vec<ReceiptView>, Error> {
     crate::service::payments::visible(state, who, payment_id).await?;
     let rows = state.store.receipts_of(payment_id).await?;
-    Ok(rows.iter().map(|r| view(&state.config.public_url, r)).collect())
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut v = view(&state.config.public_url, r);
+        if !state.issuers.is_empty() {
+            v.provider = super::receipt_jobs::provided(state, &r.id).await?;
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
 /// What a verification found.
@@ -362,6 +385,8 @@ pub struct Shown {
     pub verification_code: String,
     pub key_id: String,
     pub verify_url: String,
+    /// The agency's external provider's e-receipt of it, when the agency has a provider.
+    pub provider: Option<crate::domain::receipt::ProviderView>,
 }
 
 /// The receipt with this token (`None`: no such receipt, or a content that does not even
@@ -383,6 +408,7 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<Option<Shown>, Er
         genuine,
         cancelled: cancellation(&row),
         verify_url: verify_url(&state.config.public_url, &row),
+        provider: super::receipt_jobs::provided(state, &row.id).await?,
         verification_code: row.verification_code,
         key_id: row.key_id,
     }))

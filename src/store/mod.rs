@@ -52,6 +52,7 @@ pub mod create;
 pub mod idempotency;
 pub mod outbox;
 pub mod payments;
+pub mod receipt_jobs;
 pub mod receipts;
 pub mod recon;
 pub mod refunds;

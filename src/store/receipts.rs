@@ -35,7 +35,8 @@ pub struct ReceiptRow {
     pub cancel_reason: Option<String>,
 }
 
-const COLS: &str = "id, token, payment_id, agency_code, template, series, year, number, kind, refers_to, amount, \
+pub(super) const COLS: &str =
+    "id, token, payment_id, agency_code, template, series, year, number, kind, refers_to, amount, \
     content, signature, key_id, verification_code, status, issued_at, cancelled_at, cancel_reason";
 
 impl Store {

@@ -110,6 +110,7 @@ async fn receipt(State(state): State<AppState>, Path(token): Path<String>, Query
             code => shown.verification_code, key_id => shown.key_id, verify_url,
             qr_svg_b64 => base64::engine::general_purpose::STANDARD.encode(svg.as_bytes()),
             pdf_url => format!("/receipts/{token}.pdf"),
+            provider => shown.provider,
             c => content,
         },
     );

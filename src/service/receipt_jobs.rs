@@ -1,0 +1,197 @@
+//! External e-receipt providers (issue 11; the contract is `connectors/receipts`). An agency
+//! with `provider = "ID"` in `[receipts.agencies."CODE"]` still gets feegate's own numbered,
+//! signed receipt in the paying transaction; beside it, in the same transaction, a job is
+//! queued to have the provider issue its legal e-receipt under the receipt's id as the
+//! idempotency key (and, in a full refund's transaction, a job to cancel it). This worker,
+//! on every node, claims due jobs by lease and calls the provider:
+//!
+//! - done: the provider's series, number, lookup code and address are kept with the job;
+//! - the provider unavailable (down, timeout, 5xx, an answer lost): the job waits
+//!   `[receipts] retry_secs` and is tried again, for as long as it takes, **looking the key
+//!   up first** once an attempt was made (its answer may have been lost after the provider
+//!   issued), so a receipt is never lost and never issued twice;
+//! - the provider refused (4xx): the job is `failed` with the provider's words, for finance
+//!   staff; nothing retries it by itself.
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::domain::receipt::ProviderView;
+use crate::store::receipt_jobs::{ProviderDone, ReceiptJobRow};
+use feegate_receipt_issuer::{HttpIssuer, IssueRequest, Issuer, IssuerError, ProviderReceipt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The configured providers by id.
+pub type Issuers = BTreeMap<String, Arc<dyn Issuer>>;
+
+/// How long a node holds a claimed job (a provider call times out after 10 s).
+const LEASE_MS: i64 = 60_000;
+/// Jobs claimed per pass.
+const BATCH: i64 = 20;
+
+/// Builds a client per configured provider.
+pub fn issuers(config: &Config) -> anyhow::Result<Issuers> {
+    let mut out = Issuers::new();
+    for (id, p) in &config.receipts.providers {
+        let secret = p.secret.resolve().map_err(|e| anyhow::anyhow!("receipts.providers.{id}.secret: {e:#}"))?;
+        let issuer = HttpIssuer::new(id, &p.name, &p.url, secret).map_err(|e| anyhow::anyhow!("{id}: {e}"))?;
+        out.insert(id.clone(), Arc::new(issuer) as Arc<dyn Issuer>);
+    }
+    Ok(out)
+}
+
+/// The providers' simulators to mount at `/sim/receipts/{id}` (demo mode only).
+pub fn simulators(config: &Config) -> Vec<(String, axum::Router)> {
+    use secrecy::ExposeSecret;
+    config
+        .receipts
+        .providers
+        .iter()
+        .filter(|(_, p)| p.simulate)
+        .filter_map(|(id, p)| {
+            let secret = p.secret.resolve().ok()?;
+            let public = format!("{}/sim/receipts/{id}", config.public_url);
+            Some((id.clone(), feegate_receipt_issuer::sim::router(id, secret.expose_secret().as_bytes(), &public)))
+        })
+        .collect()
+}
+
+/// Starts the worker (nothing to do, and no pass, without providers).
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let every = Duration::from_millis(state.config.receipts.jobs_interval_ms.max(10));
+    let owner = crate::domain::ids::new_id("node");
+    super::worker::spawn("receipt provider jobs", every, stop, move || {
+        let (state, owner) = (state.clone(), owner.clone());
+        async move { pass(&state, &owner).await }
+    })
+}
+
+/// One pass: claims the due jobs and runs each; how many were claimed.
+pub async fn pass(state: &AppState, owner: &str) -> anyhow::Result<usize> {
+    if state.issuers.is_empty() {
+        return Ok(0);
+    }
+    let jobs = state.store.claim_receipt_jobs(crate::store::now_ms(), LEASE_MS, owner, BATCH).await?;
+    let n = jobs.len();
+    for job in jobs {
+        run(state, owner, job).await?;
+    }
+    Ok(n)
+}
+
+/// The wait before the next try after `attempts` tries (the last wait repeats).
+fn wait_secs(config: &Config, attempts: i32) -> u64 {
+    let schedule = &config.receipts.retry_secs;
+    let i = usize::try_from(attempts).unwrap_or(0).min(schedule.len().saturating_sub(1));
+    schedule.get(i).copied().unwrap_or(60)
+}
+
+async fn run(state: &AppState, owner: &str, job: ReceiptJobRow) -> anyhow::Result<()> {
+    let store = &state.store;
+    let now = crate::store::now_ms();
+    let later = Some(now + 1000 * wait_secs(&state.config, job.attempts) as i64);
+    let Some(issuer) = state.issuers.get(&job.provider) else {
+        // The provider was taken out of the configuration: the job waits for it.
+        let why = format!("no [receipts.providers.{}] is configured", job.provider);
+        store.put_off_receipt_job(&job.receipt_id, &job.action, owner, &why, later).await?;
+        return Ok(());
+    };
+    let outcome = match job.action.as_str() {
+        "issue" => issue(state, issuer.as_ref(), &job).await,
+        _ => issuer.cancel(&job.receipt_id, job.reason.as_deref().unwrap_or("refunded")).await,
+    };
+    let provider = job.provider.clone();
+    match outcome {
+        Ok(r) => {
+            let done = ProviderDone { series: &r.series, number: &r.number, code: &r.lookup_code, url: &r.url };
+            store.finish_receipt_job(&job.receipt_id, &job.action, owner, &done, now).await?;
+            metrics::counter!("feegate_receipt_provider_jobs_total", "provider" => provider, "outcome" => "done")
+                .increment(1);
+        }
+        Err(IssuerError::Unavailable(e)) => {
+            tracing::warn!(receipt = %job.receipt_id, action = %job.action, provider = %job.provider, error = %e,
+                "the receipt provider is unavailable; the job waits and is tried again");
+            store.put_off_receipt_job(&job.receipt_id, &job.action, owner, &e, later).await?;
+            metrics::counter!("feegate_receipt_provider_jobs_total", "provider" => provider, "outcome" => "retry")
+                .increment(1);
+        }
+        Err(IssuerError::Refused(e)) => {
+            tracing::error!(receipt = %job.receipt_id, action = %job.action, provider = %job.provider, error = %e,
+                "the receipt provider refused the job");
+            store.put_off_receipt_job(&job.receipt_id, &job.action, owner, &e, None).await?;
+            metrics::counter!("feegate_receipt_provider_jobs_total", "provider" => provider, "outcome" => "failed")
+                .increment(1);
+        }
+    }
+    Ok(())
+}
+
+/// Issues at the provider; after a try whose answer never came, looks the key up first.
+async fn issue(state: &AppState, issuer: &dyn Issuer, job: &ReceiptJobRow) -> Result<ProviderReceipt, IssuerError> {
+    if job.attempts > 0 {
+        if let Some(found) = issuer.lookup(&job.receipt_id).await? {
+            return Ok(found);
+        }
+    }
+    let row = match state.store.receipt_by_id(&job.receipt_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(IssuerError::Refused("the receipt is not in the database".into())),
+        Err(e) => return Err(IssuerError::Unavailable(format!("reading the receipt: {e}"))),
+    };
+    let req = IssueRequest {
+        key: row.id.clone(),
+        agency_code: row.agency_code.clone(),
+        payment_id: row.payment_id.clone(),
+        amount: row.amount,
+        content: row.content.clone(),
+    };
+    issuer.issue(&req).await
+}
+
+/// What the provider has of receipt `receipt_id` (`None`: its agency has no provider).
+pub async fn provided(
+    state: &AppState,
+    receipt_id: &str,
+) -> Result<Option<ProviderView>, crate::service::error::Error> {
+    let jobs = state.store.receipt_jobs_of(receipt_id).await?;
+    let Some(issue) = jobs.iter().find(|j| j.action == "issue") else { return Ok(None) };
+    let cancel = jobs.iter().find(|j| j.action == "cancel");
+    let status = match (issue.status.as_str(), cancel.map(|c| c.status.as_str())) {
+        ("done", Some("done")) => "cancelled",
+        ("done", Some(_)) => "cancelling",
+        ("done", None) => "issued",
+        ("failed", _) => "failed",
+        _ => "queued",
+    };
+    let error = match status {
+        "failed" => issue.last_error.clone(),
+        "cancelling" => cancel.and_then(|c| c.last_error.clone()),
+        _ => None,
+    };
+    let name = state.config.receipts.providers.get(&issue.provider).map(|p| p.name.clone());
+    Ok(Some(ProviderView {
+        provider: issue.provider.clone(),
+        name: name.unwrap_or_else(|| issue.provider.clone()),
+        status: status.into(),
+        series: issue.provider_series.clone(),
+        number: issue.provider_number.clone(),
+        lookup_code: issue.provider_code.clone(),
+        url: issue.provider_url.clone(),
+        error,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_follow_the_schedule_and_the_last_repeats() {
+        let mut cfg = Config::load_with(None, &[("FEEGATE_DATABASE_URL".into(), "sqlite::memory:".into())]).unwrap();
+        cfg.receipts.retry_secs = vec![1, 5, 60];
+        assert_eq!([0, 1, 2, 3, 50].map(|a| wait_secs(&cfg, a)), [1, 5, 60, 60, 60]);
+    }
+}
