@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod inbox;
 pub mod outbox;
 pub mod payments;
+pub mod receipt_register;
 pub mod receipts;
 pub mod recon;
 pub mod refunds;
