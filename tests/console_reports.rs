@@ -492,6 +492,22 @@ async fn the_receipt_register_ties_out_with_the_api_and_reports_a_gap_made_in_th
     let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
     let row = row_of(&html, &series_row_id("H12.20", "GT-26E"));
     assert!(row.contains(r#"Trùng số:</strong> <span class="duplicates mono">3 (×2)</span>"#), "{row}");
+    // A counter far past the receipts: 118 numbers missing (2 and 4..=120), the first 50 listed.
+    sqlx::query("UPDATE receipt_counters SET last_number = 120 WHERE series = 'GT-26E'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    let row = row_of(&html, &series_row_id("H12.20", "GT-26E"));
+    let listed: Vec<String> = std::iter::once(2).chain(4..=52).map(|n: i64| n.to_string()).collect();
+    let want = format!(
+        r#"Thiếu số (118):</strong> <span class="missing mono">{}</span> và còn 68 số khác"#,
+        listed.join(", ")
+    );
+    assert!(row.contains(&want), "{row}");
+    // Another year has no series.
+    let html = get(&app, &s.cookie, "/console/receipts?year=2001").await.text().await.unwrap();
+    assert!(html.contains(r#"id="no-series""#) && !html.contains("GT-26E"), "{html}");
     // A bad year or month is said on the page.
     let bad = get(&app, &s.cookie, "/console/receipts?year=20x6&agency=H12.20&series=GT-26E&month=2026-13").await;
     assert_eq!(bad.status(), 200);
@@ -595,5 +611,57 @@ async fn an_agency_bound_user_sees_only_their_agencys_receipt_series_and_registe
     let portal = Principal { role: Role::Portal, agencies: None, ..bound };
     let svc = feegate::service::receipt_register::series(&app.state, &portal, None, None).await;
     assert_eq!(svc.unwrap_err().code.as_str(), "forbidden", "a portal reads no register");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_series_month_of_more_than_a_page_is_read_page_by_page_in_number_order() {
+    let app = TestApp::spawn().await;
+    let (id, _) = payment_of(&app, "H12.20").await;
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    // Receipts 2..=61 of the same series, copies of the first (the page reads rows as they are).
+    for n in 2..=61_i64 {
+        sqlx::query(
+            "INSERT INTO receipts (id, token, payment_id, agency_code, template, series, year, number, kind, \
+             refers_to, amount, content, signature, key_id, verification_code, status, issued_at, cancelled_at, \
+             cancel_reason) SELECT $1, $2, payment_id, agency_code, template, series, year, $3, kind, refers_to, \
+             amount, content, signature, key_id, verification_code, status, issued_at, cancelled_at, cancel_reason \
+             FROM receipts WHERE number = 1",
+        )
+        .bind(format!("rcp_copy{n}"))
+        .bind(format!("copytoken{n}"))
+        .bind(n)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE receipt_counters SET last_number = 61").execute(&app.db).await.unwrap();
+    let month = month_of(&gmt7_today());
+    let s = session(&app, DEMO_RECON.0, DEMO_RECON.1).await;
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    assert!(row_of(&html, &series_row_id("H12.20", "GT-26E")).starts_with(r#" class="whole">"#));
+    let page = get(&app, &s.cookie, &format!("/console/receipts?agency=H12.20&series=GT-26E&month={month}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let numbers = |html: &str| -> Vec<i64> {
+        html.split(r#"<tr id="receipt-"#).skip(1).map(|r| r.split('"').next().unwrap().parse().unwrap()).collect()
+    };
+    assert_eq!(numbers(&page), (1..=50).collect::<Vec<_>>());
+    assert!(!page.contains(r#"id="first-page""#));
+    let next = page.split(r#"<a href=""#).find(|a| a.contains(r#"id="next-page""#)).expect("a next page link");
+    let next = next.split('"').next().unwrap().replace("&#x2f;", "/").replace("&amp;", "&");
+    assert!(next.contains("after=50&after_id=rcp_copy50"), "{next}");
+    let page = get(&app, &s.cookie, &next).await.text().await.unwrap();
+    assert_eq!(numbers(&page), (51..=61).collect::<Vec<_>>());
+    assert!(page.contains(r#"id="first-page""#) && !page.contains(r#"id="next-page""#));
+    // A page start that is not a number: said on the page.
+    let bad = get(&app, &s.cookie, &format!("/console/receipts?agency=H12.20&series=GT-26E&month={month}&after=x"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(bad.contains("after must be a receipt number"), "{bad}");
     app.stop().await;
 }
