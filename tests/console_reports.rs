@@ -505,6 +505,9 @@ async fn the_receipt_register_ties_out_with_the_api_and_reports_a_gap_made_in_th
         listed.join(", ")
     );
     assert!(row.contains(&want), "{row}");
+    // A series without its agency: the page says to choose one.
+    let html = get(&app, &s.cookie, "/console/receipts?series=GT-26E").await.text().await.unwrap();
+    assert!(html.contains("Chọn một cơ quan để xem biên lai của một ký hiệu.") && !html.contains(r#"id="receipts""#));
     // Another year has no series.
     let html = get(&app, &s.cookie, "/console/receipts?year=2001").await.text().await.unwrap();
     assert!(html.contains(r#"id="no-series""#) && !html.contains("GT-26E"), "{html}");

@@ -543,6 +543,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("rr_duplicates", "Trùng số", "Duplicate numbers"),
     ("rr_counter_mismatch", "Bộ đếm không khớp số lớn nhất đã cấp", "The counter does not match the highest number issued"),
     ("rr_list", "Xem biên lai trong tháng", "Receipts of the month"),
+    ("rr_need_agency", "Chọn một cơ quan để xem biên lai của một ký hiệu.", "Choose an agency to list a series' receipts."),
     ("rr_list_h", "Biên lai của ký hiệu", "Receipts of series"),
     ("rr_in_month", "trong tháng", "in"),
     ("rr_no_list", "Không có biên lai nào của ký hiệu này trong tháng.", "No receipt of this series was issued in this month."),

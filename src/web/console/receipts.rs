@@ -224,6 +224,9 @@ async fn page(state: &AppState, s: &Staff, q: &RegisterQuery) -> Result<Response
     // The receipts of one series in the month, when a series (and its agency) is chosen.
     let mut list = None;
     let mut next_url = String::new();
+    if series.is_some() && agency.is_none() {
+        errors.push(i18n::text(lang, "rr_need_agency").to_owned());
+    }
     if let (Some(a), Some(se)) = (agency, series) {
         let after = q.after();
         match after {
