@@ -14,6 +14,8 @@ mod common;
 mod console;
 #[path = "browser/console_admin.rs"]
 mod console_admin;
+#[path = "browser/console_receipts.rs"]
+mod console_receipts;
 #[path = "browser/console_recon.rs"]
 mod console_recon;
 #[path = "browser/console_refunds.rs"]

@@ -333,3 +333,338 @@ async fn a_bad_workbook_is_refused_naming_the_row_and_column_and_writes_nothing(
     assert!(runs(&app).await.is_empty(), "nothing was written");
     assert_eq!(api(&app, "/v1/reconciliation/runs").await.as_array().unwrap().len(), 0);
 }
+
+// --- The receipt register (`/console/receipts`, issue 11): series with the gap check, a
+// series' month, and the monthly register as CSV and XLSX.
+
+/// The receipts of a payment as the API lists them.
+async fn api_receipts(app: &TestApp, payment_id: &str) -> Vec<Value> {
+    api(app, &format!("/v1/payments/{payment_id}/receipts")).await.as_array().unwrap().clone()
+}
+
+/// Refunds `amount` of a payment through the API (the sandbox pays it out at once).
+async fn refund(app: &TestApp, payment_id: &str, amount: &str) {
+    let r = app
+        .post(&format!("/v1/payments/{payment_id}/refunds"), &app.finance_key)
+        .json(&json!({"amount": amount, "reason": "Hồ sơ bị từ chối một phần"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+}
+
+/// The table row with this id in a page (its opening tag's attributes after the id, and
+/// its cells).
+fn row_of<'a>(html: &'a str, id: &str) -> &'a str {
+    html.split(&format!(r#"<tr id="{id}""#))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row {id}: {html}"))
+        .split("</tr>")
+        .next()
+        .unwrap()
+}
+
+fn series_row_id(agency: &str, series: &str) -> String {
+    format!("series-{agency}-01BLP0-001-{series}-{}", &gmt7_today()[..4])
+}
+
+/// The register's CSV as rows (byte order mark dropped).
+fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let text = text.strip_prefix('\u{feff}').expect("a byte order mark, for a spreadsheet to read UTF-8");
+    let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+    r.records().map(|rec| rec.unwrap().iter().map(str::to_owned).collect()).collect()
+}
+
+/// Three payments of H12.20 (numbers 1, 2, 3 of GT-26E) and one of H12.25 (KB-26E 1);
+/// the first refunded in part (its adjustment is GT-26E 4), then in full (its receipt is
+/// cancelled). The payments' ids, H12.20's first.
+async fn receipts_issued(app: &TestApp) -> Vec<String> {
+    let mut ids = Vec::new();
+    for agency in ["H12.20", "H12.20", "H12.20", "H12.25"] {
+        ids.push(paid_two_lines(app, agency).await);
+    }
+    refund(app, &ids[0], "35000").await;
+    refund(app, &ids[0], "150000").await;
+    ids
+}
+
+#[tokio::test]
+async fn the_receipt_register_ties_out_with_the_api_and_reports_a_gap_made_in_the_database() {
+    let app = TestApp::spawn().await;
+    let ids = receipts_issued(&app).await;
+    let month = month_of(&gmt7_today());
+    // What the API says each payment has.
+    let mut by_series: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for id in &ids {
+        for r in api_receipts(&app, id).await {
+            by_series.entry(r["series"].as_str().unwrap().to_owned()).or_default().push(r);
+        }
+    }
+    let gt = &by_series["GT-26E"];
+    let mut numbers: Vec<i64> = gt.iter().map(|r| r["number"].as_i64().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, [1, 2, 3, 4], "{gt:?}");
+    assert_eq!(by_series["KB-26E"].len(), 1);
+
+    let s = session(&app, DEMO_RECON.0, DEMO_RECON.1).await;
+    let nav = get(&app, &s.cookie, "/console").await.text().await.unwrap();
+    assert!(nav.contains(r#"<a href="/console/receipts""#), "the nav links the register");
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    let row = row_of(&html, &series_row_id("H12.20", "GT-26E"));
+    assert!(row.starts_with(r#" class="whole">"#), "{row}");
+    // Count, first, last, counter; the amounts (the adjustment is minus 35.000); one
+    // cancelled (185.000), one adjustment; the check says the numbers are whole.
+    let cells: Vec<&str> =
+        row.split(r#"<td class="num">"#).skip(1).map(|c| c.split(['<']).next().unwrap_or_default()).collect();
+    assert_eq!(&cells[..5], [&gmt7_today()[..4], "4", "1", "4", "4"], "{row}");
+    assert_eq!(cells[5], vnd(3 * 185_000 - 35_000), "{row}");
+    assert_eq!((cells[6], cells[7]), ("1", "1"), "{row}");
+    assert!(row.contains(&vnd(185_000)) && row.contains("✓ Liên tục, không trùng"), "{row}");
+    let kb = row_of(&html, &series_row_id("H12.25", "KB-26E"));
+    assert!(kb.starts_with(r#" class="whole">"#) && kb.contains("Ủy ban nhân dân huyện Kim Bảng"), "{kb}");
+    assert!(html.contains(r#"<p id="problems" class="ok-count">"#) && html.contains("<strong>0</strong>"));
+
+    // The series' month: every receipt the API lists, linked to its payment and its page.
+    let list = get(&app, &s.cookie, &format!("/console/receipts?agency=H12.20&series=GT-26E&month={month}")).await;
+    assert_eq!(list.status(), 200);
+    let list = list.text().await.unwrap();
+    for r in gt {
+        let n = r["number"].as_i64().unwrap();
+        let row = row_of(&list, &format!("receipt-{n}"));
+        let token = r["url"].as_str().unwrap().rsplit('/').next().unwrap();
+        let payment = ids.iter().find(|id| row.contains(&format!("&#x2f;console&#x2f;payments&#x2f;{id}")));
+        assert!(payment.is_some(), "the payment's console page: {row}");
+        assert!(row.contains(&format!(r#"href="&#x2f;receipts&#x2f;{token}""#)), "the public page: {row}");
+        assert!(row.contains("Nguyễn Ngọc Lâm") && row.contains("H12.20-"), "payer and dossier: {row}");
+    }
+    let first = row_of(&list, "receipt-1");
+    assert!(first.contains("Đã hủy") && first.contains("hoàn trả toàn bộ"), "cancelled with its reason: {first}");
+    let adjustment = row_of(&list, "receipt-4");
+    assert!(adjustment.contains("Biên lai điều chỉnh") && adjustment.contains(&vnd(-35_000)), "{adjustment}");
+    assert!(adjustment.contains("01BLP0-001&#x2f;GT-26E&#x2f;"), "it names the receipt it adjusts: {adjustment}");
+    assert!(!list.contains("receipt-5") && !list.contains("KB-26E&#x2f;"), "one series only");
+    // The register's CSV holds every receipt the API lists, and their total.
+    let csv = get(&app, &s.cookie, &format!("/console/receipts/register.csv?month={month}")).await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let rows = csv_rows(&csv.bytes().await.unwrap());
+    let api_total: i64 = by_series.values().flatten().map(|r| r["amount"].as_i64().unwrap()).sum();
+    assert_eq!(rows.len(), 1 + 5 + 1, "header, five receipts, totals: {rows:?}");
+    assert_eq!(rows[0][5], "Số");
+    let last = rows.last().unwrap();
+    assert_eq!(
+        (last[0].as_str(), last[5].as_str(), last[16].as_str()),
+        ("Tổng cộng", "5", api_total.to_string().as_str())
+    );
+
+    // A gap made on purpose: receipt 2 deleted. Its series is a problem naming number 2.
+    sqlx::query("DELETE FROM receipts WHERE agency_code = 'H12.20' AND number = 2").execute(&app.db).await.unwrap();
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    let row = row_of(&html, &series_row_id("H12.20", "GT-26E"));
+    assert!(row.starts_with(r#" class="problem">"#), "{row}");
+    assert!(row.contains(r#"Thiếu số (1):</strong> <span class="missing mono">2</span>"#), "{row}");
+    assert!(!row.contains("Bộ đếm không khớp"), "the counter still matches the highest number: {row}");
+    assert!(html.contains(r#"<p id="problems" class="bad-count">"#), "{html}");
+    assert!(row_of(&html, &series_row_id("H12.25", "KB-26E")).starts_with(r#" class="whole">"#));
+    // The highest number deleted too: the counter (4) is past the receipts (3).
+    sqlx::query("DELETE FROM receipts WHERE agency_code = 'H12.20' AND number = 4").execute(&app.db).await.unwrap();
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    let row = row_of(&html, &series_row_id("H12.20", "GT-26E"));
+    assert!(row.contains(r#"Thiếu số (2):</strong> <span class="missing mono">2, 4</span>"#), "{row}");
+    assert!(row.contains("Bộ đếm không khớp số lớn nhất đã cấp (Bộ đếm 4, Số cuối 3)"), "{row}");
+    // A number twice: the unique constraint dropped (the table copied without it), then
+    // receipt 3 copied under another id. The check is SQL over the rows, not the constraint.
+    // One connection: SQLite's other connections may hold the schema from before the drop.
+    let mut conn = app.db.acquire().await.unwrap();
+    for sql in [
+        "CREATE TABLE receipts_loose AS SELECT * FROM receipts",
+        "DROP TABLE receipts",
+        "ALTER TABLE receipts_loose RENAME TO receipts",
+        "INSERT INTO receipts (id, token, payment_id, agency_code, template, series, year, number, kind, refers_to, \
+         amount, content, signature, key_id, verification_code, status, issued_at, cancelled_at, cancel_reason) \
+         SELECT 'rcp_copy', 'copytoken', payment_id, agency_code, template, series, year, number, kind, refers_to, \
+         amount, content, signature, key_id, verification_code, status, issued_at, cancelled_at, cancel_reason \
+         FROM receipts WHERE agency_code = 'H12.20' AND number = 3",
+    ] {
+        sqlx::query(sql).execute(&mut *conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    drop(conn);
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    let row = row_of(&html, &series_row_id("H12.20", "GT-26E"));
+    assert!(row.contains(r#"Trùng số:</strong> <span class="duplicates mono">3 (×2)</span>"#), "{row}");
+    // A counter far past the receipts: 118 numbers missing (2 and 4..=120), the first 50 listed.
+    sqlx::query("UPDATE receipt_counters SET last_number = 120 WHERE series = 'GT-26E'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    let row = row_of(&html, &series_row_id("H12.20", "GT-26E"));
+    let listed: Vec<String> = std::iter::once(2).chain(4..=52).map(|n: i64| n.to_string()).collect();
+    let want = format!(
+        r#"Thiếu số (118):</strong> <span class="missing mono">{}</span> và còn 68 số khác"#,
+        listed.join(", ")
+    );
+    assert!(row.contains(&want), "{row}");
+    // A series without its agency: the page says to choose one.
+    let html = get(&app, &s.cookie, "/console/receipts?series=GT-26E").await.text().await.unwrap();
+    assert!(html.contains("Chọn một cơ quan để xem biên lai của một ký hiệu.") && !html.contains(r#"id="receipts""#));
+    // Another year has no series.
+    let html = get(&app, &s.cookie, "/console/receipts?year=2001").await.text().await.unwrap();
+    assert!(html.contains(r#"id="no-series""#) && !html.contains("GT-26E"), "{html}");
+    // A bad year or month is said on the page.
+    let bad = get(&app, &s.cookie, "/console/receipts?year=20x6&agency=H12.20&series=GT-26E&month=2026-13").await;
+    assert_eq!(bad.status(), 200);
+    let bad = bad.text().await.unwrap();
+    assert!(bad.contains("year must be a year such as 2026") && bad.contains("month must be YYYY-MM"), "{bad}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_monthly_receipt_register_xlsx_has_numbers_as_numbers_a_totals_row_and_vietnamese_intact() {
+    let app = TestApp::spawn().await;
+    receipts_issued(&app).await;
+    let month = month_of(&gmt7_today());
+    let s = session(&app, DEMO_RECON.0, DEMO_RECON.1).await;
+    let r = get(&app, &s.cookie, &format!("/console/receipts/register.xlsx?month={month}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains(&format!("receipts-{month}.xlsx")));
+    let rows = sheet(&r.bytes().await.unwrap());
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    let col = |t: &str| header.iter().position(|h| h == t).unwrap_or_else(|| panic!("{t} in {header:?}"));
+    let (number, amount, name, kind, status) =
+        (col("Số"), col("Số tiền"), col("Đơn vị"), col("Loại"), col("Trạng thái"));
+    let payer = col("Người nộp");
+    let body = &rows[1..rows.len() - 1];
+    assert_eq!(body.len(), 5, "{rows:?}");
+    for r in body {
+        assert!(matches!(r[amount], Data::Float(_)) && matches!(r[number], Data::Float(_)), "numbers: {r:?}");
+        assert_eq!(r[payer], Data::String("Nguyễn Ngọc Lâm".into()));
+    }
+    assert!(body.iter().any(|r| r[name] == Data::String("Ủy ban nhân dân huyện Kim Bảng".into())));
+    assert!(body
+        .iter()
+        .any(|r| r[kind] == Data::String("Biên lai điều chỉnh".into()) && r[amount] == Data::Float(-35_000.0)));
+    assert_eq!(body.iter().filter(|r| r[status] == Data::String("Đã hủy".into())).count(), 1);
+    let numbers: Vec<f64> = body
+        .iter()
+        .filter(|r| r[col("Ký hiệu")] == Data::String("GT-26E".into()))
+        .map(|r| r[number].as_f64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1.0, 2.0, 3.0, 4.0], "by number");
+    let totals = rows.last().unwrap();
+    assert_eq!(totals[0], Data::String("Tổng cộng".into()));
+    assert_eq!(totals[amount], Data::Float(4.0 * 185_000.0 - 35_000.0));
+    assert_eq!(totals[number], Data::Float(5.0), "the count of receipts");
+    // In English on request; one agency on request.
+    let r = get(&app, &s.cookie, &format!("/console/receipts/register.xlsx?month={month}&agency=H12.25&lang=en")).await;
+    let rows = sheet(&r.bytes().await.unwrap());
+    assert_eq!(rows[0][0], Data::String("Agency code".into()));
+    assert_eq!(rows.len(), 3, "header, one receipt, totals: {rows:?}");
+    assert_eq!(rows[2][0], Data::String("Total".into()));
+    // A bad month: refused with its reason, no file.
+    let r = get(&app, &s.cookie, "/console/receipts/register.csv?month=2026-13").await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("month must be YYYY-MM"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_agency_bound_user_sees_only_their_agencys_receipt_series_and_register() {
+    let app = TestApp::spawn().await;
+    receipts_issued(&app).await;
+    let month = month_of(&gmt7_today());
+    let k = session(&app, DEMO_FINANCE.0, DEMO_FINANCE.1).await;
+    let html = get(&app, &k.cookie, "/console/receipts").await.text().await.unwrap();
+    assert!(html.contains(&format!(r#"<tr id="{}""#, series_row_id("H12.20", "GT-26E"))), "{html}");
+    assert!(!html.contains("KB-26E") && !html.contains("H12.25") && !html.contains("Kim Bảng"), "{html}");
+    for path in [
+        "/console/receipts?agency=H12.25".to_owned(),
+        format!("/console/receipts?agency=H12.25&series=KB-26E&month={month}"),
+        format!("/console/receipts/register.csv?month={month}&agency=H12.25"),
+        format!("/console/receipts/register.xlsx?month={month}&agency=H12.25"),
+    ] {
+        let r = get(&app, &k.cookie, &path).await;
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(!r.text().await.unwrap().contains("Kim Bảng"));
+    }
+    let rows = csv_rows(
+        &get(&app, &k.cookie, &format!("/console/receipts/register.csv?month={month}")).await.bytes().await.unwrap(),
+    );
+    assert_eq!(rows.len(), 1 + 4 + 1, "H12.20's four receipts: {rows:?}");
+    assert!(rows[1..5].iter().all(|r| r[0] == "H12.20"), "{rows:?}");
+    let xlsx = sheet(
+        &get(&app, &k.cookie, &format!("/console/receipts/register.xlsx?month={month}")).await.bytes().await.unwrap(),
+    );
+    assert!(xlsx[1..xlsx.len() - 1].iter().all(|r| r[0] == Data::String("H12.20".into())), "{xlsx:?}");
+    assert_eq!(xlsx.len(), 6);
+    // The service the page calls refuses the same for a principal bound to H12.20.
+    let bound = Principal {
+        key_id: "key_scoped".into(),
+        role: Role::Finance,
+        portal_id: None,
+        name: "scoped".into(),
+        agencies: Some(vec!["H12.20".into()]),
+        staff: false,
+    };
+    let svc = feegate::service::receipt_register::register(&app.state, &bound, &month, Some("H12.25")).await;
+    assert_eq!(svc.unwrap_err().code.as_str(), "not_found");
+    let mine = feegate::service::receipt_register::series(&app.state, &bound, None, None).await.unwrap();
+    assert_eq!(mine.iter().map(|s| s.series.as_str()).collect::<Vec<_>>(), ["GT-26E"]);
+    let portal = Principal { role: Role::Portal, agencies: None, ..bound };
+    let svc = feegate::service::receipt_register::series(&app.state, &portal, None, None).await;
+    assert_eq!(svc.unwrap_err().code.as_str(), "forbidden", "a portal reads no register");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_series_month_of_more_than_a_page_is_read_page_by_page_in_number_order() {
+    let app = TestApp::spawn().await;
+    let (id, _) = payment_of(&app, "H12.20").await;
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
+    // Receipts 2..=61 of the same series, copies of the first (the page reads rows as they are).
+    for n in 2..=61_i64 {
+        sqlx::query(
+            "INSERT INTO receipts (id, token, payment_id, agency_code, template, series, year, number, kind, \
+             refers_to, amount, content, signature, key_id, verification_code, status, issued_at, cancelled_at, \
+             cancel_reason) SELECT $1, $2, payment_id, agency_code, template, series, year, $3, kind, refers_to, \
+             amount, content, signature, key_id, verification_code, status, issued_at, cancelled_at, cancel_reason \
+             FROM receipts WHERE number = 1",
+        )
+        .bind(format!("rcp_copy{n}"))
+        .bind(format!("copytoken{n}"))
+        .bind(n)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE receipt_counters SET last_number = 61").execute(&app.db).await.unwrap();
+    let month = month_of(&gmt7_today());
+    let s = session(&app, DEMO_RECON.0, DEMO_RECON.1).await;
+    let html = get(&app, &s.cookie, "/console/receipts").await.text().await.unwrap();
+    assert!(row_of(&html, &series_row_id("H12.20", "GT-26E")).starts_with(r#" class="whole">"#));
+    let page = get(&app, &s.cookie, &format!("/console/receipts?agency=H12.20&series=GT-26E&month={month}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let numbers = |html: &str| -> Vec<i64> {
+        html.split(r#"<tr id="receipt-"#).skip(1).map(|r| r.split('"').next().unwrap().parse().unwrap()).collect()
+    };
+    assert_eq!(numbers(&page), (1..=50).collect::<Vec<_>>());
+    assert!(!page.contains(r#"id="first-page""#));
+    let next = page.split(r#"<a href=""#).find(|a| a.contains(r#"id="next-page""#)).expect("a next page link");
+    let next = next.split('"').next().unwrap().replace("&#x2f;", "/").replace("&amp;", "&");
+    assert!(next.contains("after=50&after_id=rcp_copy50"), "{next}");
+    let page = get(&app, &s.cookie, &next).await.text().await.unwrap();
+    assert_eq!(numbers(&page), (51..=61).collect::<Vec<_>>());
+    assert!(page.contains(r#"id="first-page""#) && !page.contains(r#"id="next-page""#));
+    // A page start that is not a number: said on the page.
+    let bad = get(&app, &s.cookie, &format!("/console/receipts?agency=H12.20&series=GT-26E&month={month}&after=x"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(bad.contains("after must be a receipt number"), "{bad}");
+    app.stop().await;
+}

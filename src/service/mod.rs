@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod outbox;
 pub mod payments;
 pub mod receipt_jobs;
+pub mod receipt_register;
 pub mod receipts;
 pub mod recon;
 pub mod refunds;

@@ -174,3 +174,202 @@ impl Store {
             .await)?)
     }
 }
+
+// --- The console's receipt register (issue 11): the series' figures, their gap check and
+// the receipts of a month. Read-only; every check is SQL over the rows as they are.
+
+/// One series (agency, template, series, year) as its rows say.
+#[derive(Debug, Clone, FromRow)]
+pub struct SeriesStats {
+    pub agency_code: String,
+    pub template: String,
+    pub series: String,
+    pub year: i32,
+    /// Rows, and distinct numbers among them (fewer when a number is there twice).
+    pub receipts: i64,
+    pub numbers: i64,
+    pub first_number: i64,
+    pub last_number: i64,
+    /// Đồng over every receipt (adjustments negative), and over the cancelled ones.
+    pub amount: i64,
+    pub cancelled_amount: i64,
+    pub cancelled: i64,
+    pub adjustments: i64,
+}
+
+/// A numbering counter: the last number the series gave out.
+#[derive(Debug, Clone, FromRow)]
+pub struct CounterRow {
+    pub agency_code: String,
+    pub template: String,
+    pub series: String,
+    pub year: i32,
+    pub last_number: i64,
+}
+
+/// A hole between two numbers present in a series: `gap_after + 1 ..= gap_before - 1` are
+/// missing (`gap_after` is 0 when the series does not start at 1).
+#[derive(Debug, Clone, FromRow)]
+pub struct NumberGap {
+    pub agency_code: String,
+    pub template: String,
+    pub series: String,
+    pub year: i32,
+    pub gap_after: i64,
+    pub gap_before: i64,
+}
+
+/// A number present more than once in a series.
+#[derive(Debug, Clone, FromRow)]
+pub struct DuplicateNumber {
+    pub agency_code: String,
+    pub template: String,
+    pub series: String,
+    pub year: i32,
+    pub number: i64,
+    pub copies: i64,
+}
+
+/// A receipt as the register lists it (the signed content is read for the payer, dossier
+/// and gateway it names).
+#[derive(Debug, Clone, FromRow)]
+pub struct RegisterRow {
+    pub id: String,
+    pub token: String,
+    pub payment_id: String,
+    pub agency_code: String,
+    pub template: String,
+    pub series: String,
+    pub year: i32,
+    pub number: i64,
+    pub kind: String,
+    pub status: String,
+    pub cancel_reason: Option<String>,
+    #[sqlx(try_from = "OptMillis")]
+    pub cancelled_at: Option<i64>,
+    pub amount: i64,
+    #[sqlx(try_from = "Millis")]
+    pub issued_at: i64,
+    pub content: String,
+}
+
+const REGISTER_COLS: &str = "id, token, payment_id, agency_code, template, series, year, number, kind, status, \
+    cancel_reason, cancelled_at, amount, issued_at, content";
+
+/// The four columns a series is keyed by.
+const SERIES_KEY: &str = "agency_code, template, series, year";
+
+impl Store {
+    /// Per series (of one agency, or all; of one year, or all): its receipts' count, first
+    /// and last number, amounts, cancellations and adjustments.
+    pub async fn receipt_series_stats(&self, agency_code: Option<&str>, year: Option<i32>) -> Result<Vec<SeriesStats>> {
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {SERIES_KEY}, CAST(COUNT(*) AS BIGINT) AS receipts, \
+             CAST(COUNT(DISTINCT number) AS BIGINT) AS numbers, \
+             CAST(MIN(number) AS BIGINT) AS first_number, CAST(MAX(number) AS BIGINT) AS last_number, \
+             CAST(SUM(amount) AS BIGINT) AS amount, \
+             CAST(SUM(CASE WHEN status = 'cancelled' THEN amount ELSE 0 END) AS BIGINT) AS cancelled_amount, \
+             CAST(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT) AS cancelled, \
+             CAST(SUM(CASE WHEN kind = 'adjustment' THEN 1 ELSE 0 END) AS BIGINT) AS adjustments \
+             FROM receipts WHERE ($1 = '' OR agency_code = $1) AND ($2 = 0 OR year = $2) \
+             GROUP BY {SERIES_KEY} ORDER BY {SERIES_KEY}"
+        ))
+        .bind(agency_code.unwrap_or(""))
+        .bind(year.unwrap_or(0))
+        .fetch_all(db)
+        .await)?)
+    }
+
+    /// The numbering counters (of one agency, or all; of one year, or all).
+    pub async fn receipt_counters(&self, agency_code: Option<&str>, year: Option<i32>) -> Result<Vec<CounterRow>> {
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {SERIES_KEY}, last_number FROM receipt_counters \
+             WHERE ($1 = '' OR agency_code = $1) AND ($2 = 0 OR year = $2) ORDER BY {SERIES_KEY}"
+        ))
+        .bind(agency_code.unwrap_or(""))
+        .bind(year.unwrap_or(0))
+        .fetch_all(db)
+        .await)?)
+    }
+
+    /// Every hole in the numbers of each series: each number next to the one before it in
+    /// the series (0 before the first), where they are more than one apart.
+    pub async fn receipt_number_gaps(&self, agency_code: Option<&str>, year: Option<i32>) -> Result<Vec<NumberGap>> {
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {SERIES_KEY}, prev AS gap_after, number AS gap_before FROM ( \
+               SELECT {SERIES_KEY}, number, \
+               CAST(COALESCE(LAG(number) OVER (PARTITION BY {SERIES_KEY} ORDER BY number), 0) AS BIGINT) AS prev \
+               FROM receipts WHERE ($1 = '' OR agency_code = $1) AND ($2 = 0 OR year = $2) \
+             ) x WHERE number > prev + 1 ORDER BY {SERIES_KEY}, number"
+        ))
+        .bind(agency_code.unwrap_or(""))
+        .bind(year.unwrap_or(0))
+        .fetch_all(db)
+        .await)?)
+    }
+
+    /// Every number present more than once in its series.
+    pub async fn receipt_duplicate_numbers(
+        &self,
+        agency_code: Option<&str>,
+        year: Option<i32>,
+    ) -> Result<Vec<DuplicateNumber>> {
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {SERIES_KEY}, number, CAST(COUNT(*) AS BIGINT) AS copies FROM receipts \
+             WHERE ($1 = '' OR agency_code = $1) AND ($2 = 0 OR year = $2) \
+             GROUP BY {SERIES_KEY}, number HAVING COUNT(*) > 1 ORDER BY {SERIES_KEY}, number"
+        ))
+        .bind(agency_code.unwrap_or(""))
+        .bind(year.unwrap_or(0))
+        .fetch_all(db)
+        .await)?)
+    }
+
+    /// One page of a series' receipts issued in `[start, end)`, by number: those after
+    /// (`after_number`, `after_id`), at most `limit`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn receipts_of_series_between(
+        &self,
+        agency_code: &str,
+        series: &str,
+        start: i64,
+        end: i64,
+        after_number: i64,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RegisterRow>> {
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {REGISTER_COLS} FROM receipts WHERE agency_code = $1 AND series = $2 \
+             AND issued_at >= $3 AND issued_at < $4 AND (number > $5 OR (number = $5 AND id > $6)) \
+             ORDER BY number, id LIMIT $7"
+        ))
+        .bind(agency_code)
+        .bind(series)
+        .bind(Millis(start))
+        .bind(Millis(end))
+        .bind(after_number)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await)?)
+    }
+
+    /// Every receipt issued in `[start, end)` (of one agency, or all), by agency, template,
+    /// series, year and number.
+    pub async fn receipts_issued_between(
+        &self,
+        agency_code: Option<&str>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<RegisterRow>> {
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT {REGISTER_COLS} FROM receipts WHERE ($1 = '' OR agency_code = $1) \
+             AND issued_at >= $2 AND issued_at < $3 ORDER BY {SERIES_KEY}, number, id"
+        ))
+        .bind(agency_code.unwrap_or(""))
+        .bind(Millis(start))
+        .bind(Millis(end))
+        .fetch_all(db)
+        .await)?)
+    }
+}

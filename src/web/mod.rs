@@ -51,6 +51,7 @@ impl Pages {
             ("console/admin_audit.html", include_str!("../../templates/console/admin_audit.html")),
             ("console/refunds.html", include_str!("../../templates/console/refunds.html")),
             ("console/reports.html", include_str!("../../templates/console/reports.html")),
+            ("console/receipts.html", include_str!("../../templates/console/receipts.html")),
             ("console/preview.html", include_str!("../../templates/console/preview.html")),
         ] {
             env.add_template(name, text)?;

@@ -15,6 +15,7 @@ mod i18n;
 mod pages;
 mod payment;
 mod preview;
+mod receipts;
 mod recon;
 mod refunds;
 mod reports;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(payment::router())
         .merge(refunds::router())
         .merge(reports::router())
+        .merge(receipts::router())
         .merge(preview::router())
         .merge(admin::router())
 }
