@@ -71,6 +71,7 @@ impl AppState {
         crate::service::statements::validate_sources(&config, &connectors, &store).await?;
         let cache = Arc::new(crate::service::cache::Cache::new(Duration::from_millis(config.cache_ttl_ms)));
         let receipts = Arc::new(crate::service::receipts::Signer::load(&config, &store).await?);
+        let pages = Arc::new(crate::web::Pages::new(&config.site)?);
         Ok(AppState {
             receipts,
             store,
@@ -78,7 +79,7 @@ impl AppState {
             config: Arc::new(config),
             connectors: Arc::new(connectors),
             metrics: metrics_handle(),
-            pages: Arc::new(crate::web::Pages::new()?),
+            pages,
             http,
             serve_lock: None,
         })
