@@ -74,6 +74,7 @@ impl AppState {
         let cache = Arc::new(crate::service::cache::Cache::new(Duration::from_millis(config.cache_ttl_ms)));
         let receipts = Arc::new(crate::service::receipts::Signer::load(&config, &store).await?);
         let issuers = Arc::new(crate::service::receipt_jobs::issuers(&config)?);
+        let pages = Arc::new(crate::web::Pages::new(&config.site)?);
         Ok(AppState {
             receipts,
             issuers,
@@ -82,7 +83,7 @@ impl AppState {
             config: Arc::new(config),
             connectors: Arc::new(connectors),
             metrics: metrics_handle(),
-            pages: Arc::new(crate::web::Pages::new()?),
+            pages,
             http,
             serve_lock: None,
         })

@@ -106,6 +106,10 @@ pub struct Config {
     /// the signing keys (docs/receipts.md).
     #[serde(default)]
     pub receipts: Receipts,
+    /// Who the citizen pages speak for: the portal's or province's name and logo in the
+    /// header, where "back to the portal" goes, and the phones a payer may call.
+    #[serde(default)]
+    pub site: Site,
     /// An address of its own for `/metrics` (e.g. `127.0.0.1:9464`), served there without a
     /// key. Unset (the default), `/metrics` answers only on the main address and only to an
     /// admin or finance key: never public.
@@ -337,6 +341,107 @@ impl Default for AgencyReceipts {
     }
 }
 
+/// `[site]`: the name and logo the citizen pages carry (docs/citizen.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Site {
+    /// The name in the header of the Vietnamese pages, e.g. "Cổng Dịch vụ công tỉnh Hà Nam".
+    pub name: String,
+    /// The same in English; empty: `name`.
+    pub name_en: String,
+    /// The logo: a `data:image/...` URL, or the path of a PNG, JPEG, WebP or SVG file
+    /// (read once at start, at most 256 KiB); empty: no logo.
+    pub logo: String,
+    /// Where "back to the portal" goes when a payment has no return_url; empty: no link.
+    pub portal_url: String,
+    /// The portal's help line, shown on every citizen page; empty: none.
+    pub phone: String,
+    /// Each agency's phone for payers (by agency code), named on the expired, failed and
+    /// cancelled pages; an agency not listed: "contact the agency" (and `phone`).
+    pub agency_phones: BTreeMap<String, String>,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Site {
+            name: DEFAULT_SITE_NAME.into(),
+            name_en: String::new(),
+            logo: String::new(),
+            portal_url: String::new(),
+            phone: String::new(),
+            agency_phones: BTreeMap::new(),
+        }
+    }
+}
+
+/// The site's name when `[site]` names none, and its English form.
+const DEFAULT_SITE_NAME: &str = "Thanh toán phí, lệ phí trực tuyến";
+const DEFAULT_SITE_NAME_EN: &str = "Online payment of fees and charges";
+
+/// The largest logo file `[site] logo` may name.
+const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+impl Site {
+    /// The English name (the Vietnamese one if none is configured).
+    pub fn name_en(&self) -> &str {
+        if self.name_en.trim().is_empty() {
+            if self.name == DEFAULT_SITE_NAME {
+                DEFAULT_SITE_NAME_EN
+            } else {
+                &self.name
+            }
+        } else {
+            &self.name_en
+        }
+    }
+
+    /// The logo as an `<img src>`: the data URL as configured, or the file read and
+    /// embedded (the pages' Content-Security-Policy allows `data:` images only).
+    pub fn logo_src(&self) -> anyhow::Result<Option<String>> {
+        let logo = self.logo.trim();
+        if logo.is_empty() {
+            return Ok(None);
+        }
+        if let Some(rest) = logo.strip_prefix("data:") {
+            if !rest.starts_with("image/") || !rest.contains(',') {
+                bail!("[site] logo: a data URL must be data:image/...;base64,... or data:image/svg+xml,...");
+            }
+            return Ok(Some(logo.to_owned()));
+        }
+        let path = Path::new(logo);
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        let mime = match ext.as_str() {
+            "png" => "image/png",
+            "jpg" | "jpeg" => "image/jpeg",
+            "webp" => "image/webp",
+            "svg" => "image/svg+xml",
+            _ => bail!("[site] logo {logo:?}: give a .png, .jpg, .webp or .svg file, or a data:image/... URL"),
+        };
+        let bytes = std::fs::read(path).with_context(|| format!("[site] logo: reading {logo}"))?;
+        if bytes.len() > MAX_LOGO_BYTES {
+            bail!("[site] logo {logo}: {} bytes, more than {MAX_LOGO_BYTES}", bytes.len());
+        }
+        use base64::Engine;
+        Ok(Some(format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))))
+    }
+
+    /// Refuses a site the pages cannot show: no name, a logo that cannot be read, a portal
+    /// URL that is not http(s).
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.name.trim().is_empty() {
+            bail!("[site] name is empty: name the portal or province the payment pages speak for");
+        }
+        self.logo_src()?;
+        if !self.portal_url.is_empty() {
+            match url::Url::parse(&self.portal_url) {
+                Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
+                _ => bail!("[site] portal_url {:?} must be an absolute http(s) URL", self.portal_url),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The console's sessions and wrong-password throttle (docs/console.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -416,6 +521,9 @@ pub struct ConnectorSection {
     pub id: String,
     pub kind: String,
     pub display_name: String,
+    /// The name on the English pages; empty: `display_name`.
+    #[serde(default)]
+    pub display_name_en: String,
     /// Agency codes this account serves; `["*"]` for all.
     #[serde(default = "all_agencies")]
     pub agencies: Vec<String>,
@@ -525,6 +633,7 @@ impl Config {
         }
         let mut cfg: Config = merged.try_into().context("invalid configuration")?;
         cfg.demo_mode = demo_mode;
+        cfg.site.check()?;
         if cfg.public_url.is_empty() {
             cfg.public_url = format!("http://{}", cfg.listen);
         }

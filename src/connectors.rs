@@ -30,6 +30,8 @@ pub struct Account {
     /// Agency codes served, `*` for all.
     pub agencies: Vec<String>,
     pub simulate: bool,
+    /// The name on the English pages (`display_name_en`, or the display name).
+    pub name_en: String,
     config: ConnectorConfig,
     simulator: fn(&ConnectorConfig, &str) -> Router,
 }
@@ -38,6 +40,15 @@ impl Account {
     /// Whether this account may collect for `agency_code`.
     pub fn serves(&self, agency_code: &str) -> bool {
         self.agencies.iter().any(|a| a == "*" || a == agency_code)
+    }
+
+    /// The name a payer reads: the display name, or its English form on English pages.
+    pub fn name(&self, english: bool) -> &str {
+        if english {
+            &self.name_en
+        } else {
+            self.connector.display_name()
+        }
     }
 }
 
@@ -68,6 +79,11 @@ impl Connectors {
                 connector: Arc::from(connector),
                 agencies: s.agencies.clone(),
                 simulate: s.simulate,
+                name_en: if s.display_name_en.trim().is_empty() {
+                    s.display_name.clone()
+                } else {
+                    s.display_name_en.clone()
+                },
                 config: cfg,
                 simulator: kind.simulator,
             };

@@ -10,6 +10,8 @@
 mod browser;
 mod common;
 
+#[path = "browser/citizen.rs"]
+mod citizen;
 #[path = "browser/console.rs"]
 mod console;
 #[path = "browser/console_admin.rs"]

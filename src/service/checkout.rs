@@ -1,10 +1,12 @@
-//! What the hosted checkout pages read: a payment with its lines and its agency's name,
-//! the latest open attempt's action (the QR transfer page), and the form-token key. The
-//! pages (`web/`) read through here, never the store.
+//! What the hosted checkout pages read: a payment with its lines, its agency's name and
+//! its attempts (which one paid, whether the last one failed), the latest open attempt's
+//! action (the QR transfer page), and the form-token key. The pages (`web/`) read through
+//! here, never the store.
 
 use crate::app::AppState;
+use crate::domain::payment::AttemptStatus;
 use crate::service::error::Error;
-use crate::store::payments::{LineRow, PaymentRow};
+use crate::store::payments::{AttemptRow, LineRow, PaymentRow};
 use feegate_connector::Action;
 
 /// A payment as its checkout page shows it.
@@ -14,6 +16,40 @@ pub struct Checkout {
     pub lines: Vec<LineRow>,
     /// Empty when the agency is unknown or cannot be read (the page shows no name).
     pub agency_name: String,
+    /// Oldest first.
+    pub attempts: Vec<AttemptRow>,
+}
+
+impl Checkout {
+    /// The attempt that paid the payment (the first that succeeded).
+    pub fn paid_by(&self) -> Option<&AttemptRow> {
+        self.attempts.iter().find(|a| a.status() == AttemptStatus::Succeeded)
+    }
+
+    /// The latest attempt, if it failed (`superseded` ones, closed because another attempt
+    /// paid, do not count): the payer is told and may choose again.
+    pub fn last_failed(&self) -> Option<&AttemptRow> {
+        self.attempts
+            .last()
+            .filter(|a| a.status() == AttemptStatus::Failed && a.failure_code.as_deref() != Some("superseded"))
+    }
+
+    /// Where "back to the portal" goes: the payment's return_url with its id and status
+    /// (as the gateways' browser return sends them), else `portal_url` (the site's portal),
+    /// else nowhere.
+    pub fn back_url(&self, portal_url: &str) -> Option<String> {
+        let p = &self.payment;
+        if let Ok(mut u) = url::Url::parse(&p.return_url) {
+            u.query_pairs_mut().append_pair("payment_id", &p.id).append_pair("status", p.status.as_str());
+            return Some(u.into());
+        }
+        (!portal_url.is_empty()).then(|| portal_url.to_owned())
+    }
+
+    /// The latest attempt still open (pending or unknown), if any.
+    pub fn open_attempt(&self) -> Option<&AttemptRow> {
+        self.attempts.iter().rev().find(|a| a.status().is_open())
+    }
 }
 
 /// The payment `id` with its lines and agency name; `None` if there is no such payment.
@@ -21,7 +57,8 @@ pub async fn load(state: &AppState, id: &str) -> Result<Option<Checkout>, Error>
     let Some(payment) = state.store.payment(id).await? else { return Ok(None) };
     let lines = state.store.lines(&payment.id).await?;
     let agency_name = state.store.agency(&payment.agency_code).await.ok().flatten().map(|a| a.name).unwrap_or_default();
-    Ok(Some(Checkout { payment, lines, agency_name }))
+    let attempts = state.store.attempts(&payment.id).await?;
+    Ok(Some(Checkout { payment, lines, agency_name, attempts }))
 }
 
 /// The latest open attempt of payment `id` that left a readable action: (connector, action).

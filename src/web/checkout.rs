@@ -1,16 +1,21 @@
 //! `GET /checkout/{id}`: the payment and the gateways the payer may use (a gateway that
 //! cannot take the amount, or needs one beneficiary account, is listed as unavailable);
+//! once paid, the time, method, transaction number, receipt and the way back to the portal;
+//! once expired, cancelled or refunded, what to do next and whom to call.
 //! `POST /checkout/{id}`: with the page's form token, start an attempt and answer 303 to
-//! the gateway (or to the transfer page with the VietQR code); `GET /checkout/{id}/transfer`:
-//! that page.
+//! the gateway (or to the transfer page with the VietQR code); on a payment no longer
+//! payable (paid, expired), 303 back to its page and nothing started.
+//! `GET /checkout/{id}/transfer`: that page, refreshing itself while the transfer is awaited.
+//! `GET /` (what this site is) and every unknown address a person asks for: pages in the
+//! site's style, in Vietnamese or English.
 
 use super::i18n::{texts, Lang};
 use crate::app::AppState;
 use crate::domain::money::format_vnd;
 use crate::domain::payment::PaymentStatus;
 use crate::service::checkout::{self as svc, Checkout};
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -50,27 +55,97 @@ fn gmt7(ms: i64) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
-fn not_found(state: &AppState, lang: Lang) -> Response {
-    let t = texts(lang);
-    (StatusCode::NOT_FOUND, Html(state.pages.message(t.not_found, t.not_found))).into_response()
-}
-
 fn now_secs() -> i64 {
     svc::now_ms() / 1000
 }
 
+/// The other language's code, for the switch link.
+fn other(lang: Lang) -> &'static str {
+    if lang == Lang::Vi {
+        "en"
+    } else {
+        "vi"
+    }
+}
+
+/// The phone a payer of `agency_code` may call (`[site] agency_phones`; empty if none).
+fn phone_for(state: &AppState, agency_code: &str) -> String {
+    state.config.site.agency_phones.get(agency_code).cloned().unwrap_or_default()
+}
+
+/// A payment's page that cannot be found, in the site's style.
+fn not_found(state: &AppState, lang: Lang, title: &'static str, text: &'static str, switch_url: String) -> Response {
+    let t = texts(lang);
+    let html = state.pages.render(
+        "not_found.html",
+        context! {
+            lang => lang.code(), title, text, t, switch_url,
+            portal_url => state.config.site.portal_url.clone(),
+        },
+    );
+    (StatusCode::NOT_FOUND, Html(html)).into_response()
+}
+
+fn lang_of(raw: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k == "lang").map(|(_, v)| v.into_owned())
+}
+
+/// `GET /`: what this site is and how a payer gets to a payment (from the portal).
+pub async fn home(State(state): State<AppState>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let lang = Lang::negotiate(lang_of(raw.as_deref()).as_deref(), &headers);
+    let t = texts(lang);
+    let html = state.pages.render(
+        "home.html",
+        context! {
+            lang => lang.code(), title => t.home_title, t, switch_url => format!("/?lang={}", other(lang)),
+            portal_url => state.config.site.portal_url.clone(),
+        },
+    );
+    Html(html).into_response()
+}
+
+/// Every address no route has. A person (a page address, or a browser asking for HTML)
+/// gets the site's "page not found"; `/v1`, the gateways' `/callbacks` and `/sim`, and
+/// programs get an empty 404 that the API's contract layer turns into its JSON error.
+pub async fn unknown(State(state): State<AppState>, uri: Uri, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/v1") || under("/callbacks") || under("/sim") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let accepts_html =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    let page_address = under("/checkout") || under("/console") || under("/return") || under("/receipts");
+    if !(accepts_html || page_address) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let lang = Lang::negotiate(lang_of(raw.as_deref()).as_deref(), &headers);
+    let t = texts(lang);
+    let switch_url = format!("{path}?lang={}", other(lang));
+    not_found(&state, lang, t.page_not_found, t.page_not_found_text, switch_url)
+}
+
+/// A payment's page that does not exist.
+fn no_payment(state: &AppState, lang: Lang, id: &str) -> Response {
+    let t = texts(lang);
+    not_found(state, lang, t.not_found, t.payment_not_found_text, format!("/checkout/{id}?lang={}", other(lang)))
+}
+
 async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>) -> Response {
     let t = texts(lang);
+    let english = lang == Lang::En;
     let (p, lines, agency_name) = (&c.payment, &c.lines, c.agency_name.clone());
     let form_token = match state.pages.form_key(state).await {
         Ok(key) => super::form::token(key, &p.id, now_secs()),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
+    let name_of = |connector_id: &str| {
+        state.connectors.get(connector_id).map(|a| a.name(english).to_owned()).unwrap_or_else(|| connector_id.into())
+    };
     let single_account = lines.windows(2).all(|w| w[0].account_id == w[1].account_id);
     let (mut connectors, mut unavailable) = (Vec::new(), Vec::new());
     for a in state.connectors.for_agency(&p.agency_code) {
-        let mut c =
-            ConnectorCtx { id: a.connector.id().to_owned(), name: a.connector.display_name().to_owned(), reason: "" };
+        let mut c = ConnectorCtx { id: a.connector.id().to_owned(), name: a.name(english).to_owned(), reason: "" };
         if !a.connector.amount_range().contains(&p.amount) {
             c.reason = t.amount_not_accepted;
             unavailable.push(c);
@@ -83,11 +158,11 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
     }
     let status = p.status();
     let payable = status.is_payable() && p.expires_at > svc::now_ms();
-    let state_text = match status {
-        PaymentStatus::Succeeded => t.paid,
-        PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => t.refunded,
-        PaymentStatus::Cancelled => t.cancelled,
-        PaymentStatus::Expired | PaymentStatus::Created | PaymentStatus::Pending => t.expired,
+    let (state_text, next_text) = match status {
+        PaymentStatus::Succeeded => (t.paid, ""),
+        PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => (t.refunded, t.refunded_next),
+        PaymentStatus::Cancelled => (t.cancelled, t.cancelled_next),
+        PaymentStatus::Expired | PaymentStatus::Created | PaymentStatus::Pending => (t.expired, t.expired_next),
     };
     let lines: Vec<LineCtx> = lines
         .iter()
@@ -111,25 +186,48 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
         }),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let other = if lang == Lang::Vi { "en" } else { "vi" };
+    // What paid it: the payer reads the gateway's name and transaction number here even
+    // when no receipt was issued (a payment paid before receipts existed).
+    let paid_with = c.paid_by().map(|a| {
+        context! {
+            method => name_of(&a.connector_id),
+            transaction => a.gateway_txn.clone().unwrap_or_else(|| a.reference.clone()),
+            paid_at => p.paid_at.map(gmt7).unwrap_or_default(),
+        }
+    });
+    let last_failed = payable.then(|| c.last_failed().map(|a| name_of(&a.connector_id))).flatten();
+    // An attempt under way: its name, and the way back to its transfer code if it has one.
+    let under_way = payable.then(|| c.open_attempt()).flatten().map(|a| {
+        let qr = serde_json::from_str::<Action>(&a.action).is_ok_and(|act| matches!(act, Action::Qr { .. }));
+        context! {
+            name => name_of(&a.connector_id),
+            transfer_url => qr.then(|| format!("/checkout/{}/transfer?lang={}", p.id, lang.code())),
+        }
+    });
     let html = state.pages.render(
         "checkout.html",
         context! {
-            lang => lang.code(), title => p.description.clone(), t, switch_url => format!("/checkout/{}?lang={other}", p.id),
+            lang => lang.code(), title => p.description.clone(), t, switch_url => format!("/checkout/{}?lang={}", p.id, other(lang)),
             agency_name, description => p.description.clone(), dossier_code => p.dossier_code.clone(),
             procedure_code => p.procedure_code.clone(), lines, total => format_vnd(p.amount), payable,
-            paid => matches!(status, PaymentStatus::Succeeded), state_text, connectors, unavailable,
-            expires_at => gmt7(p.expires_at), error, form_token, receipt,
+            paid => matches!(status, PaymentStatus::Succeeded), state_text, next_text, connectors, unavailable,
+            expires_at => gmt7(p.expires_at), error, form_token, receipt, paid_with, last_failed, under_way,
+            back_url => c.back_url(&state.config.site.portal_url), phone => phone_for(state, &p.agency_code),
         },
     );
     Html(html).into_response()
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
-    let lang = Lang::from_query(q.lang.as_deref());
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::negotiate(q.lang.as_deref(), &headers);
     match svc::load(&state, &id).await {
         Ok(Some(c)) => page(&state, &c, lang, None).await,
-        Ok(None) => not_found(&state, lang),
+        Ok(None) => no_payment(&state, lang, &id),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
@@ -147,15 +245,22 @@ async fn choose(
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(id): Path<String>,
     Query(q): Query<LangQuery>,
+    headers: HeaderMap,
     Form(f): Form<Choice>,
 ) -> Response {
-    let lang = Lang::from_query(q.lang.as_deref());
+    let lang = Lang::negotiate(q.lang.as_deref(), &headers);
     let c = match svc::load(&state, &id).await {
         Ok(Some(c)) => c,
-        Ok(None) => return not_found(&state, lang),
+        Ok(None) => return no_payment(&state, lang, &id),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let p = &c.payment;
+    // "Pay" pressed again after the payment was paid (or ran out): nothing to start; the
+    // payer is sent to the payment's page, which says it is paid (or what to do next).
+    if !(p.status().is_payable() && p.expires_at > svc::now_ms()) {
+        tracing::info!(payment_id = %p.id, status = %p.status.as_str(), "checkout POST on a payment no longer payable");
+        return Redirect::to(&format!("/checkout/{id}?lang={}", lang.code())).into_response();
+    }
     let key = match state.pages.form_key(&state).await {
         Ok(k) => k,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
@@ -176,6 +281,10 @@ async fn choose(
         Ok(Action::Qr { .. }) => Redirect::to(&format!("/checkout/{id}/transfer?lang={}", lang.code())).into_response(),
         Err(e) => {
             let c = svc::load(&state, &id).await.ok().flatten().unwrap_or(c);
+            if !c.payment.status().is_payable() {
+                // Paid (or closed) between the read above and the start: its page says so.
+                return Redirect::to(&format!("/checkout/{id}?lang={}", lang.code())).into_response();
+            }
             let mut r = page(&state, &c, lang, Some(e.message)).await;
             *r.status_mut() = crate::api::error::status(e.code);
             r
@@ -183,12 +292,27 @@ async fn choose(
     }
 }
 
-async fn transfer(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
-    let lang = Lang::from_query(q.lang.as_deref());
+/// Seconds between the transfer page's own refreshes while the transfer is awaited.
+const TRANSFER_REFRESH_SECS: u32 = 10;
+
+async fn transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::negotiate(q.lang.as_deref(), &headers);
     let t = texts(lang);
+    let c = match svc::load(&state, &id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return no_payment(&state, lang, &id),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
     let Ok(latest) = svc::open_action(&state, &id).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    // No transfer awaited any more (paid, failed, expired): the payment's page says what
+    // happened: the receipt and the way back to the portal once paid.
     let Some((connector_id, Action::Qr { payload, transfer })) = latest else {
         return Redirect::to(&format!("/checkout/{id}?lang={}", lang.code())).into_response();
     };
@@ -201,11 +325,15 @@ async fn transfer(State(state): State<AppState>, Path(id): Path<String>, Query(q
         let enc: String = url::form_urlencoded::byte_serialize(payload.as_bytes()).collect();
         format!("/sim/{connector_id}/app?payload={enc}")
     });
-    let other = if lang == Lang::Vi { "en" } else { "vi" };
+    let p = &c.payment;
     let html = state.pages.render(
         "qr.html",
         context! {
-            lang => lang.code(), title => "VietQR", t, switch_url => format!("/checkout/{id}/transfer?lang={other}"),
+            lang => lang.code(), title => "VietQR", t, switch_url => format!("/checkout/{id}/transfer?lang={}", other(lang)),
+            refresh_secs => TRANSFER_REFRESH_SECS,
+            agency_name => c.agency_name.clone(), description => p.description.clone(),
+            dossier_code => p.dossier_code.clone(), procedure_code => p.procedure_code.clone(),
+            expires_at => gmt7(p.expires_at), checked_at => gmt7(svc::now_ms()),
             qr_svg_b64 => base64::engine::general_purpose::STANDARD.encode(svg.as_bytes()),
             bank_name => transfer.bank_name, bank_bin => transfer.bank_bin, account_number => transfer.account_number,
             account_name => transfer.account_name, amount => format_vnd(transfer.amount), content => transfer.content,

@@ -1,7 +1,8 @@
-//! Server-rendered pages: the hosted checkout (bank chooser, QR transfer) and the finance
-//! console (`console`, under `/console`). Templates live in `templates/` and are compiled
-//! into the binary. Vietnamese by default,
-//! English with `?lang=en`; no JavaScript needed. `headers` adds the security headers to
+//! Server-rendered pages: the hosted checkout (bank chooser, QR transfer), the site's
+//! front page and its page for unknown addresses (`checkout`), and the finance console
+//! (`console`, under `/console`). Templates live in `templates/` and are compiled into the
+//! binary; the citizen pages carry the `[site]` name and logo. Vietnamese by default,
+//! English with `?lang=en` or the browser's Accept-Language; no JavaScript needed. `headers` adds the security headers to
 //! every answer; `form` makes and checks the checkout form's token.
 
 pub mod checkout;
@@ -23,12 +24,22 @@ pub struct Pages {
 }
 
 impl Pages {
-    pub fn new() -> anyhow::Result<Pages> {
+    /// The templates, with the `[site]` every citizen page names in its header.
+    pub fn new(site: &crate::config::Site) -> anyhow::Result<Pages> {
         let mut env = Environment::new();
+        env.add_global(
+            "site",
+            minijinja::context! {
+                name => site.name.clone(), name_en => site.name_en().to_owned(),
+                logo => site.logo_src()?, phone => site.phone.clone(),
+            },
+        );
         env.add_template("base.html", include_str!("../../templates/base.html"))?;
         env.add_template("checkout.html", include_str!("../../templates/checkout.html"))?;
         env.add_template("qr.html", include_str!("../../templates/qr.html"))?;
         env.add_template("message.html", include_str!("../../templates/message.html"))?;
+        env.add_template("not_found.html", include_str!("../../templates/not_found.html"))?;
+        env.add_template("home.html", include_str!("../../templates/home.html"))?;
         env.add_template("receipt.html", include_str!("../../templates/receipt.html"))?;
         env.add_template("receipt_verify.html", include_str!("../../templates/receipt_verify.html"))?;
         for (name, text) in [
@@ -85,5 +96,9 @@ pub fn too_many_text() -> &'static str {
 }
 
 pub fn router() -> Router<AppState> {
-    checkout::router().merge(console::router()).merge(receipts::router())
+    checkout::router()
+        .merge(console::router())
+        .merge(receipts::router())
+        .route("/", axum::routing::get(checkout::home))
+        .fallback(checkout::unknown)
 }
