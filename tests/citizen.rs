@@ -179,8 +179,9 @@ async fn the_paid_page_shows_time_method_transaction_receipt_and_the_way_back_to
             .unwrap();
     assert!(vi.contains(&format!(r#"<dd id="transaction">{txn}</dd>"#)), "{vi}");
     assert!(vi.contains("id=\"receipt\"") && vi.contains("id=\"open-receipt\""), "the receipt stays: {vi}");
-    let back = format!(r#"href="https://portal.example.vn/return?payment_id={id}&status=succeeded""#);
-    assert!(vi.contains(&back), "{vi}");
+    // The way back is the signed browser return (README, "The browser's return").
+    let back = format!(r#"href="https://portal.example.vn/return?payment_id={id}&status=succeeded&receipt_id="#);
+    assert!(vi.contains(&back) && vi.contains("&ts=") && vi.contains("&signature="), "{vi}");
     let (_, _, en) = page(&app, &format!("/checkout/{id}?lang=en"), None).await;
     assert!(
         en.contains(r#"<dd id="method">Test gateway (Sandbox)</dd>"#)

@@ -149,7 +149,7 @@ pub fn router(state: AppState) -> Router {
         for (id, sim) in state.connectors.simulators(&state.config.public_url) {
             app = app.nest(&format!("/sim/{id}"), sim);
         }
-        for (id, sim) in crate::service::receipt_jobs::simulators(&state.config) {
+        for (id, sim) in receipt_simulators(&state.config) {
             app = app.nest(&format!("/sim/receipts/{id}"), sim);
         }
     }
@@ -307,4 +307,20 @@ async fn track(req: Request, next: Next) -> Response {
     metrics::histogram!("feegate_http_request_seconds", "route" => route.clone()).record(elapsed.as_secs_f64());
     tracing::info!(target: "feegate::http", %method, route, status, ms = elapsed.as_millis() as u64, "request");
     resp
+}
+
+/// The receipt providers' simulators to mount at `/sim/receipts/{id}` (demo mode only).
+fn receipt_simulators(config: &crate::config::Config) -> Vec<(String, Router)> {
+    use secrecy::ExposeSecret;
+    config
+        .receipts
+        .providers
+        .iter()
+        .filter(|(_, p)| p.simulate)
+        .filter_map(|(id, p)| {
+            let secret = p.secret.resolve().ok()?;
+            let public = format!("{}/sim/receipts/{id}", config.public_url);
+            Some((id.clone(), feegate_receipt_issuer::sim::router(id, secret.expose_secret().as_bytes(), &public)))
+        })
+        .collect()
 }

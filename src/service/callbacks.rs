@@ -690,16 +690,20 @@ pub async fn returned(state: &AppState, connector_id: &str, reference: &str) -> 
         _ if attempt_now == AttemptStatus::Failed => "failed".to_owned(),
         _ => p.status.as_str().to_owned(),
     };
-    let receipt = match state.store.receipts_of(&p.id).await {
-        Ok(rows) => rows
-            .iter()
-            .find(|r| r.kind == "original")
-            .map(|r| (r.id.clone(), super::receipts::view(&state.config.public_url, r).url)),
-        Err(e) => return Some(Err(e.into())),
-    };
-    let secret = match state.store.webhook_target(&p.id).await {
-        Ok(t) => t.map(|t| t.webhook_secret).unwrap_or_default(),
-        Err(e) => return Some(Err(e.into())),
-    };
-    Some(Ok(Returned { return_url: p.return_url, payment_id: p.id, status, receipt, secret }))
+    Some(returned_for(state, p, status).await)
+}
+
+/// The way back to the portal for payment `p` with the `status` the payer should see:
+/// its receipt (once paid) and the portal's secret to sign it with. Also the paid page's
+/// "back to the portal" link.
+pub async fn returned_for(state: &AppState, p: PaymentRow, status: String) -> Result<Returned, Error> {
+    let receipt = state
+        .store
+        .receipts_of(&p.id)
+        .await?
+        .iter()
+        .find(|r| r.kind == "original")
+        .map(|r| (r.id.clone(), super::receipts::view(&state.config.public_url, r).url));
+    let secret = state.store.webhook_target(&p.id).await?.map(|t| t.webhook_secret).unwrap_or_default();
+    Ok(Returned { return_url: p.return_url, payment_id: p.id, status, receipt, secret })
 }

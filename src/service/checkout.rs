@@ -34,22 +34,22 @@ impl Checkout {
             .filter(|a| a.status() == AttemptStatus::Failed && a.failure_code.as_deref() != Some("superseded"))
     }
 
-    /// Where "back to the portal" goes: the payment's return_url with its id and status
-    /// (as the gateways' browser return sends them), else `portal_url` (the site's portal),
-    /// else nowhere.
-    pub fn back_url(&self, portal_url: &str) -> Option<String> {
-        let p = &self.payment;
-        if let Ok(mut u) = url::Url::parse(&p.return_url) {
-            u.query_pairs_mut().append_pair("payment_id", &p.id).append_pair("status", p.status.as_str());
-            return Some(u.into());
-        }
-        (!portal_url.is_empty()).then(|| portal_url.to_owned())
-    }
-
     /// The latest attempt still open (pending or unknown), if any.
     pub fn open_attempt(&self) -> Option<&AttemptRow> {
         self.attempts.iter().rev().find(|a| a.status().is_open())
     }
+}
+
+/// Where "back to the portal" goes: the payment's return_url with what the gateways'
+/// browser return adds (its id, status, receipt, and the signature: README, "The browser's
+/// return"), else `portal_url` (the site's portal), else nowhere.
+pub async fn back_url(state: &AppState, c: &Checkout, portal_url: &str) -> Result<Option<String>, Error> {
+    let p = &c.payment;
+    if url::Url::parse(&p.return_url).is_ok() {
+        let back = super::callbacks::returned_for(state, p.clone(), p.status.as_str().to_owned()).await?;
+        return Ok(back.redirect_url(time::OffsetDateTime::now_utc().unix_timestamp()));
+    }
+    Ok((!portal_url.is_empty()).then(|| portal_url.to_owned()))
 }
 
 /// The payment `id` with its lines and agency name; `None` if there is no such payment.

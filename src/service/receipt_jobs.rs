@@ -43,22 +43,6 @@ pub fn issuers(config: &Config) -> anyhow::Result<Issuers> {
     Ok(out)
 }
 
-/// The providers' simulators to mount at `/sim/receipts/{id}` (demo mode only).
-pub fn simulators(config: &Config) -> Vec<(String, axum::Router)> {
-    use secrecy::ExposeSecret;
-    config
-        .receipts
-        .providers
-        .iter()
-        .filter(|(_, p)| p.simulate)
-        .filter_map(|(id, p)| {
-            let secret = p.secret.resolve().ok()?;
-            let public = format!("{}/sim/receipts/{id}", config.public_url);
-            Some((id.clone(), feegate_receipt_issuer::sim::router(id, secret.expose_secret().as_bytes(), &public)))
-        })
-        .collect()
-}
-
 /// Starts the worker (nothing to do, and no pass, without providers).
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     let every = Duration::from_millis(state.config.receipts.jobs_interval_ms.max(10));

@@ -204,6 +204,9 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
             transfer_url => qr.then(|| format!("/checkout/{}/transfer?lang={}", p.id, lang.code())),
         }
     });
+    let Ok(back_url) = crate::service::checkout::back_url(state, c, &state.config.site.portal_url).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let html = state.pages.render(
         "checkout.html",
         context! {
@@ -212,7 +215,7 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
             procedure_code => p.procedure_code.clone(), lines, total => format_vnd(p.amount), payable,
             paid => matches!(status, PaymentStatus::Succeeded), state_text, next_text, connectors, unavailable,
             expires_at => gmt7(p.expires_at), error, form_token, receipt, paid_with, last_failed, under_way,
-            back_url => c.back_url(&state.config.site.portal_url), phone => phone_for(state, &p.agency_code),
+            back_url, phone => phone_for(state, &p.agency_code),
         },
     );
     Html(html).into_response()
