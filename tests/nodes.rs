@@ -175,7 +175,8 @@ async fn a_node_killed_mid_delivery_has_its_events_delivered_by_the_other_after_
             .fetch_all(pool)
             .await
             .unwrap();
-    assert_eq!(events.len(), paid.len(), "one payment.succeeded event per paid payment");
+    // payment.succeeded and the receipt.issued that follows it.
+    assert_eq!(events.len(), 2 * paid.len(), "two webhook events per paid payment");
     let acknowledged = portal.acknowledged();
     for (id, payment_id, status) in &events {
         assert!(paid.contains(payment_id));
