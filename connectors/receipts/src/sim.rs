@@ -5,7 +5,9 @@
 //! **down** (every request answers 503, nothing is done) and **lose answers** (the next n
 //! issues are done but answered 503, as when the answer is lost on the way back).
 //!
-//! `POST /control {"down": bool, "lose_answers": n}` sets the faults; `GET /control` tells
+//! `POST /control {"down": bool, "lose_answers": n, "idempotent": bool}` sets the faults
+//! (`idempotent: false`: a second issue of a key makes a second receipt, as a provider
+//! without idempotency keys would); `GET /control` tells
 //! how many times each key was issued (`issued`, the count of receipts made per key: never
 //! above 1 when feegate keeps its promise) and the receipts. The control routes are not
 //! signed: a simulator is a demo and test door only (feegate refuses it outside demo mode).
@@ -28,6 +30,9 @@ struct Book {
     made: BTreeMap<String, u32>,
     down: bool,
     lose_answers: u32,
+    /// Off: a second issue of a key makes a second receipt, as a provider without
+    /// idempotency keys does (then only the caller's lookup-before-retry keeps it once).
+    careless: bool,
     next_number: u64,
 }
 
@@ -94,7 +99,8 @@ async fn issue(
         return (StatusCode::BAD_REQUEST, "not an issue request").into_response();
     };
     let mut b = book(&sim);
-    let (status, receipt) = match b.receipts.get(&req.key) {
+    let known = if b.careless { None } else { b.receipts.get(&req.key) };
+    let (status, receipt) = match known {
         Some((first, _)) if first.content != req.content || first.amount != req.amount => {
             return (StatusCode::CONFLICT, "this key was issued for other content").into_response();
         }
@@ -191,6 +197,8 @@ async fn view(State(sim): State<S>, Path(key): Path<String>) -> Response {
 struct Faults {
     down: Option<bool>,
     lose_answers: Option<u32>,
+    /// `false`: behave as a provider without idempotency keys.
+    idempotent: Option<bool>,
 }
 
 async fn control(State(sim): State<S>, Json(f): Json<Faults>) -> StatusCode {
@@ -200,6 +208,9 @@ async fn control(State(sim): State<S>, Json(f): Json<Faults>) -> StatusCode {
     }
     if let Some(n) = f.lose_answers {
         b.lose_answers = n;
+    }
+    if let Some(i) = f.idempotent {
+        b.careless = !i;
     }
     StatusCode::NO_CONTENT
 }

@@ -65,6 +65,14 @@ async fn the_simulator_keeps_the_issuer_contract() {
     assert_eq!(issuer.issue(&req("rct_3", 20_000)).await, Ok(found));
     assert_eq!(made(&base, "rct_3").await, 1);
 
+    // A provider without idempotency keys makes a second receipt for a key asked twice:
+    // what a caller's lookup before a retry is for.
+    control(&base, serde_json::json!({"idempotent": false})).await;
+    issuer.issue(&req("rct_4", 10_000)).await.unwrap();
+    issuer.issue(&req("rct_4", 10_000)).await.unwrap();
+    assert_eq!(made(&base, "rct_4").await, 2);
+    control(&base, serde_json::json!({"idempotent": true})).await;
+
     // Cancel, twice: the same answer; an unknown key is refused.
     let c = issuer.cancel("rct_1", "hoàn trả toàn bộ").await.unwrap();
     assert_eq!(c.status, "cancelled");
