@@ -562,6 +562,14 @@ async fn an_external_provider_down_or_losing_its_answer_issues_each_receipt_once
     // The receipt's page names the provider's receipt.
     let html = app.client.get(b["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(b["provider"]["number"].as_str().unwrap()) && html.contains("mô phỏng"), "{html}");
+    // So does its PDF.
+    let pdf = app.client.get(format!("{}.pdf", b["url"].as_str().unwrap())).send().await.unwrap();
+    let pdf = pdf.bytes().await.unwrap().to_vec();
+    if poppler() {
+        let text = String::from_utf8(poppler_run("pdftotext", &["-enc", "UTF-8"], &pdf)).unwrap();
+        let number = b["provider"]["number"].as_str().unwrap();
+        assert!(text.contains(&format!("số / no. {number}")), "the provider's number on the PDF: {text}");
+    }
     // H12.20 has no provider: no provider part.
     let (plain, _) = payment_of(&app, "H12.20").await;
     app.pay_sandbox(&plain, "success").await;

@@ -71,6 +71,9 @@ pub struct Extra<'a> {
     pub cancelled: Option<&'a str>,
     pub paid_at: &'a str,
     pub issued_at: &'a str,
+    /// The agency's external provider's e-receipt of it, as printed ("name: series, number,
+    /// lookup code"), once the provider issued it.
+    pub provider: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -382,7 +385,7 @@ fn layout(c: &Content, x: &Extra<'_>) -> Vec<Vec<Op>> {
     const QR: f32 = 96.0;
     let text_w = W - 2.0 * MARGIN - QR - 16.0;
     let url = wrap(x.verify_url, 7.5, false, text_w);
-    let proof_h = (52.0 + url.len() as f32 * 10.0 + 34.0).max(QR + 8.0);
+    let proof_h = (52.0 + url.len() as f32 * 10.0 + 34.0 + if x.provider.is_some() { 26.0 } else { 0.0 }).max(QR + 8.0);
     p.room(proof_h + 14.0);
     p.y += 8.0;
     p.rule(p.y, 0.6, Ink::Line);
@@ -399,6 +402,13 @@ fn layout(c: &Content, x: &Extra<'_>) -> Vec<Vec<Op>> {
     for l in url {
         p.text(MARGIN, y, 7.5, false, Ink::Text, l);
         y += 10.0;
+    }
+    if let Some(provided) = x.provider {
+        y += 4.0;
+        for l in wrap(&format!("Biên lai điện tử / E-receipt: {provided}"), 8.0, true, text_w) {
+            p.text(MARGIN, y, 8.0, true, Ink::Text, l);
+            y += 11.0;
+        }
     }
     y += 4.0;
     p.text(MARGIN, y, 7.5, false, Ink::Muted, format!("Khóa ký / Signing key: {} (Ed25519)", x.key_id));

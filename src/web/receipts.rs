@@ -148,6 +148,18 @@ async fn pdf(state: &AppState, token: &str, paper: Option<&str>) -> Response {
     // Laying out and compressing a page is CPU work: off the async workers.
     let content = c.clone();
     let owned = (shown.verification_code.clone(), shown.verify_url.clone(), shown.key_id.clone());
+    // The provider's e-receipt, once issued (a queued one is not printed: the PDF would
+    // then say nothing wrong, only less).
+    let provided = shown.provider.as_ref().filter(|p| p.status == "issued" || p.status == "cancelled").map(|p| {
+        format!(
+            "{}: ký hiệu / series {}, số / no. {}, mã tra cứu / lookup code {}{}",
+            p.name,
+            p.series.as_deref().unwrap_or(""),
+            p.number.as_deref().unwrap_or(""),
+            p.lookup_code.as_deref().unwrap_or(""),
+            if p.status == "cancelled" { " (đã hủy / cancelled)" } else { "" }
+        )
+    });
     let made = tokio::task::spawn_blocking(move || {
         let extra = receipt_pdf::Extra {
             verification_code: &owned.0,
@@ -156,6 +168,7 @@ async fn pdf(state: &AppState, token: &str, paper: Option<&str>) -> Response {
             cancelled: cancelled.as_deref(),
             paid_at: &paid_at,
             issued_at: &issued_at,
+            provider: provided.as_deref(),
         };
         receipt_pdf::render(&content, &extra, paper)
     })
