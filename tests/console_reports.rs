@@ -95,6 +95,8 @@ async fn the_reports_page_ties_out_with_the_apis_reports_and_draws_the_month() {
     let api_day =
         app.get(&format!("/v1/reports/settlement?date={day}&format=csv"), &app.finance_key).send().await.unwrap();
     assert_eq!(day_csv, api_day.bytes().await.unwrap());
+    // A download the page does not offer is not found.
+    assert_eq!(get(&app, &s.cookie, "/console/reports/settlement.pdf").await.status(), 404);
     // A bad month is said on the page; the day's report still shows.
     let bad = get(&app, &s.cookie, &format!("/console/reports?date={day}&month=2026-13")).await.text().await.unwrap();
     assert!(bad.contains("month must be YYYY-MM") && bad.contains(r#"<tr id="settlement-total">"#), "{bad}");

@@ -13,7 +13,7 @@ use crate::service::error::{Code, Error};
 use crate::service::reports::render::Table;
 use crate::service::reports::{self as svc, MonthlyReport, SettlementReport};
 use crate::web::i18n::Lang;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,22 +25,8 @@ use std::collections::BTreeMap;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console/reports", get(show))
-        .route(
-            "/console/reports/settlement.csv",
-            get(|s: State<AppState>, st: Staff, q| download(s, st, q, Dl::SettlementCsv)),
-        )
-        .route(
-            "/console/reports/settlement.xlsx",
-            get(|s: State<AppState>, st: Staff, q| download(s, st, q, Dl::SettlementXlsx)),
-        )
-        .route(
-            "/console/reports/monthly.csv",
-            get(|s: State<AppState>, st: Staff, q| download(s, st, q, Dl::MonthlyCsv)),
-        )
-        .route(
-            "/console/reports/monthly.xlsx",
-            get(|s: State<AppState>, st: Staff, q| download(s, st, q, Dl::MonthlyXlsx)),
-        )
+        // The downloads: settlement.csv, settlement.xlsx, monthly.csv, monthly.xlsx.
+        .route("/console/reports/{file}", get(download))
 }
 
 /// The page's query: a day, a month, an agency (all optional: today, this month, every
@@ -349,6 +335,19 @@ enum Dl {
     MonthlyXlsx,
 }
 
+impl Dl {
+    /// The download a file name asks for.
+    fn named(file: &str) -> Option<Dl> {
+        Some(match file {
+            "settlement.csv" => Dl::SettlementCsv,
+            "settlement.xlsx" => Dl::SettlementXlsx,
+            "monthly.csv" => Dl::MonthlyCsv,
+            "monthly.xlsx" => Dl::MonthlyXlsx,
+            _ => return None,
+        })
+    }
+}
+
 /// A column title in the page's language: the key `col_<name>`, or for a gateway's settled
 /// column its own title with the gateway's id.
 fn column_title(lang: Lang, name: &str) -> String {
@@ -377,7 +376,15 @@ fn file(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-async fn download(State(state): State<AppState>, s: Staff, Query(q): Query<ReportsQuery>, dl: Dl) -> Response {
+async fn download(
+    State(state): State<AppState>,
+    s: Staff,
+    Path(asked): Path<String>,
+    Query(q): Query<ReportsQuery>,
+) -> Response {
+    let Some(dl) = Dl::named(&asked) else {
+        return super::staff_error(&state, &s, &Error::not_found("report"));
+    };
     let lang = s.lang.lang;
     let made = async {
         let (table, name, sheet): (Table, String, String) = match dl {
