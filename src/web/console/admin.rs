@@ -97,9 +97,11 @@ impl Outcome {
             ..Outcome::default()
         }
     }
-    fn status(&self, e: Option<&Error>) -> StatusCode {
-        e.map(|e| crate::api::error::status(e.code)).unwrap_or(StatusCode::OK)
-    }
+}
+
+/// The status a page refused by `e` answers with.
+fn error_status(e: &Error) -> StatusCode {
+    crate::api::error::status(e.code)
 }
 
 #[derive(Deserialize, Default)]
@@ -210,7 +212,7 @@ async fn create_agency(State(state): State<AppState>, s: Staff, body: Bytes) -> 
             Some(r) => r,
             None => {
                 let out = Outcome::refused(&e, &form);
-                agencies_page(&state, &s, out.status(Some(&e)), out).await
+                agencies_page(&state, &s, error_status(&e), out).await
             }
         },
     }
@@ -310,7 +312,7 @@ async fn create_account(State(state): State<AppState>, s: Staff, Path(code): Pat
             Some(r) => r,
             None => {
                 let out = Outcome::refused(&e, &form);
-                agency_page(&state, &s, &code, out.status(Some(&e)), out).await
+                agency_page(&state, &s, &code, error_status(&e), out).await
             }
         },
     }
@@ -333,7 +335,7 @@ async fn account_active(
             Some(r) => r,
             None => {
                 let out = Outcome::refused(&e, &[]);
-                agency_page(&state, &s, &code, out.status(Some(&e)), out).await
+                agency_page(&state, &s, &code, error_status(&e), out).await
             }
         },
     }
@@ -420,7 +422,7 @@ async fn create_portal(State(state): State<AppState>, s: Staff, body: Bytes) -> 
             Some(r) => r,
             None => {
                 let out = Outcome::refused(&e, &form);
-                portals_page(&state, &s, out.status(Some(&e)), out, &agencies).await
+                portals_page(&state, &s, error_status(&e), out, &agencies).await
             }
         },
     }
@@ -437,7 +439,7 @@ async fn portal_origins(State(state): State<AppState>, s: Staff, Path(id): Path<
             Some(r) => r,
             None => {
                 let out = Outcome { error: Some(format!("{id}: {}", e.message)), ..Outcome::default() };
-                portals_page(&state, &s, out.status(Some(&e)), out, &[]).await
+                portals_page(&state, &s, error_status(&e), out, &[]).await
             }
         },
     }
@@ -531,7 +533,7 @@ async fn create_key(State(state): State<AppState>, s: Staff, body: Bytes) -> Res
             Some(r) => r,
             None => {
                 let out = Outcome::refused(&e, &form);
-                keys_page(&state, &s, out.status(Some(&e)), out, &agencies).await
+                keys_page(&state, &s, error_status(&e), out, &agencies).await
             }
         },
     }
@@ -678,7 +680,7 @@ async fn create_staff(State(state): State<AppState>, s: Staff, body: Bytes) -> R
             Some(r) => r,
             None => {
                 let out = Outcome::refused(&e, &form);
-                staff_page(&state, &s, out.status(Some(&e)), out, &agencies).await
+                staff_page(&state, &s, error_status(&e), out, &agencies).await
             }
         },
     }
@@ -713,7 +715,7 @@ async fn staff_action(
             None if e.code == Code::NotFound => super::staff_error(&state, &s, &e),
             None => {
                 let out = Outcome { error: Some(format!("{username}: {}", e.message)), ..Outcome::default() };
-                staff_page(&state, &s, out.status(Some(&e)), out, &[]).await
+                staff_page(&state, &s, error_status(&e), out, &[]).await
             }
         },
     }
