@@ -44,21 +44,6 @@ async fn refunds_of(app: &TestApp, id: &str) -> Vec<Value> {
     v.as_array().expect("a list").clone()
 }
 
-/// Sends the refund form of a payment's page as a browser would (the page's own key).
-async fn refund_form(app: &TestApp, s: &Session, id: &str, amount: &str, reason: &str) -> reqwest::Response {
-    let (status, html) = page(app, s, &format!("/console/payments/{id}")).await;
-    assert_eq!(status, 200);
-    let key = hidden(&html, "key");
-    assert!(!key.is_empty(), "the refund form has its key");
-    post(
-        app,
-        &s.cookie,
-        &format!("/console/payments/{id}/refund"),
-        &[("csrf", &s.csrf), ("key", &key), ("amount", amount), ("reason", reason)],
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_finance_officer_refunds_from_the_payment_page_once_even_when_the_form_is_sent_twice() {
     let app = TestApp::spawn().await;

@@ -23,15 +23,7 @@ async fn a_finance_officer_refunds_a_payment_from_its_page_and_records_a_manual_
         for (amount, reason) in [("135.000", "Công dân nộp trùng hồ sơ"), ("50.000", "Thu thừa lệ phí cấp bản sao")]
         {
             let (transfer, transfer_dossier) = paid_by_transfer(&app).await;
-            let page =
-                get(&app, &officer.cookie, &format!("/console/payments/{transfer}")).await.text().await.expect("page");
-            let form = [
-                ("csrf", officer.csrf.as_str()),
-                ("key", &hidden(&page, "key")),
-                ("amount", amount),
-                ("reason", reason),
-            ];
-            let r = post(&app, &officer.cookie, &format!("/console/payments/{transfer}/refund"), &form).await;
+            let r = refund_form(&app, &officer, &transfer, amount, reason).await;
             assert!(location(&r).ends_with("done=refund_manual"), "{}", location(&r));
             manual.push((transfer, transfer_dossier));
         }

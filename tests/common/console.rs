@@ -241,3 +241,19 @@ pub fn settlement_xlsx(csv_text: &str, bad_amount: bool) -> Vec<u8> {
     }
     book.save_to_buffer().unwrap()
 }
+
+/// Sends the refund form of a payment's console page as a browser would (the page's own
+/// idempotency key, the session's CSRF token).
+pub async fn refund_form(app: &TestApp, s: &Session, id: &str, amount: &str, reason: &str) -> reqwest::Response {
+    let r = get(app, &s.cookie, &format!("/console/payments/{id}")).await;
+    assert_eq!(r.status(), 200);
+    let key = hidden(&r.text().await.expect("page"), "key");
+    assert!(!key.is_empty(), "the refund form has its key");
+    post(
+        app,
+        &s.cookie,
+        &format!("/console/payments/{id}/refund"),
+        &[("csrf", &s.csrf), ("key", &key), ("amount", amount), ("reason", reason)],
+    )
+    .await
+}
