@@ -14,8 +14,7 @@ use crate::domain::receipt::Content;
 use crate::service::caller::Principal;
 use crate::service::error::{Code, Error};
 use crate::service::reports::{may_read, month_bounds, render::Table};
-use crate::store::receipts::RegisterRow;
-use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
+use crate::store::receipts::ReceiptRow;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -176,7 +175,7 @@ pub struct Entry {
     pub gateway_txn: String,
 }
 
-fn entry(r: RegisterRow, names: &HashMap<String, String>) -> Entry {
+fn entry(r: ReceiptRow, names: &HashMap<String, String>) -> Entry {
     // The content is the signed JSON; one that does not read (tampered) still lists its
     // row, with the names it cannot give left empty (the receipt's page says it fails).
     let c: Option<Content> = serde_json::from_str(&r.content).ok();
@@ -294,7 +293,9 @@ pub const COLUMNS: &[&str] = &[
 /// The column of the amount: the one a totals row adds.
 const AMOUNT_COL: usize = 16;
 /// Columns that hold whole numbers (the year, the receipt's number, the amount).
-const NUMBER_COLS: [usize; 3] = [4, 5, AMOUNT_COL];
+/// The receipt number's column: the totals row counts the receipts there.
+const COUNT_COL: usize = 5;
+const NUMBER_COLS: [usize; 3] = [4, COUNT_COL, AMOUNT_COL];
 
 impl Register {
     /// One row per receipt; `kind` and `status` as their codes (`original`, `cancelled`).
@@ -337,65 +338,16 @@ impl Register {
     }
 }
 
-/// Money beyond this is not exact as an Excel number (a double): written as text instead.
-const EXACT: i64 = 1 << 53;
-
 /// The register as a workbook: a bold header of `header` (one title per column of
 /// `table`), a row per receipt with the year, number and amount as numbers (money with a
 /// thousands format), then a totals row: `totals_label`, the count of receipts in the
-/// number's column and the amounts' sum. Text stays as it is (UTF-8: Vietnamese intact;
-/// nothing is written as a formula).
+/// number's column and the amounts' sum (the reports' writer, `reports::xlsx::write`).
 pub fn workbook(table: &Table, sheet: &str, header: &[String], totals_label: &str) -> Result<Vec<u8>, Error> {
-    let mut book = Workbook::new();
-    let ws = book.add_worksheet();
-    ws.set_name(sheet).map_err(Error::internal)?;
-    let head =
-        Format::new().set_bold().set_background_color(Color::RGB(0xF3F5F8)).set_border_bottom(FormatBorder::Thin);
-    let money = Format::new().set_num_format("#,##0");
-    let plain = Format::new().set_num_format("0");
-    let total_text = Format::new().set_bold().set_border_top(FormatBorder::Thin);
-    let total_money = Format::new().set_bold().set_num_format("#,##0").set_border_top(FormatBorder::Thin);
-    for (c, h) in header.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, h, &head).map_err(Error::internal)?;
-    }
-    let mut row: u32 = 1;
-    let mut total: i64 = 0;
-    for r in &table.rows {
-        for (c, cell) in r.iter().enumerate() {
-            let col = c as u16;
-            match cell.parse::<i64>() {
-                Ok(v) if NUMBER_COLS.contains(&c) && v.abs() < EXACT => {
-                    let f = if c == AMOUNT_COL { &money } else { &plain };
-                    ws.write_number_with_format(row, col, v as f64, f).map_err(Error::internal)?;
-                }
-                _ if cell.is_empty() => {}
-                _ => {
-                    ws.write_string(row, col, cell).map_err(Error::internal)?;
-                }
-            }
-            if c == AMOUNT_COL {
-                total += cell.parse::<i64>().unwrap_or(0);
-            }
-        }
-        row += 1;
-    }
-    ws.write_string_with_format(row, 0, totals_label, &total_text).map_err(Error::internal)?;
-    for c in 1..table.header.len() {
-        let col = c as u16;
-        if c == 5 {
-            ws.write_number_with_format(row, col, table.rows.len() as f64, &total_text).map_err(Error::internal)?;
-        } else if c == AMOUNT_COL && total.abs() < EXACT {
-            ws.write_number_with_format(row, col, total as f64, &total_money).map_err(Error::internal)?;
-        } else if c == AMOUNT_COL {
-            ws.write_string_with_format(row, col, total.to_string(), &total_text).map_err(Error::internal)?;
-        } else {
-            ws.write_blank(row, col, &total_text).map_err(Error::internal)?;
-        }
-    }
-    ws.set_freeze_panes(1, 0).map_err(Error::internal)?;
-    ws.set_autofit_max_width(320);
-    ws.autofit();
-    book.save_to_buffer().map_err(Error::internal)
+    let money: Vec<bool> = (0..COLUMNS.len()).map(|c| c == AMOUNT_COL).collect();
+    let mut totals = vec![None; COLUMNS.len()];
+    totals[COUNT_COL] = Some(table.rows.len() as i64);
+    totals[AMOUNT_COL] = Some(table.rows.iter().filter_map(|r| r.get(AMOUNT_COL)?.parse::<i64>().ok()).sum());
+    crate::service::reports::xlsx::write(table, sheet, header, totals_label, &money, &totals)
 }
 
 /// The register's CSV: the table's rows (the API's CSV conventions: UTF-8 with a byte
@@ -406,7 +358,7 @@ pub fn csv(register: &Register, header: &[String], totals_label: &str) -> Result
     table.header = header.to_vec();
     let mut totals = vec![String::new(); COLUMNS.len()];
     totals[0] = totals_label.to_owned();
-    totals[5] = register.entries.len().to_string();
+    totals[COUNT_COL] = register.entries.len().to_string();
     totals[AMOUNT_COL] = register.total().to_string();
     table.rows.push(totals);
     table.to_csv()

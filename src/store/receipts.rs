@@ -230,32 +230,6 @@ pub struct DuplicateNumber {
     pub copies: i64,
 }
 
-/// A receipt as the register lists it (the signed content is read for the payer, dossier
-/// and gateway it names).
-#[derive(Debug, Clone, FromRow)]
-pub struct RegisterRow {
-    pub id: String,
-    pub token: String,
-    pub payment_id: String,
-    pub agency_code: String,
-    pub template: String,
-    pub series: String,
-    pub year: i32,
-    pub number: i64,
-    pub kind: String,
-    pub status: String,
-    pub cancel_reason: Option<String>,
-    #[sqlx(try_from = "OptMillis")]
-    pub cancelled_at: Option<i64>,
-    pub amount: i64,
-    #[sqlx(try_from = "Millis")]
-    pub issued_at: i64,
-    pub content: String,
-}
-
-const REGISTER_COLS: &str = "id, token, payment_id, agency_code, template, series, year, number, kind, status, \
-    cancel_reason, cancelled_at, amount, issued_at, content";
-
 /// The four columns a series is keyed by.
 const SERIES_KEY: &str = "agency_code, template, series, year";
 
@@ -337,9 +311,9 @@ impl Store {
         after_number: i64,
         after_id: &str,
         limit: i64,
-    ) -> Result<Vec<RegisterRow>> {
+    ) -> Result<Vec<ReceiptRow>> {
         Ok(on_pool!(self, |db| sqlx::query_as(&format!(
-            "SELECT {REGISTER_COLS} FROM receipts WHERE agency_code = $1 AND series = $2 \
+            "SELECT {COLS} FROM receipts WHERE agency_code = $1 AND series = $2 \
              AND issued_at >= $3 AND issued_at < $4 AND (number > $5 OR (number = $5 AND id > $6)) \
              ORDER BY number, id LIMIT $7"
         ))
@@ -361,9 +335,9 @@ impl Store {
         agency_code: Option<&str>,
         start: i64,
         end: i64,
-    ) -> Result<Vec<RegisterRow>> {
+    ) -> Result<Vec<ReceiptRow>> {
         Ok(on_pool!(self, |db| sqlx::query_as(&format!(
-            "SELECT {REGISTER_COLS} FROM receipts WHERE ($1 = '' OR agency_code = $1) \
+            "SELECT {COLS} FROM receipts WHERE ($1 = '' OR agency_code = $1) \
              AND issued_at >= $2 AND issued_at < $3 ORDER BY {SERIES_KEY}, number, id"
         ))
         .bind(agency_code.unwrap_or(""))

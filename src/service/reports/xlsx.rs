@@ -28,12 +28,26 @@ pub fn totals(table: &Table) -> Vec<Option<i64>> {
 /// The workbook's bytes: sheet `sheet`, `header` (the column titles to show, one per column
 /// of `table`), the rows, then `totals_label` with the sum of each numeric column.
 pub fn workbook(table: &Table, sheet: &str, header: &[String], totals_label: &str) -> Result<Vec<u8>, Error> {
+    write(table, sheet, header, totals_label, &table.numeric, &totals(table))
+}
+
+/// As [`workbook`], with the thousands format only on the columns `money` marks (other
+/// numeric columns are plain numbers) and the totals row's numbers given (`None`: blank).
+pub fn write(
+    table: &Table,
+    sheet: &str,
+    header: &[String],
+    totals_label: &str,
+    money_cols: &[bool],
+    totals: &[Option<i64>],
+) -> Result<Vec<u8>, Error> {
     let mut book = Workbook::new();
     let ws = book.add_worksheet();
     ws.set_name(sheet).map_err(Error::internal)?;
     let head =
         Format::new().set_bold().set_background_color(Color::RGB(0xF3F5F8)).set_border_bottom(FormatBorder::Thin);
     let money = Format::new().set_num_format("#,##0");
+    let plain = Format::new().set_num_format("0");
     let total_text = Format::new().set_bold().set_border_top(FormatBorder::Thin);
     let total_money = Format::new().set_bold().set_num_format("#,##0").set_border_top(FormatBorder::Thin);
     for (c, h) in header.iter().enumerate() {
@@ -46,7 +60,8 @@ pub fn workbook(table: &Table, sheet: &str, header: &[String], totals_label: &st
             let number = table.numeric.get(c).copied().unwrap_or(false);
             match cell.parse::<i64>() {
                 Ok(v) if number && v.abs() < EXACT => {
-                    ws.write_number_with_format(row, col, v as f64, &money).map_err(Error::internal)?;
+                    let f = if money_cols.get(c).copied().unwrap_or(false) { &money } else { &plain };
+                    ws.write_number_with_format(row, col, v as f64, f).map_err(Error::internal)?;
                 }
                 _ if cell.is_empty() => {}
                 _ => {
@@ -57,7 +72,7 @@ pub fn workbook(table: &Table, sheet: &str, header: &[String], totals_label: &st
         row += 1;
     }
     ws.write_string_with_format(row, 0, totals_label, &total_text).map_err(Error::internal)?;
-    for (c, t) in totals(table).into_iter().enumerate() {
+    for (c, t) in totals.iter().copied().enumerate() {
         match t {
             Some(v) if v.abs() < EXACT => {
                 ws.write_number_with_format(row, c as u16, v as f64, &total_money).map_err(Error::internal)?;

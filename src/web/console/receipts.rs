@@ -7,6 +7,7 @@
 //! applies throughout (another agency is 404, like a missing one).
 
 use super::pages::{enc, OptionCtx};
+use super::reports::{file, XLSX};
 use super::{frame, gmt7, i18n, render, Staff};
 use crate::app::AppState;
 use crate::domain::money::format_vnd;
@@ -14,8 +15,8 @@ use crate::service::error::{Code, Error};
 use crate::service::receipt_register::{self as svc, After, SeriesCheck};
 use crate::web::i18n::Lang;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
@@ -267,20 +268,6 @@ async fn page(state: &AppState, s: &Staff, q: &RegisterQuery) -> Result<Response
         list_agency => agency.unwrap_or_default(), links,
     };
     Ok(render(state, StatusCode::OK, "console/receipts.html", f, s.lang, ctx))
-}
-
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-fn file(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 async fn download(State(state): State<AppState>, s: Staff, Query(q): Query<RegisterQuery>, xlsx: bool) -> Response {

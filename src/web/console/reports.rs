@@ -362,7 +362,8 @@ fn column_title(lang: Lang, name: &str) -> String {
     }
 }
 
-fn file(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
+/// A download: `bytes` as `filename`, never cached (the console's reports and registers).
+pub(super) fn file(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -374,7 +375,7 @@ fn file(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
         .into_response()
 }
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(super) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 async fn download(
     State(state): State<AppState>,
