@@ -847,6 +847,33 @@ mod tests {
         vec![(DEMO_ENV.to_string(), "true".to_string())]
     }
 
+    #[test]
+    fn a_receipt_provider_must_exist_have_an_address_and_a_retry_schedule() {
+        let load = |toml: &str| {
+            let dir =
+                std::env::temp_dir().join(format!("feegate-rp-{}-{}", std::process::id(), crate::store::now_ms()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = dir.join("c.toml");
+            std::fs::write(&file, toml).unwrap();
+            Config::load_with(Some(&file), &[]).map(|_| ()).map_err(|e| format!("{e:#}"))
+        };
+        const P: &str = "[receipts.providers.p]\nname = \"P\"\nsecret = { env = \"HOME\" }\n";
+        assert_eq!(load(&format!("{P}url = \"https://p.example\"\n")), Ok(()));
+        let cases = [
+            (
+                format!("[receipts.agencies.\"A.1\"]\nprovider = \"q\"\n{P}url = \"https://p.example\"\n"),
+                "no [receipts.providers.q]",
+            ),
+            (format!("{P}url = \"ftp://p.example\"\n"), "receipts.providers.p.url must be an http(s) URL"),
+            (format!("{P}url = \"\"\n"), "receipts.providers.p.url must be an http(s) URL"),
+            ("[receipts]\nretry_secs = []\n".to_string(), "receipts.retry_secs must hold at least one wait"),
+        ];
+        for (toml, want) in cases {
+            let err = load(&toml).expect_err(&toml);
+            assert!(err.contains(want), "{err} should say {want}");
+        }
+    }
+
     fn production(toml: &str) -> Result<(), String> {
         let dir = std::env::temp_dir().join(format!("feegate-prod-{}-{}", std::process::id(), crate::store::now_ms()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -591,17 +591,18 @@ async fn an_external_provider_down_or_losing_its_answer_issues_each_receipt_once
     app.stop().await;
 }
 
-#[tokio::test]
-async fn provider_jobs_on_two_nodes_issue_every_receipt_exactly_once() {
-    // One provider for both nodes (an in-test simulator on 127.0.0.1), answers lost now and
-    // then, retried after a second.
+/// A provider simulator on 127.0.0.1 checking requests with `sim_secret`, and a config file
+/// that points the demo's provider at it (feegate signs with the demo's secret), retried
+/// after a second: (its address, the config file, the server task).
+async fn external_provider(sim_secret: &str) -> (String, std::path::PathBuf, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = feegate_receipt_issuer::sim::router("bienlai-sim", b"receipt-provider-demo-secret", &base);
+    let router = feegate_receipt_issuer::sim::router("bienlai-sim", sim_secret.as_bytes(), &base);
     let server = tokio::spawn(async move {
         axum::serve(listener, router).await.unwrap();
     });
-    let config = std::env::temp_dir().join(format!("feegate-provider-{}.toml", std::process::id()));
+    let port = base.rsplit(':').next().unwrap_or_default().to_owned();
+    let config = std::env::temp_dir().join(format!("feegate-provider-{}-{port}.toml", std::process::id()));
     std::fs::write(
         &config,
         format!(
@@ -610,6 +611,39 @@ async fn provider_jobs_on_two_nodes_issue_every_receipt_exactly_once() {
         ),
     )
     .unwrap();
+    (base, config, server)
+}
+
+#[tokio::test]
+async fn a_provider_that_refuses_leaves_the_payment_paid_and_its_job_failed_with_the_providers_words() {
+    // The provider knows another secret: it answers 401, a refusal, not an outage.
+    let (base, config, server) = external_provider("another-secret").await;
+    let app = TestApp::spawn_with(&[("FEEGATE_CONFIG", config.to_str().unwrap())]).await;
+    let (id, _) = payment_of(&app, "H12.25").await;
+    assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"), "the payment is paid regardless");
+    let r = provider_reaches(&app, &id, "failed").await;
+    assert!(r["provider"]["error"].as_str().unwrap().contains("401"), "{r}");
+    assert_eq!(r["status"], "issued", "feegate's own receipt stands");
+    let (status, attempts): (String, i64) =
+        sqlx::query_as("SELECT status, CAST(attempts AS BIGINT) FROM receipt_jobs WHERE receipt_id = $1")
+            .bind(r["id"].as_str().unwrap())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("failed", 1), "a refusal is not retried by itself");
+    assert!(sim_made(&base).await.is_empty());
+    let html = app.client.get(r["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("chưa phát hành biên lai điện tử"), "the receipt's page says so");
+    app.stop().await;
+    server.abort();
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn provider_jobs_on_two_nodes_issue_every_receipt_exactly_once() {
+    // One provider for both nodes (an in-test simulator on 127.0.0.1), answers lost now and
+    // then, retried after a second.
+    let (base, config, server) = external_provider("receipt-provider-demo-secret").await;
     let env = [("FEEGATE_CONFIG", config.to_str().unwrap()), ("FEEGATE_RATE_LIMITS_ENABLED", "false")];
     let first = TestApp::spawn_with(&env).await;
     // SQLite serves one node; PostgreSQL two.
