@@ -173,7 +173,11 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
             amount: format_vnd(l.amount),
         })
         .collect();
-    let receipt = match crate::service::receipts::issued_for(state, &p.id).await {
+    let issued = match payable {
+        true => Ok(None),
+        false => crate::service::receipts::issued_for(state, &p.id).await,
+    };
+    let receipt = match issued {
         Ok(r) => r.map(|r| {
             let paid_at = time::OffsetDateTime::parse(&r.paid_at, &time::format_description::well_known::Rfc3339)
                 .ok()
@@ -204,8 +208,14 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
             transfer_url => qr.then(|| format!("/checkout/{}/transfer?lang={}", p.id, lang.code())),
         }
     });
-    let Ok(back_url) = crate::service::checkout::back_url(state, c, &state.config.site.portal_url).await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    // The way back (and its receipt and signature) only where the page shows it: not while
+    // the payment can still be paid (the page most viewed).
+    let back_url = match payable {
+        true => None,
+        false => match crate::service::checkout::back_url(state, c, &state.config.site.portal_url).await {
+            Ok(u) => u,
+            Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        },
     };
     let html = state.pages.render(
         "checkout.html",
