@@ -683,10 +683,12 @@ impl Store {
         Ok(id)
     }
 
+    /// A payment's history in the order it was written (`seq`: events of one transaction
+    /// share a millisecond, and the success comes before its receipt).
     pub async fn events(&self, payment_id: &str) -> Result<Vec<EventRow>> {
         Ok(on_pool!(self, |db| sqlx::query_as(
             "SELECT id, payment_id, type, status_from, status_to, data, webhook, delivery_status, created_at \
-             FROM events WHERE payment_id = $1 ORDER BY created_at, id",
+             FROM events WHERE payment_id = $1 ORDER BY seq",
         )
         .bind(payment_id)
         .fetch_all(db)
