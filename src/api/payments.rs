@@ -206,7 +206,7 @@ pub struct StartAttempt {
 /// Start an attempt through a connector; answers the action for the payer's browser.
 #[utoipa::path(post, path = "/v1/payments/{id}/attempts", tag = "payments", params(("id" = String, Path)),
     request_body = StartAttempt,
-    responses((status = 201, body = Object, description = "{\"type\":\"redirect\",\"url\"} or {\"type\":\"qr\",\"payload\",\"transfer\"}"),
+    responses((status = 201, body = Object, description = "{\"type\":\"redirect\",\"url\"}, {\"type\":\"qr\",\"payload\",\"transfer\"}, or (a bank transfer to a payment whose lines go to several accounts) {\"type\":\"transfers\",\"transfers\":[{\"attempt_id\",\"payload\",\"transfer\"}]}: one QR per account, paid when all have arrived"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "payment_not_payable"),
         (status = 422, body = ErrorBody, description = "unknown_connector, connector_not_allowed, ..."),
         (status = 502, body = ErrorBody, description = "the gateway failed")))]

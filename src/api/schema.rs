@@ -122,6 +122,13 @@ schema_of! {
         status: String,
         reference: String,
         gateway_ref: Option<String>,
+        /// What this attempt collects: the payment's amount, or one leg's.
+        amount: String,
+        /// For a bank transfer to a payment whose lines go to several accounts: the legs'
+        /// group (its first leg's id), this leg's place in it, and its account.
+        leg_group: Option<String>,
+        leg: Option<i64>,
+        account_id: Option<String>,
         created_at: String,
     }
 }

@@ -135,6 +135,9 @@ pub mod review {
     pub const SECOND_SUCCESS: &str = "second_success";
     pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
     pub const CONFLICTING_OUTCOME: &str = "conflicting_outcome";
+    /// The deadline passed with only some legs of a transfer to several accounts arrived:
+    /// the payment is expired and what arrived is to be refunded.
+    pub const TRANSFER_INCOMPLETE: &str = "transfer_incomplete";
 }
 
 /// A checked line of a new payment (account chosen later, by routing).

@@ -291,6 +291,14 @@ async fn landed_in(
 /// The account an attempt routed the transfer to: the one its QR named, or (if the
 /// gateway's answer to start was never recorded) the payment's single account.
 async fn routed_account(state: &AppState, attempt: &AttemptRow) -> Result<Option<CreditedAccount>, Error> {
+    if let Some(id) = &attempt.leg_account_id {
+        // A leg of a transfer to several accounts: its own account, whatever else.
+        return Ok(state
+            .store
+            .account(id)
+            .await?
+            .map(|a| CreditedAccount { bank_bin: a.bank_bin, account_number: a.account_number }));
+    }
     if let Ok(Action::Qr { transfer, .. }) = serde_json::from_str::<Action>(&attempt.action) {
         return Ok(Some(CreditedAccount { bank_bin: transfer.bank_bin, account_number: transfer.account_number }));
     }
@@ -375,41 +383,24 @@ async fn apply_in(
         }
         Outcome::Succeeded => {
             let txn = fact.gateway_txn.as_deref();
+            if attempt.leg_group.is_some() {
+                // The payment's row before the leg's (as a one-piece success takes them the
+                // other way round, it would deadlock with one paying the payment now).
+                store.lock_payment(tx, pid).await?;
+            }
             if store.succeed_attempt(tx, &attempt.id, txn).await? {
-                if let Some(paid) = store.pay_payment(tx, pid, &attempt.id, now_ms()).await? {
-                    // The payment is paid: its other attempts are done, and its receipt is
-                    // issued, in this transaction.
-                    let closed = store.close_other_attempts(tx, pid, &attempt.id).await?;
-                    let lines = store.lines_in(tx, pid).await?;
-                    let attempts = store.attempts_in(tx, pid).await?;
-                    let receipt = crate::service::receipts::issue(state, tx, &paid, &lines, attempt, txn).await?;
-                    let receipt = crate::service::receipts::view(&state.config.public_url, &receipt);
-                    let view = PaymentView::build(&state.config.public_url, &paid, &lines, &attempts);
-                    let mut data = serde_json::to_value(view).map_err(Error::internal)?;
-                    data["receipt"] = serde_json::to_value(&receipt).map_err(Error::internal)?;
-                    store
-                        .insert_event(
-                            tx,
-                            pid,
-                            "payment.succeeded",
-                            Some(PaymentStatus::Pending),
-                            Some(PaymentStatus::Succeeded),
-                            &data,
-                            true,
-                        )
-                        .await?;
-                    let mut entry = serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn,
-                        "other_attempts_closed": closed});
-                    if let Some(h) = heard.take() {
-                        entry["callback"] = h;
+                let paying = match &attempt.leg_group {
+                    None => Some((attempt.clone(), txn.map(str::to_owned))),
+                    Some(group) => match leg_arrived(state, tx, attempt, group, txn, actor, heard).await? {
+                        LegArrived::Complete(first, txns) => Some((first, Some(txns))),
+                        LegArrived::Awaiting => return Ok(Disposition::Applied),
+                        LegArrived::NotPayable => None,
+                    },
+                };
+                if let Some((paying, txn)) = paying {
+                    if pay(state, tx, &paying, txn.as_deref(), actor, heard).await? {
+                        return Ok(Disposition::Applied);
                     }
-                    store.audit(tx, pid, "payment.succeeded", actor, &entry).await?;
-                    let issued = serde_json::to_value(&receipt).map_err(Error::internal)?;
-                    // The success webhook carries the receipt too; receipt.issued follows it
-                    // (in order, per payment) for a portal that files receipts by event.
-                    store.insert_event(tx, pid, "receipt.issued", None, None, &issued, true).await?;
-                    metrics::counter!("feegate_payment_transitions_total", "to" => "succeeded").increment(1);
-                    return Ok(Disposition::Applied);
                 }
                 // The attempt succeeded but the payment can no longer take it.
                 late_or_second(state, tx, attempt, txn, actor).await?;
@@ -443,6 +434,115 @@ async fn apply_in(
     }
 }
 
+/// Pays the payment with `attempt` (for a transfer to several accounts, its first leg, with
+/// every leg's transaction): the payment's other attempts are closed and its receipt is
+/// issued, in this transaction. `false` when the payment can no longer take it.
+async fn pay(
+    state: &AppState,
+    tx: &mut Tx,
+    attempt: &AttemptRow,
+    txn: Option<&str>,
+    actor: &str,
+    heard: &mut Option<serde_json::Value>,
+) -> Result<bool, Error> {
+    let store = &state.store;
+    let pid = &attempt.payment_id;
+    let Some(paid) = store.pay_payment(tx, pid, &attempt.id, now_ms()).await? else { return Ok(false) };
+    let closed = store.close_other_attempts(tx, pid, &attempt.id).await?;
+    let lines = store.lines_in(tx, pid).await?;
+    let attempts = store.attempts_in(tx, pid).await?;
+    let receipt = crate::service::receipts::issue(state, tx, &paid, &lines, attempt, txn).await?;
+    let receipt = crate::service::receipts::view(&state.config.public_url, &receipt);
+    let view = PaymentView::build(&state.config.public_url, &paid, &lines, &attempts);
+    let mut data = serde_json::to_value(view).map_err(Error::internal)?;
+    data["receipt"] = serde_json::to_value(&receipt).map_err(Error::internal)?;
+    store
+        .insert_event(
+            tx,
+            pid,
+            "payment.succeeded",
+            Some(PaymentStatus::Pending),
+            Some(PaymentStatus::Succeeded),
+            &data,
+            true,
+        )
+        .await?;
+    let mut entry = serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn, "other_attempts_closed": closed});
+    if let Some(h) = heard.take() {
+        entry["callback"] = h;
+    }
+    store.audit(tx, pid, "payment.succeeded", actor, &entry).await?;
+    let issued = serde_json::to_value(&receipt).map_err(Error::internal)?;
+    // The success webhook carries the receipt too; receipt.issued follows it (in order, per
+    // payment) for a portal that files receipts by event.
+    store.insert_event(tx, pid, "receipt.issued", None, None, &issued, true).await?;
+    metrics::counter!("feegate_payment_transitions_total", "to" => "succeeded").increment(1);
+    // Money that arrived for another way of paying it (a leg of an unfinished transfer to
+    // several accounts) is now more than the payment: a person refunds it.
+    for other in attempts.iter().filter(|a| {
+        a.status() == AttemptStatus::Succeeded
+            && a.id != attempt.id
+            && a.leg_group.is_some()
+            && a.leg_group != attempt.leg_group
+    }) {
+        let detail = format!(
+            "payment paid by attempt {}; leg {} of an unfinished transfer ({} đồng, transaction {}) had arrived \
+             too: refund it",
+            attempt.id,
+            other.id,
+            other.amount,
+            other.gateway_txn.as_deref().unwrap_or("-")
+        );
+        needs_review(state, tx, pid, review::SECOND_SUCCESS, &detail, actor).await?;
+    }
+    Ok(true)
+}
+
+/// What a leg's arrival makes of its group.
+enum LegArrived {
+    /// Every leg has arrived: pay the payment with the first leg and these transactions.
+    Complete(AttemptRow, String),
+    /// Legs are still awaited; the payment stays pending.
+    Awaiting,
+    /// The payment can no longer be paid (paid another way, expired, cancelled).
+    NotPayable,
+}
+
+/// A leg of group `group` has just arrived (its attempt succeeded in `tx`). The payment's
+/// row is taken first, so of two legs arriving at once on two nodes the second counts
+/// after the first has committed, and exactly one sees the group complete.
+async fn leg_arrived(
+    state: &AppState,
+    tx: &mut Tx,
+    attempt: &AttemptRow,
+    group: &str,
+    txn: Option<&str>,
+    actor: &str,
+    heard: &mut Option<serde_json::Value>,
+) -> Result<LegArrived, Error> {
+    let store = &state.store;
+    let pid = &attempt.payment_id;
+    let p = store.lock_payment(tx, pid).await?.ok_or_else(|| Error::not_found("payment"))?;
+    if !p.status().is_payable() {
+        return Ok(LegArrived::NotPayable);
+    }
+    let attempts = store.attempts_in(tx, pid).await?;
+    let legs = crate::service::attempts::legs_of(&attempts, group);
+    let awaited: Vec<&&AttemptRow> = legs.iter().filter(|l| l.status() != AttemptStatus::Succeeded).collect();
+    if awaited.is_empty() {
+        let txns: Vec<&str> = legs.iter().map(|l| l.gateway_txn.as_deref().unwrap_or("-")).collect();
+        let first = legs.first().map(|l| (*l).clone()).ok_or_else(|| Error::internal("a group without legs"))?;
+        return Ok(LegArrived::Complete(first, txns.join(", ")));
+    }
+    let mut entry = serde_json::json!({"attempt_id": attempt.id, "leg": attempt.leg, "legs": legs.len(),
+        "gateway_txn": txn, "amount": attempt.amount, "awaiting": awaited.iter().map(|l| &l.id).collect::<Vec<_>>()});
+    if let Some(h) = heard.take() {
+        entry["callback"] = h;
+    }
+    store.audit(tx, pid, "attempt.leg_arrived", actor, &entry).await?;
+    Ok(LegArrived::Awaiting)
+}
+
 /// A second credit under a paid attempt's reference is a collection of its own: it is
 /// recorded as a succeeded attempt (reference `<reference>.<credit>`, the credit as its
 /// transaction) so that finance can refund exactly it. The bank's retry of the same credit
@@ -464,6 +564,9 @@ async fn record_second_credit(
         failure_code: None,
         created_at: now,
         updated_at: now,
+        // Not a leg of the group: a collection of its own (still in the leg's account).
+        leg_group: None,
+        leg: None,
         ..attempt.clone()
     };
     if state.store.record_duplicate_attempt(tx, &second, &attempt.id).await? {

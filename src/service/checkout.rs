@@ -1,13 +1,13 @@
 //! What the hosted checkout pages read: a payment with its lines, its agency's name and
-//! its attempts (which one paid, whether the last one failed), the latest open attempt's
-//! action (the QR transfer page), and the form-token key. The pages (`web/`) read through
+//! its attempts (which one paid, whether the last one failed), the transfers awaited (the
+//! QR transfer page), and the form-token key. The pages (`web/`) read through
 //! here, never the store.
 
 use crate::app::AppState;
 use crate::domain::payment::AttemptStatus;
 use crate::service::error::Error;
 use crate::store::payments::{AttemptRow, LineRow, PaymentRow};
-use feegate_connector::Action;
+use feegate_connector::{Action, TransferInstructions};
 
 /// A payment as its checkout page shows it.
 #[derive(Debug, Clone)]
@@ -21,9 +21,30 @@ pub struct Checkout {
 }
 
 impl Checkout {
-    /// The attempt that paid the payment (the first that succeeded).
+    /// The attempt that paid the payment (the first that succeeded; of a transfer to several
+    /// accounts, the first leg of the group whose legs all arrived).
     pub fn paid_by(&self) -> Option<&AttemptRow> {
-        self.attempts.iter().find(|a| a.status() == AttemptStatus::Succeeded)
+        let done = |a: &&AttemptRow| match &a.leg_group {
+            None => true,
+            Some(g) => {
+                super::attempts::legs_of(&self.attempts, g).iter().all(|l| l.status() == AttemptStatus::Succeeded)
+            }
+        };
+        let first = self.attempts.iter().filter(|a| a.status() == AttemptStatus::Succeeded).find(done)?;
+        match &first.leg_group {
+            Some(g) => self.attempts.iter().find(|a| &a.id == g),
+            None => Some(first),
+        }
+    }
+
+    /// The transaction number(s) of what paid `a`: each leg's, when it is a transfer to
+    /// several accounts.
+    pub fn transaction_of(&self, a: &AttemptRow) -> String {
+        let one = |a: &AttemptRow| a.gateway_txn.clone().unwrap_or_else(|| a.reference.clone());
+        match &a.leg_group {
+            Some(g) => super::attempts::legs_of(&self.attempts, g).into_iter().map(one).collect::<Vec<_>>().join(", "),
+            None => one(a),
+        }
     }
 
     /// The latest attempt, if it failed (`superseded` ones, closed because another attempt
@@ -61,14 +82,43 @@ pub async fn load(state: &AppState, id: &str) -> Result<Option<Checkout>, Error>
     Ok(Some(Checkout { payment, lines, agency_name, attempts }))
 }
 
-/// The latest open attempt of payment `id` that left a readable action: (connector, action).
-pub async fn open_action(state: &AppState, id: &str) -> Result<Option<(String, Action)>, Error> {
+/// One transfer the QR page shows.
+#[derive(Debug, Clone)]
+pub struct ShownTransfer {
+    /// Whether its money has arrived (a leg of a transfer to several accounts).
+    pub arrived: bool,
+    pub payload: String,
+    pub transfer: TransferInstructions,
+}
+
+/// What the QR page shows: the transfers of the latest open attempt (all the legs of its
+/// group, when its payment's lines go to several accounts), with the connector's id.
+#[derive(Debug, Clone)]
+pub struct Transfers {
+    pub connector_id: String,
+    pub transfers: Vec<ShownTransfer>,
+}
+
+/// The transfers awaited for payment `id`; `None` when no transfer is awaited (paid,
+/// failed, expired, or the open attempt is not a bank transfer).
+pub async fn transfers(state: &AppState, id: &str) -> Result<Option<Transfers>, Error> {
     let attempts = state.store.attempts(id).await?;
-    Ok(attempts
-        .iter()
-        .rev()
-        .find(|a| a.status().is_open())
-        .and_then(|a| serde_json::from_str::<Action>(&a.action).ok().map(|act| (a.connector_id.clone(), act))))
+    let Some(open) = attempts.iter().rev().find(|a| a.status().is_open()) else { return Ok(None) };
+    let legs: Vec<&AttemptRow> = match &open.leg_group {
+        Some(g) => super::attempts::legs_of(&attempts, g),
+        None => vec![open],
+    };
+    let mut transfers = Vec::new();
+    for leg in legs {
+        match serde_json::from_str::<Action>(&leg.action) {
+            Ok(Action::Qr { payload, transfer }) => {
+                transfers.push(ShownTransfer { arrived: leg.status() == AttemptStatus::Succeeded, payload, transfer })
+            }
+            // Not a transfer (a redirect), or its code was never recorded: nothing to show.
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(Transfers { connector_id: open.connector_id.clone(), transfers }))
 }
 
 /// The key of the checkout form tokens (loaded from, or made in, the database).

@@ -96,6 +96,31 @@ async fn expire(state: &AppState, p: &PaymentRow) -> anyhow::Result<bool> {
         return Ok(false);
     }
     store.expire_open_attempts(&mut tx, &p.id).await?;
+    // Legs of a transfer to several accounts that arrived while another did not: that money
+    // is in the agencies' accounts for a payment that will never be paid. A person refunds
+    // each (POST /v1/payments/{id}/refunds naming its attempt_id).
+    let attempts = store.attempts_in(&mut tx, &p.id).await?;
+    let arrived: Vec<String> = attempts
+        .iter()
+        .filter(|a| a.leg_group.is_some() && a.status() == AttemptStatus::Succeeded)
+        .map(|a| format!("{} ({} đồng, transaction {})", a.id, a.amount, a.gateway_txn.as_deref().unwrap_or("-")))
+        .collect();
+    if !arrived.is_empty() {
+        let detail = format!(
+            "the deadline passed before every transfer arrived; arrived and to be refunded: {}",
+            arrived.join("; ")
+        );
+        crate::service::callbacks::needs_review(
+            state,
+            &mut tx,
+            &p.id,
+            crate::domain::payment::review::TRANSFER_INCOMPLETE,
+            &detail,
+            "worker:expiry",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    }
     let data =
         crate::service::callbacks::payment_data(state, &mut tx, &p.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
     store

@@ -120,6 +120,15 @@ pub async fn create(
     .ok_or_else(|| {
         ApiError::new(Code::PaymentNotRefundable, format!("a {} payment cannot be refunded", payment.status))
     })?;
+    // A leg of the transfer to several accounts that paid the payment is the payment's own
+    // collection: its refund is the payment's (split over the lines like any other).
+    let paying_leg = |a: &crate::store::payments::AttemptRow| {
+        a.leg_group.is_some() && paying.as_ref().is_some_and(|p| a.leg_group.as_ref() == Some(p))
+    };
+    let attempt = match paying_leg(attempt) {
+        true => paying.as_ref().and_then(|p| attempts.iter().find(|a| &a.id == p)).unwrap_or(attempt),
+        false => attempt,
+    };
     let duplicate = paying.as_deref() != Some(attempt.id.as_str());
     if duplicate && attempt.status != crate::domain::payment::AttemptStatus::Succeeded {
         return Err(ApiError::new(

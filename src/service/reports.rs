@@ -43,16 +43,21 @@ pub fn refund_shares(lines: &[LineInfo], refunds: &[RefundInfo]) -> HashMap<Stri
     for r in refunds {
         by_payment.entry((r.payment_id.as_str(), r.duplicate_attempt_id.as_deref())).or_default().push(r);
     }
-    let mut lines_of: HashMap<&str, Vec<i64>> = HashMap::new();
+    let mut lines_of: HashMap<&str, Vec<&LineInfo>> = HashMap::new();
     for l in lines {
-        lines_of.entry(l.payment_id.as_str()).or_default().push(l.amount);
+        lines_of.entry(l.payment_id.as_str()).or_default().push(l);
     }
     let mut out = HashMap::new();
     for ((pid, _), mut rs) in by_payment {
-        let Some(weights) = lines_of.get(pid) else { continue };
+        let Some(ls) = lines_of.get(pid) else { continue };
+        // A leg of a transfer to several accounts brought only its account's lines: the
+        // refunds of such a duplicate are split over those lines alone.
+        let only = rs.first().and_then(|r| r.duplicate_account_id.as_deref());
+        let weights: Vec<i64> =
+            ls.iter().map(|l| if only.is_none_or(|a| a == l.account_id) { l.amount } else { 0 }).collect();
         rs.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
         let amounts: Vec<i64> = rs.iter().map(|r| r.amount).collect();
-        for (r, share) in rs.iter().zip(refund_line_shares(weights, &amounts)) {
+        for (r, share) in rs.iter().zip(refund_line_shares(&weights, &amounts)) {
             out.insert(r.id.clone(), share);
         }
     }
@@ -530,6 +535,7 @@ mod tests {
             amount,
             updated_at: at,
             duplicate_attempt_id: None,
+            duplicate_account_id: None,
         }
     }
 

@@ -47,6 +47,13 @@ pub struct AttemptView {
     pub status: String,
     pub reference: String,
     pub gateway_ref: Option<String>,
+    pub amount: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub leg_group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub leg: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub account_id: Option<String>,
     pub created_at: String,
 }
 
@@ -101,6 +108,10 @@ impl PaymentView {
                     status: a.status.as_str().to_owned(),
                     reference: a.reference.clone(),
                     gateway_ref: a.gateway_txn.clone().or_else(|| a.gateway_ref.clone()),
+                    amount: a.amount.to_string(),
+                    leg_group: a.leg_group.clone(),
+                    leg: a.leg,
+                    account_id: a.leg_account_id.clone(),
                     created_at: rfc3339(a.created_at),
                 })
                 .collect(),

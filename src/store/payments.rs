@@ -1,7 +1,7 @@
 //! Payments, lines, attempts, events and raw callbacks.
 
 use super::types::{Millis, OptMillis};
-use super::{now_ms, Result, Store, Tx};
+use super::{now_ms, Backend, Result, Store, Tx};
 use crate::domain::payment::{AttemptStatus, PaymentStatus};
 use sqlx::FromRow;
 
@@ -70,6 +70,13 @@ pub struct AttemptRow {
     pub created_at: i64,
     #[sqlx(try_from = "Millis")]
     pub updated_at: i64,
+    /// The legs of one multi-account bank transfer share this (the first leg's id); `None`
+    /// for a one-piece attempt (migration 0017).
+    pub leg_group: Option<String>,
+    /// This leg's place in its group, from 1.
+    pub leg: Option<i64>,
+    /// The account this leg's transfer must land in.
+    pub leg_account_id: Option<String>,
 }
 
 impl AttemptRow {
@@ -147,9 +154,8 @@ pub(crate) const PAYMENT_COLS: &str =
 
 const ATTEMPT_COLS: &str =
     "id, payment_id, connector_id, reference, status, amount, currency, gateway_ref, gateway_txn, \
-    failure_code, action, created_at, updated_at";
+    failure_code, action, created_at, updated_at, leg_group, leg, leg_account_id";
 
-/// Binds an attempt's columns in `ATTEMPT_COLS` order ($1 .. $13).
 /// Binds an attempt's columns in `ATTEMPT_COLS` order (a macro: the query is typed by the
 /// driver it runs on).
 /// Binds a payment row's columns in [`PAYMENT_COLS`] order ($1..$19).
@@ -195,6 +201,9 @@ macro_rules! bind_attempt {
             .bind(&a.action)
             .bind(Millis(a.created_at))
             .bind(Millis(a.updated_at))
+            .bind(&a.leg_group)
+            .bind(a.leg)
+            .bind(&a.leg_account_id)
     }};
 }
 
@@ -274,7 +283,7 @@ impl Store {
     /// The attempts, read inside a transaction.
     pub async fn attempts_in(&self, tx: &mut Tx, payment_id: &str) -> Result<Vec<AttemptRow>> {
         Ok(on_tx!(tx, |db| sqlx::query_as(&format!(
-            "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, id"
+            "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, COALESCE(leg, 0), id"
         ))
         .bind(payment_id)
         .fetch_all(db)
@@ -283,7 +292,7 @@ impl Store {
 
     pub async fn attempts(&self, payment_id: &str) -> Result<Vec<AttemptRow>> {
         Ok(on_pool!(self, |db| sqlx::query_as(&format!(
-            "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, id"
+            "SELECT {ATTEMPT_COLS} FROM attempts WHERE payment_id = $1 ORDER BY created_at, COALESCE(leg, 0), id"
         ))
         .bind(payment_id)
         .fetch_all(db)
@@ -594,7 +603,7 @@ impl Store {
     /// reference the credit carried.
     pub async fn record_duplicate_attempt(&self, tx: &mut Tx, a: &AttemptRow, second_of: &str) -> Result<bool> {
         let sql = format!(
-            "INSERT INTO attempts ({ATTEMPT_COLS}, second_of) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) \
+            "INSERT INTO attempts ({ATTEMPT_COLS}, second_of) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) \
              ON CONFLICT (reference) DO NOTHING"
         );
         let r = on_tx!(tx, |db| bind_attempt!(sqlx::query(&sql), a)
@@ -606,9 +615,39 @@ impl Store {
     }
 
     pub async fn insert_attempt(&self, tx: &mut Tx, a: &AttemptRow) -> Result<()> {
-        let sql = format!("INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)");
+        let sql = format!(
+            "INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
+        );
         on_tx!(tx, |db| bind_attempt!(sqlx::query(&sql), a).execute(db).await.map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Awaits again a leg of a multi-account transfer that was closed (the wrong amount or
+    /// account came, or its start failed) when the payer takes up its group again.
+    pub async fn reawait_leg(&self, tx: &mut Tx, id: &str) -> Result<bool> {
+        let r = on_tx!(tx, |db| sqlx::query(
+            "UPDATE attempts SET status = 'pending', failure_code = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = 'failed' AND leg_group IS NOT NULL"
+        )
+        .bind(Millis(now_ms()))
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(r == 1)
+    }
+
+    /// Takes the payment's row for the rest of `tx` (PostgreSQL: `FOR UPDATE`; SQLite's one
+    /// writer holds the whole database already): two legs of one transfer arriving at once
+    /// are counted one after the other, so exactly one of them sees the group complete.
+    /// `None` if there is no such payment.
+    pub async fn lock_payment(&self, tx: &mut Tx, id: &str) -> Result<Option<PaymentRow>> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let sql = format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1{lock}");
+        Ok(on_tx!(tx, |db| sqlx::query_as(&sql).bind(id).fetch_optional(db).await)?)
     }
 
     /// Moves an open attempt to `to`. Returns whether this call made the transition.

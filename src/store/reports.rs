@@ -41,7 +41,14 @@ pub struct RefundInfo {
     pub updated_at: i64,
     /// The duplicate collection (attempt) the refund returns; `None`: the payment's own.
     pub duplicate_attempt_id: Option<String>,
+    /// When that duplicate is a leg of a transfer to several accounts: the one account it
+    /// paid into (its refund comes out of that account's lines alone).
+    pub duplicate_account_id: Option<String>,
 }
+
+/// The column of [`RefundInfo::duplicate_account_id`] for a query over `refunds` as `rf`.
+pub(crate) const DUPLICATE_ACCOUNT: &str =
+    "(SELECT da.leg_account_id FROM attempts da WHERE da.id = rf.duplicate_attempt_id) AS duplicate_account_id";
 
 /// A settled line of a settlement file that is not a whole payment of ours.
 #[derive(Debug, Clone, FromRow)]
@@ -131,10 +138,11 @@ impl Store {
 
     /// Refunds that succeeded in `[start, end)`.
     pub async fn refunds_succeeded(&self, start: i64, end: i64) -> Result<Vec<RefundInfo>> {
-        Ok(on_pool!(self, |db| sqlx::query_as(
-            "SELECT id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id FROM refunds \
-             WHERE status = 'succeeded' AND updated_at >= $1 AND updated_at < $2",
-        )
+        Ok(on_pool!(self, |db| sqlx::query_as(&format!(
+            "SELECT rf.id, rf.payment_id, rf.connector_id, rf.amount, rf.updated_at, rf.duplicate_attempt_id, \
+             {DUPLICATE_ACCOUNT} FROM refunds rf WHERE rf.status = 'succeeded' AND rf.updated_at >= $1 \
+             AND rf.updated_at < $2"
+        ))
         .bind(Millis(start))
         .bind(Millis(end))
         .fetch_all(db)
@@ -146,8 +154,8 @@ impl Store {
         let mut out = Vec::new();
         for chunk in payment_ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT id, payment_id, connector_id, amount, updated_at, duplicate_attempt_id FROM refunds \
-                 WHERE status = 'succeeded' AND payment_id IN ({})",
+                "SELECT rf.id, rf.payment_id, rf.connector_id, rf.amount, rf.updated_at, rf.duplicate_attempt_id, \
+                 {DUPLICATE_ACCOUNT} FROM refunds rf WHERE rf.status = 'succeeded' AND rf.payment_id IN ({})",
                 marks(chunk.len())
             );
             out.extend(on_pool!(self, |db| {

@@ -30,6 +30,13 @@ fn marks(from: usize, n: usize) -> String {
 const ROUTED: &str = "CAST(COALESCE((SELECT SUM(l.amount) FROM payment_lines l \
     WHERE l.payment_id = p.id AND l.account_id = $1), 0) AS BIGINT)";
 
+/// What attempt `a` brought to account $1: a leg of a transfer to several accounts, its own
+/// amount in its own account; any other, its payment's lines routed there ([`ROUTED`]).
+const ATTEMPT_ROUTED: &str = "CAST(CASE WHEN a.leg_account_id IS NOT NULL \
+    THEN (CASE WHEN a.leg_account_id = $1 THEN a.amount ELSE 0 END) \
+    ELSE COALESCE((SELECT SUM(l.amount) FROM payment_lines l \
+    WHERE l.payment_id = p.id AND l.account_id = $1), 0) END AS BIGINT)";
+
 type PaymentRaw = (String, String, String, String, String, String, String, i64);
 /// A settlement item as a batch is summed from: (kind, amount, fee, outcome, our status,
 /// payment amount, routed here, payment, our refund).
@@ -77,7 +84,7 @@ impl Store {
         prefixes: &[String],
     ) -> Result<Vec<Payment>> {
         let cols = format!(
-            "SELECT a.reference, a.payment_id, a.id, a.connector_id, a.status, p.status, p.currency, {ROUTED} \
+            "SELECT a.reference, a.payment_id, a.id, a.connector_id, a.status, p.status, p.currency, {ATTEMPT_ROUTED} \
              FROM attempts a JOIN payments p ON p.id = a.payment_id"
         );
         let mut out: Vec<Payment> = Vec::new();
@@ -104,8 +111,9 @@ impl Store {
         if !direct.is_empty() {
             let sql = format!(
                 "{cols} WHERE a.status = 'succeeded' AND a.updated_at >= $2 AND a.updated_at < $3 \
-                 AND a.second_of IS NULL AND a.connector_id IN ({}) AND EXISTS (SELECT 1 FROM payment_lines l \
-                 WHERE l.payment_id = p.id AND l.account_id = $1) ORDER BY a.reference",
+                 AND a.second_of IS NULL AND a.connector_id IN ({}) AND (a.leg_account_id = $1 \
+                 OR (a.leg_account_id IS NULL AND EXISTS (SELECT 1 FROM payment_lines l \
+                 WHERE l.payment_id = p.id AND l.account_id = $1))) ORDER BY a.reference",
                 marks(4, direct.len())
             );
             push(
@@ -240,13 +248,27 @@ impl Store {
         }
         let sql = format!(
             "SELECT f.id, f.payment_id, f.connector_id, f.amount, f.updated_at, f.duplicate_attempt_id, \
-             f.reference, f.bank_reference, f.status, p.amount, {ROUTED} \
+             f.reference, f.bank_reference, f.status, p.amount, {ROUTED}, \
+             (SELECT da.leg_account_id FROM attempts da WHERE da.id = f.duplicate_attempt_id) \
              FROM refunds f JOIN payments p ON p.id = f.payment_id \
              WHERE f.status IN ('succeeded', 'pending_manual') AND f.updated_at >= $2 AND f.connector_id IN ({}) \
              ORDER BY f.created_at",
             marks(3, direct.len())
         );
-        type Raw = (String, String, String, i64, Millis, Option<String>, String, Option<String>, String, i64, i64);
+        type Raw = (
+            String,
+            String,
+            String,
+            i64,
+            Millis,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            Option<String>,
+        );
         Ok(on_pool!(self, |db| {
             let mut q = sqlx::query_as::<_, Raw>(&sql).bind(account_id).bind(Millis(since));
             for d in direct {
@@ -255,7 +277,8 @@ impl Store {
             q.fetch_all(db).await
         })?
         .into_iter()
-        .filter(|r| r.10 > 0 && r.9 > 0)
+        // A refund of a leg of a transfer to several accounts is paid out of that leg's account.
+        .filter(|r| r.10 > 0 && r.9 > 0 && r.11.as_ref().is_none_or(|a| a == account_id))
         .map(
             |(
                 id,
@@ -269,6 +292,7 @@ impl Store {
                 status,
                 _,
                 _,
+                duplicate_account_id,
             )| {
                 StatementRefund {
                     refund: RefundInfo {
@@ -278,6 +302,7 @@ impl Store {
                         amount,
                         updated_at: updated_at.0,
                         duplicate_attempt_id,
+                        duplicate_account_id,
                     },
                     reference,
                     bank_reference,

@@ -142,15 +142,11 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
     let name_of = |connector_id: &str| {
         state.connectors.get(connector_id).map(|a| a.name(english).to_owned()).unwrap_or_else(|| connector_id.into())
     };
-    let single_account = lines.windows(2).all(|w| w[0].account_id == w[1].account_id);
     let (mut connectors, mut unavailable) = (Vec::new(), Vec::new());
     for a in state.connectors.for_agency(&p.agency_code) {
         let mut c = ConnectorCtx { id: a.connector.id().to_owned(), name: a.name(english).to_owned(), reason: "" };
         if !a.connector.amount_range().contains(&p.amount) {
             c.reason = t.amount_not_accepted;
-            unavailable.push(c);
-        } else if a.connector.needs_beneficiary() && !single_account {
-            c.reason = t.not_available;
             unavailable.push(c);
         } else {
             connectors.push(c);
@@ -195,7 +191,7 @@ async fn page(state: &AppState, c: &Checkout, lang: Lang, error: Option<String>)
     let paid_with = c.paid_by().map(|a| {
         context! {
             method => name_of(&a.connector_id),
-            transaction => a.gateway_txn.clone().unwrap_or_else(|| a.reference.clone()),
+            transaction => c.transaction_of(a),
             paid_at => p.paid_at.map(gmt7).unwrap_or_default(),
         }
     });
@@ -291,7 +287,9 @@ async fn choose(
     let locale = if lang == Lang::En { Locale::En } else { Locale::Vi };
     match crate::service::attempts::start(&state, p, &f.connector, Some(addr.ip().to_string()), locale, "payer").await {
         Ok(Action::Redirect { url }) => Redirect::to(&url).into_response(),
-        Ok(Action::Qr { .. }) => Redirect::to(&format!("/checkout/{id}/transfer?lang={}", lang.code())).into_response(),
+        Ok(Action::Qr { .. } | Action::Transfers { .. }) => {
+            Redirect::to(&format!("/checkout/{id}/transfer?lang={}", lang.code())).into_response()
+        }
         Err(e) => {
             let c = svc::load(&state, &id).await.ok().flatten().unwrap_or(c);
             if !c.payment.status().is_payable() {
@@ -321,23 +319,36 @@ async fn transfer(
         Ok(None) => return no_payment(&state, lang, &id),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let Ok(latest) = svc::open_action(&state, &id).await else {
+    let Ok(latest) = svc::transfers(&state, &id).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     // No transfer awaited any more (paid, failed, expired): the payment's page says what
     // happened: the receipt and the way back to the portal once paid.
-    let Some((connector_id, Action::Qr { payload, transfer })) = latest else {
+    let Some(shown) = latest else {
         return Redirect::to(&format!("/checkout/{id}?lang={}", lang.code())).into_response();
     };
-    let svg = match qrcode::QrCode::new(payload.as_bytes()) {
-        Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).build(),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    let simulate = state.connectors.get(&connector_id).map(|a| a.simulate).unwrap_or(false);
-    let sim_url = simulate.then(|| {
-        let enc: String = url::form_urlencoded::byte_serialize(payload.as_bytes()).collect();
-        format!("/sim/{connector_id}/app?payload={enc}")
-    });
+    let simulate = state.connectors.get(&shown.connector_id).map(|a| a.simulate).unwrap_or(false);
+    let count = shown.transfers.len();
+    let mut transfers = Vec::new();
+    for (i, s) in shown.transfers.into_iter().enumerate() {
+        let svg = match qrcode::QrCode::new(s.payload.as_bytes()) {
+            Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).build(),
+            Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+        let sim_url = (simulate && !s.arrived).then(|| {
+            let enc: String = url::form_urlencoded::byte_serialize(s.payload.as_bytes()).collect();
+            format!("/sim/{}/app?payload={enc}", shown.connector_id)
+        });
+        let tr = s.transfer;
+        // The first transfer keeps the page's plain ids (a single transfer has only it).
+        let suffix = if i == 0 { String::new() } else { format!("-{}", i + 1) };
+        transfers.push(context! {
+            n => i + 1, suffix, arrived => s.arrived,
+            qr_svg_b64 => base64::engine::general_purpose::STANDARD.encode(svg.as_bytes()),
+            bank_name => tr.bank_name, bank_bin => tr.bank_bin, account_number => tr.account_number,
+            account_name => tr.account_name, amount => format_vnd(tr.amount), content => tr.content, sim_url,
+        });
+    }
     let p = &c.payment;
     let html = state.pages.render(
         "qr.html",
@@ -347,10 +358,8 @@ async fn transfer(
             agency_name => c.agency_name.clone(), description => p.description.clone(),
             dossier_code => p.dossier_code.clone(), procedure_code => p.procedure_code.clone(),
             expires_at => gmt7(p.expires_at), checked_at => gmt7(svc::now_ms()),
-            qr_svg_b64 => base64::engine::general_purpose::STANDARD.encode(svg.as_bytes()),
-            bank_name => transfer.bank_name, bank_bin => transfer.bank_bin, account_number => transfer.account_number,
-            account_name => transfer.account_name, amount => format_vnd(transfer.amount), content => transfer.content,
-            sim_url, checkout_url => format!("/checkout/{id}?lang={}", lang.code()),
+            transfers, count, total => format_vnd(p.amount),
+            checkout_url => format!("/checkout/{id}?lang={}", lang.code()),
         },
     );
     Html(html).into_response()

@@ -139,3 +139,58 @@ async fn a_payer_on_a_desktop_chooses_pays_by_transfer_and_sees_the_paid_expired
     })
     .await;
 }
+
+/// A dossier whose charge goes to the treasury and whose fee to the agency's bank: one
+/// transfer per account on one page, each marked as it arrives, then the paid page.
+async fn two_transfers(c: &Client, app: &TestApp, lang: &str, width: u32) {
+    let en = lang == "en";
+    let site = if en { "Hà Nam Province Public Service Portal" } else { "Cổng Dịch vụ công tỉnh Hà Nam" };
+    let mut body = crate::common::payment_body();
+    body["lines"] = serde_json::json!([
+        {"kind": "charge", "code": "LP", "description": "Lệ phí cấp đổi GPLX", "amount": "135000"},
+        {"kind": "fee", "code": "P", "description": "Phí thẩm định", "amount": "50000"}
+    ]);
+    let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
+    goto(c, app, &format!("/checkout/{id}?lang={lang}")).await;
+    click(c, Locator::Css("button[value=vietqr]")).await;
+    well_formed(c, "two transfers", site).await;
+    assert_eq!(text_of(c, "#total").await, "185.000 ₫");
+    assert!(text_of(c, "#leg-h").await.starts_with(if en { "Transfer 1/2" } else { "Khoản 1/2" }));
+    assert_eq!(text_of(c, "#amount").await, "135.000 ₫");
+    assert_eq!(text_of(c, "#amount-2").await, "50.000 ₫");
+    assert_ne!(text_of(c, "#content").await, text_of(c, "#content-2").await);
+    assert_ne!(text_of(c, "#account").await, text_of(c, "#account-2").await);
+    assert_eq!(c.find_all(Locator::Css(".qr img")).await.expect("codes").len(), 2);
+    save_png(c, &format!("qr-two-accounts-{lang}-{width}.png")).await;
+
+    // The first transfer arrives: the page marks it and keeps the other's code.
+    let sim = |n: &'static str| async move {
+        let href = c.find(Locator::Id(n)).await.expect("the simulated bank").attr("href").await.expect("href");
+        let r = app.client.post(format!("{}{}", app.url, href.expect("a link"))).form(&[("outcome", "success")]);
+        assert!(r.send().await.unwrap().status().is_success());
+    };
+    sim("sim").await;
+    c.refresh().await.expect("refresh");
+    well_formed(c, "one transfer arrived", site).await;
+    assert_eq!(text_of(c, "#leg-state").await, if en { "Received" } else { "Đã nhận" });
+    assert_eq!(text_of(c, "#leg-state-2").await, if en { "Waiting" } else { "Đang chờ" });
+    assert_eq!(c.find_all(Locator::Css(".qr img")).await.expect("codes").len(), 1);
+    save_png(c, &format!("qr-two-accounts-arrived-{lang}-{width}.png")).await;
+
+    sim("sim-2").await;
+    c.refresh().await.expect("refresh");
+    assert_eq!(text_of(c, "#state").await, if en { "Paid. Thank you!" } else { "Đã thanh toán. Cảm ơn bạn!" });
+    assert_eq!(text_of(c, "#transaction").await.matches(", ").count(), 1, "both transactions");
+}
+
+#[tokio::test]
+async fn a_payer_pays_a_charge_and_a_fee_to_two_accounts_by_two_transfers_on_one_page() {
+    with_browser("citizen_two_transfers", |c, app| async move {
+        viewport(&c, 390, 844).await;
+        two_transfers(&c, &app, "vi", 390).await;
+        viewport(&c, 1280, 800).await;
+        two_transfers(&c, &app, "en", 1280).await;
+        app
+    })
+    .await;
+}

@@ -308,6 +308,9 @@ pub fn attempt_row(payment_id: &str, connector: &str, status: &str, amount: i64)
         action: "{}".into(),
         created_at: now,
         updated_at: now,
+        leg_group: None,
+        leg: None,
+        leg_account_id: None,
     }
 }
 

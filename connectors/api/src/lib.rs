@@ -93,6 +93,19 @@ pub enum Action {
     Redirect { url: String },
     /// Show this EMVCo payload as a QR code, with the transfer written out.
     Qr { payload: String, transfer: TransferInstructions },
+    /// Several bank transfers, one per beneficiary account, each with its own QR code,
+    /// amount and transfer content: a payment whose lines go to several accounts (a fee to
+    /// the agency, a charge to the treasury). It is paid when every transfer has arrived.
+    /// Built by the core from the [`Action::Qr`] of each leg; a connector never returns it.
+    Transfers { transfers: Vec<QrTransfer> },
+}
+
+/// One leg of [`Action::Transfers`]: the attempt that awaits it and its QR code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QrTransfer {
+    pub attempt_id: String,
+    pub payload: String,
+    pub transfer: TransferInstructions,
 }
 
 /// The gateway's answer to [`Connector::start`].

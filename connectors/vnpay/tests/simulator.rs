@@ -72,7 +72,7 @@ fn start_request(reference: &str) -> StartRequest {
 async fn pay_url(c: &dyn Connector, reference: &str) -> String {
     match c.start(&start_request(reference)).await.unwrap().action {
         Action::Redirect { url } => url,
-        Action::Qr { .. } => panic!("VNPay redirects"),
+        Action::Qr { .. } | Action::Transfers { .. } => panic!("VNPay redirects"),
     }
 }
 

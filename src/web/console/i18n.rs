@@ -250,6 +250,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("oc_status_mismatch", "Lệch trạng thái", "Status differs"),
     ("oc_duplicate", "Trùng lặp", "Duplicate"),
     ("oc_late_success", "Thanh toán thành công muộn", "Late success"),
+    ("oc_transfer_incomplete", "Chuyển khoản chưa đủ các phần", "Transfer incomplete"),
     ("k_settlement", "Quyết toán cổng", "Settlement"),
     ("k_statement", "Sao kê ngân hàng", "Statement"),
     ("k_review", "Cần xem xét", "Review"),

@@ -169,7 +169,14 @@ fn page(
         .iter()
         .map(|a| AttemptCtx {
             reference: a.reference.clone(),
-            gateway: gw(&a.connector_id),
+            // A leg of a transfer to several accounts: which one, of how many.
+            gateway: match (&a.leg_group, a.leg) {
+                (Some(g), Some(n)) => {
+                    let of = d.attempts.iter().filter(|b| b.leg_group.as_ref() == Some(g)).count();
+                    format!("{} · {n}/{of}", gw(&a.connector_id))
+                }
+                _ => gw(&a.connector_id),
+            },
             status: status_label(lang, a.status.as_str()),
             amount: format_vnd(a.amount),
             gateway_ref: a.gateway_txn.clone().or_else(|| a.gateway_ref.clone()).unwrap_or_default(),
