@@ -10,13 +10,23 @@
 //!   `[receipts] retry_secs` and is tried again, for as long as it takes, **looking the key
 //!   up first** once an attempt was made (its answer may have been lost after the provider
 //!   issued), so a receipt is never lost and never issued twice;
-//! - the provider refused (4xx): the job is `failed` with the provider's words, for finance
-//!   staff; nothing retries it by itself.
+//! - the provider refused (4xx): the job is `failed` with the provider's words and, in the
+//!   same transaction, a case is opened for finance (`receipt_provider_refused`: in
+//!   `/console/cases`, `GET /v1/cases` and as `payment.needs_review`); nothing retries it by
+//!   itself.
+//!
+//! A cancellation waits for its receipt's issue to be done (a provider cannot cancel what it
+//! has not issued). When the provider refused that issue, the cancellation is done at once
+//! without it ("never issued at the provider"; `store::receipt_jobs::NEVER_ISSUED`); should
+//! the issue be queued again, the cancellation is queued again with it and runs once the
+//! issue is done, so a receipt cancelled here is never left issued at the provider.
 
 use crate::app::AppState;
 use crate::config::Config;
 use crate::domain::receipt::ProviderView;
-use crate::store::receipt_jobs::{ProviderDone, ReceiptJobRow};
+use crate::service::error::Error;
+use crate::store::receipt_jobs::ProviderDone;
+use crate::store::receipt_jobs::ReceiptJobRow;
 use feegate_receipt_issuer::{HttpIssuer, IssueRequest, Issuer, IssuerError, ProviderReceipt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +41,10 @@ pub type Issuers = BTreeMap<String, Arc<dyn Issuer>>;
 const LEASE_MS: i64 = 60_000;
 /// Jobs claimed per pass.
 const BATCH: i64 = 20;
+/// Why a payment needs a person when the receipt provider refused one of its receipts.
+pub const REVIEW_PROVIDER_REFUSED: &str = "receipt_provider_refused";
+/// The worker's name in the audit journal.
+const ACTOR: &str = "worker:receipt-provider";
 
 /// Builds a client per configured provider.
 pub fn issuers(config: &Config) -> anyhow::Result<Issuers> {
@@ -76,7 +90,7 @@ fn wait_secs(config: &Config, attempts: i32) -> u64 {
 async fn run(state: &AppState, owner: &str, job: ReceiptJobRow) -> anyhow::Result<()> {
     let store = &state.store;
     let now = crate::store::now_ms();
-    let later = Some(now + 1000 * wait_secs(&state.config, job.attempts) as i64);
+    let later = now + 1000 * wait_secs(&state.config, job.attempts) as i64;
     let Some(issuer) = state.issuers.get(&job.provider) else {
         // The provider was taken out of the configuration: the job waits for it.
         let why = format!("no [receipts.providers.{}] is configured", job.provider);
@@ -105,11 +119,57 @@ async fn run(state: &AppState, owner: &str, job: ReceiptJobRow) -> anyhow::Resul
         Err(IssuerError::Refused(e)) => {
             tracing::error!(receipt = %job.receipt_id, action = %job.action, provider = %job.provider, error = %e,
                 "the receipt provider refused the job");
-            store.put_off_receipt_job(&job.receipt_id, &job.action, owner, &e, None).await?;
+            fail(state, owner, &job, &e, now).await?;
             metrics::counter!("feegate_receipt_provider_jobs_total", "provider" => provider, "outcome" => "failed")
                 .increment(1);
         }
     }
+    Ok(())
+}
+
+/// The provider refused `job`: it is `failed` with the provider's words and, in the same
+/// transaction, a case is opened for finance, once per failure (the guarded update lets one
+/// node do it; the detail names the try, so a job re-queued and refused again is a new case).
+async fn fail(state: &AppState, owner: &str, job: &ReceiptJobRow, words: &str, now: i64) -> anyhow::Result<()> {
+    let store = &state.store;
+    let receipt = store.receipt_by_id(&job.receipt_id).await?;
+    let mut tx = store.begin().await?;
+    if let Some(r) = &receipt {
+        store.lock_payment(&mut tx, &r.payment_id).await?;
+    }
+    let Some(failed) = store.fail_receipt_job(&mut tx, &job.receipt_id, &job.action, owner, words, now).await? else {
+        // The lease was lost: the node that holds it now decides.
+        tx.rollback().await?;
+        return Ok(());
+    };
+    if let Some(r) = &receipt {
+        let name = state.config.receipts.providers.get(&job.provider).map(|p| p.name.as_str()).unwrap_or("");
+        let what = match job.action.as_str() {
+            "issue" => "issue the e-receipt of",
+            _ => "cancel the e-receipt of",
+        };
+        let mut detail = format!(
+            "the receipt provider {name} ({}) refused to {what} receipt {}/{}/{:07} ({}) on try {}: {words}. ",
+            job.provider, r.template, r.series, r.number, r.id, failed.attempts
+        );
+        detail.push_str(match (job.action.as_str(), failed.cancel_skipped) {
+            ("issue", false) => "feegate's own receipt stands; ",
+            ("issue", true) => {
+                "the receipt is cancelled here and was never issued at the provider, so nothing is \
+                cancelled there; "
+            }
+            _ => "the receipt is cancelled here but still issued at the provider; ",
+        });
+        detail.push_str(&format!(
+            "once the cause is settled with the provider, send the job again \
+             (POST /v1/receipts/{}/provider-jobs/{}/retry, or the payment's console page)",
+            r.id, job.action
+        ));
+        super::callbacks::needs_review(state, &mut tx, &r.payment_id, REVIEW_PROVIDER_REFUSED, &detail, ACTOR)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the case of a refused receipt job: {}", e.message))?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -145,6 +205,7 @@ pub async fn provided(
     let cancel = jobs.iter().find(|j| j.action == "cancel");
     let status = match (issue.status.as_str(), cancel.map(|c| c.status.as_str())) {
         ("done", Some("done")) => "cancelled",
+        ("done", Some("failed")) => "cancel_failed",
         ("done", Some(_)) => "cancelling",
         ("done", None) => "issued",
         ("failed", _) => "failed",
@@ -152,7 +213,7 @@ pub async fn provided(
     };
     let error = match status {
         "failed" => issue.last_error.clone(),
-        "cancelling" => cancel.and_then(|c| c.last_error.clone()),
+        "cancelling" | "cancel_failed" => cancel.and_then(|c| c.last_error.clone()),
         _ => None,
     };
     let name = state.config.receipts.providers.get(&issue.provider).map(|p| p.name.clone());
@@ -165,6 +226,7 @@ pub async fn provided(
         lookup_code: issue.provider_code.clone(),
         url: issue.provider_url.clone(),
         error,
+        note: cancel.and_then(|c| c.skip_reason.clone()),
     }))
 }
 
