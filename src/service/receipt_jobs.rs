@@ -13,20 +13,21 @@
 //! - the provider refused (4xx): the job is `failed` with the provider's words and, in the
 //!   same transaction, a case is opened for finance (`receipt_provider_refused`: in
 //!   `/console/cases`, `GET /v1/cases` and as `payment.needs_review`); nothing retries it by
-//!   itself.
+//!   itself. Finance or an admin sends it again ([`retry`]) once the cause is fixed.
 //!
 //! A cancellation waits for its receipt's issue to be done (a provider cannot cancel what it
 //! has not issued). When the provider refused that issue, the cancellation is done at once
-//! without it ("never issued at the provider"; `store::receipt_jobs::NEVER_ISSUED`); should
-//! the issue be queued again, the cancellation is queued again with it and runs once the
+//! without it ("never issued at the provider"; `store::receipt_jobs::NEVER_ISSUED`); if
+//! finance re-queues the issue, the cancellation is queued again with it and runs once the
 //! issue is done, so a receipt cancelled here is never left issued at the provider.
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::domain::receipt::ProviderView;
-use crate::service::error::Error;
+use crate::domain::receipt::{ProviderView, ReceiptView};
+use crate::service::caller::{Principal, Role};
+use crate::service::error::{Code, Error};
 use crate::store::receipt_jobs::ProviderDone;
-use crate::store::receipt_jobs::ReceiptJobRow;
+pub use crate::store::receipt_jobs::ReceiptJobRow;
 use feegate_receipt_issuer::{HttpIssuer, IssueRequest, Issuer, IssuerError, ProviderReceipt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -171,6 +172,73 @@ async fn fail(state: &AppState, owner: &str, job: &ReceiptJobRow, words: &str, n
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// `POST /v1/receipts/{receipt_id}/provider-jobs/{action}/retry` (finance, admin; the
+/// console's button too): queues a `failed` job again, due now, its tries kept (an issue
+/// then looks its key up before asking again), audited under the caller's name. Re-queueing
+/// an issue re-queues the cancellation that ended without the provider, so the receipt, if
+/// cancelled here, is cancelled at the provider once issued there. A job that is not failed
+/// is `receipt_job_not_failed`; a receipt without such a job (or out of the caller's scope)
+/// is not found. The receipt with its provider part as it is now.
+pub async fn retry(state: &AppState, who: &Principal, receipt_id: &str, action: &str) -> Result<ReceiptView, Error> {
+    who.require(&[Role::Finance, Role::Admin])?;
+    let store = &state.store;
+    let receipt = store.receipt_by_id(receipt_id).await?.ok_or_else(|| Error::not_found("receipt"))?;
+    super::payments::visible(state, who, &receipt.payment_id).await?;
+    if !matches!(action, "issue" | "cancel") {
+        return Err(Error::not_found("provider job"));
+    }
+    let now = crate::store::now_ms();
+    let mut tx = store.begin().await?;
+    store.lock_payment(&mut tx, &receipt.payment_id).await?;
+    let Some(requeued) = store.requeue_receipt_job(&mut tx, receipt_id, action, now).await? else {
+        tx.rollback().await?;
+        let jobs = store.receipt_jobs_of(receipt_id).await?;
+        return match jobs.iter().find(|j| j.action == action) {
+            None => Err(Error::not_found("provider job")),
+            Some(j) => Err(Error::new(
+                Code::ReceiptJobNotFailed,
+                format!("the {action} job of receipt {receipt_id} is {}: only a failed job is sent again", j.status),
+            )),
+        };
+    };
+    let job = &requeued.job;
+    store
+        .audit(
+            &mut tx,
+            &receipt.payment_id,
+            "receipt.provider_job.retried",
+            &who.actor(),
+            &serde_json::json!({
+                "receipt_id": receipt_id, "action": action, "provider": job.provider, "attempts": job.attempts,
+                "last_error": job.last_error, "cancel_requeued": requeued.cancel_requeued,
+            }),
+        )
+        .await?;
+    tx.commit().await?;
+    tracing::info!(receipt = %receipt_id, action, provider = %job.provider, actor = %who.actor(),
+        "a failed receipt provider job was queued again");
+    metrics::counter!("feegate_receipt_provider_jobs_total", "provider" => job.provider.clone(), "outcome" => "requeued")
+        .increment(1);
+    let mut v = super::receipts::view(&state.config.public_url, &receipt);
+    v.provider = provided(state, receipt_id).await?;
+    Ok(v)
+}
+
+/// A payment's receipts (for a caller that may see it) with their provider part and the
+/// provider jobs behind it (the console's payment page).
+pub async fn of_payment(state: &AppState, payment_id: &str) -> Result<Vec<(ReceiptView, Vec<ReceiptJobRow>)>, Error> {
+    let mut out = Vec::new();
+    for r in state.store.receipts_of(payment_id).await? {
+        let mut v = super::receipts::view(&state.config.public_url, &r);
+        let jobs = state.store.receipt_jobs_of(&r.id).await?;
+        if !jobs.is_empty() {
+            v.provider = provided(state, &r.id).await?;
+        }
+        out.push((v, jobs));
+    }
+    Ok(out)
 }
 
 /// Issues at the provider; after a try whose answer never came, looks the key up first.
