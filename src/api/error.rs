@@ -38,7 +38,8 @@ pub fn status(code: Code) -> StatusCode {
         | Code::DayClosed
         | Code::OpenCases
         | Code::NoRun
-        | Code::NotAWebhookEvent => StatusCode::CONFLICT,
+        | Code::NotAWebhookEvent
+        | Code::ReceiptJobNotFailed => StatusCode::CONFLICT,
         Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Code::Unprocessable

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod ops;
 pub mod payments;
 pub mod ratelimit;
+pub mod receipts;
 pub mod recon;
 pub mod refunds;
 pub mod reports;
@@ -59,6 +60,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(payments::router())
         .merge(refunds::router())
+        .merge(receipts::router())
         .merge(recon::router())
         .merge(cases::router())
         .merge(reports::router())

@@ -99,6 +99,8 @@ codes! {
     NoRun = "no_run",
     /// The event is not one that is delivered to a portal.
     NotAWebhookEvent = "not_a_webhook_event",
+    /// The receipt's provider job is not `failed`: only a job the provider refused can be sent again.
+    ReceiptJobNotFailed = "receipt_job_not_failed",
     /// The request body (or upload) is larger than the limit.
     BodyTooLarge = "body_too_large",
     /// The body's `Content-Type` is not the one expected.

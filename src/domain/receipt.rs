@@ -111,13 +111,18 @@ pub struct ProviderView {
     pub provider: String,
     pub name: String,
     /// `queued` (the provider is being asked; retried until it answers), `issued`, `failed`
-    /// (the provider refused: see `error`), `cancelling` or `cancelled`.
+    /// (the provider refused to issue: see `error`), `cancelling`, `cancel_failed` (the
+    /// provider refused to cancel: see `error`) or `cancelled`.
     pub status: String,
     pub series: Option<String>,
     pub number: Option<String>,
     pub lookup_code: Option<String>,
     pub url: Option<String>,
     pub error: Option<String>,
+    /// How the receipt's cancellation ended without the provider (it never issued the
+    /// receipt), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A key's id: the first 16 hex digits of the SHA-256 of its public key.

@@ -8,6 +8,7 @@
 
 use crate::app::AppState;
 use crate::domain::payment::PaymentStatus;
+use crate::domain::receipt::ReceiptView;
 use crate::service::caller::{Principal, Role};
 use crate::service::error::{Code, Error};
 use crate::service::recon::{day_bounds, parse_date};
@@ -18,6 +19,7 @@ use crate::store::console::CallbackRow;
 pub use crate::store::console::RefundListRow;
 use crate::store::outbox::{DeliveryRow, OutboxRow};
 use crate::store::payments::{AttemptRow, CollectedRow, EventRow, PaymentFilter, PaymentRow};
+use crate::store::receipt_jobs::ReceiptJobRow;
 use crate::store::refunds::RefundRow;
 
 /// Who may read the console: every staff role.
@@ -271,6 +273,9 @@ pub struct PaymentDetail {
     pub webhooks: Vec<(OutboxRow, Vec<DeliveryRow>)>,
     /// What is left to refund of its own collection (0 unless paid).
     pub refundable: i64,
+    /// Its receipts, each with its external provider's part and the provider jobs behind it
+    /// (none when its agency has no provider).
+    pub receipts: Vec<(ReceiptView, Vec<ReceiptJobRow>)>,
 }
 
 /// A payment `who` may see, with its lines, attempts, events, refunds and audit entries.
@@ -306,6 +311,7 @@ pub async fn payment(state: &AppState, who: &Principal, id: &str) -> Result<Paym
             .map(|e| (e.event, e.deliveries))
             .collect();
     webhooks.reverse();
+    let receipts = crate::service::receipt_jobs::of_payment(state, &row.id).await?;
     let refundable = match row.status {
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded => {
             (row.amount - store.reserved_refunds(&row.id).await?).max(0)
@@ -324,6 +330,7 @@ pub async fn payment(state: &AppState, who: &Principal, id: &str) -> Result<Paym
         callbacks,
         webhooks,
         refundable,
+        receipts,
     })
 }
 

@@ -222,10 +222,9 @@ pub async fn refunded(
     if payment_status == "refunded" {
         let why = format!("hoàn trả toàn bộ / refunded in full ({refund_id}): {reason}");
         if store.cancel_receipt(tx, &original.id, &why, now).await? {
-            // The provider's e-receipt of it is cancelled too (after its issue is done).
-            if let Some(job) = store.receipt_job_in(tx, &original.id, "issue").await? {
-                store.queue_receipt_job(tx, &original.id, "cancel", &job.provider, Some(&why), now).await?;
-            }
+            // The provider's e-receipt of it is cancelled too (after its issue is done; at
+            // once, without the provider, when it refused to issue it).
+            store.queue_receipt_cancel(tx, &original.id, &why, now).await?;
             // The receipt as it is now (cancelled), with the reason.
             let mut data = serde_json::to_value(view(
                 &state.config.public_url,

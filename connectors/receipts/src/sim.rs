@@ -3,11 +3,14 @@
 //! signature, issues once per key (a second request with the key answers the first
 //! receipt), numbers its own series from 1, and has the faults the conformance story needs:
 //! **down** (every request answers 503, nothing is done) and **lose answers** (the next n
-//! issues are done but answered 503, as when the answer is lost on the way back).
+//! issues are done but answered 503, as when the answer is lost on the way back) and
+//! **refuse** (every issue and cancellation answers 422 with the given words and does
+//! nothing, as a provider that will not take an agency's receipts until someone fixes its
+//! registration).
 //!
-//! `POST /control {"down": bool, "lose_answers": n, "idempotent": bool}` sets the faults
-//! (`idempotent: false`: a second issue of a key makes a second receipt, as a provider
-//! without idempotency keys would); `GET /control` tells
+//! `POST /control {"down": bool, "lose_answers": n, "idempotent": bool, "refuse": "words"}`
+//! sets the faults (`idempotent: false`: a second issue of a key makes a second receipt, as a
+//! provider without idempotency keys would; `refuse: ""` stops refusing); `GET /control` tells
 //! how many times each key was issued (`issued`, the count of receipts made per key: never
 //! above 1 when feegate keeps its promise) and the receipts. The control routes are not
 //! signed: a simulator is a demo and test door only (feegate refuses it outside demo mode).
@@ -33,6 +36,8 @@ struct Book {
     /// Off: a second issue of a key makes a second receipt, as a provider without
     /// idempotency keys does (then only the caller's lookup-before-retry keeps it once).
     careless: bool,
+    /// Set: issues and cancellations are refused (422) with these words.
+    refuse: Option<String>,
     next_number: u64,
 }
 
@@ -99,6 +104,9 @@ async fn issue(
         return (StatusCode::BAD_REQUEST, "not an issue request").into_response();
     };
     let mut b = book(&sim);
+    if let Some(words) = &b.refuse {
+        return (StatusCode::UNPROCESSABLE_ENTITY, words.clone()).into_response();
+    }
     let known = if b.careless { None } else { b.receipts.get(&req.key) };
     let (status, receipt) = match known {
         Some((first, _)) if first.content != req.content || first.amount != req.amount => {
@@ -166,7 +174,11 @@ async fn cancel(
     if c.reason.trim().is_empty() {
         return (StatusCode::BAD_REQUEST, "a cancellation needs a reason").into_response();
     }
-    match book(&sim).receipts.get_mut(&key) {
+    let mut b = book(&sim);
+    if let Some(words) = &b.refuse {
+        return (StatusCode::UNPROCESSABLE_ENTITY, words.clone()).into_response();
+    }
+    match b.receipts.get_mut(&key) {
         Some((_, r)) => {
             r.status = "cancelled".into();
             Json(r.clone()).into_response()
@@ -199,6 +211,8 @@ struct Faults {
     lose_answers: Option<u32>,
     /// `false`: behave as a provider without idempotency keys.
     idempotent: Option<bool>,
+    /// Refuse issues and cancellations with these words (empty: stop refusing).
+    refuse: Option<String>,
 }
 
 async fn control(State(sim): State<S>, Json(f): Json<Faults>) -> StatusCode {
@@ -211,6 +225,9 @@ async fn control(State(sim): State<S>, Json(f): Json<Faults>) -> StatusCode {
     }
     if let Some(i) = f.idempotent {
         b.careless = !i;
+    }
+    if let Some(words) = f.refuse {
+        b.refuse = Some(words).filter(|w| !w.trim().is_empty());
     }
     StatusCode::NO_CONTENT
 }

@@ -1,7 +1,8 @@
 //! The issuer contract against the simulator, over real HTTP on 127.0.0.1: issue, look up,
 //! issue again with the same key (the same receipt, none made), other content under a used
 //! key (refused), cancel (twice: the same), the provider down (unavailable, nothing made), an
-//! answer lost (made once; the lookup finds it), a forged request (refused).
+//! answer lost (made once; the lookup finds it), a provider refusing (nothing made or
+//! cancelled), a forged request (refused).
 
 use feegate_receipt_issuer::{sim, HttpIssuer, IssueRequest, Issuer, IssuerError};
 use secrecy::SecretString;
@@ -78,6 +79,21 @@ async fn the_simulator_keeps_the_issuer_contract() {
     assert_eq!(c.status, "cancelled");
     assert_eq!(issuer.cancel("rct_1", "hoàn trả toàn bộ").await, Ok(c));
     assert!(matches!(issuer.cancel("rct_404", "x").await, Err(IssuerError::Refused(_))));
+
+    // Refusing: issues and cancellations are refused with the provider's words, nothing is
+    // made or cancelled; once it stops, the same key is issued.
+    control(&base, serde_json::json!({"refuse": "mã số thuế chưa đăng ký"})).await;
+    let refused = issuer.issue(&req("rct_5", 30_000)).await;
+    assert!(
+        matches!(&refused, Err(IssuerError::Refused(w)) if w.contains("422") && w.contains("chưa đăng ký")),
+        "{refused:?}"
+    );
+    assert!(matches!(issuer.cancel("rct_3", "x").await, Err(IssuerError::Refused(_))));
+    assert_eq!(issuer.lookup("rct_3").await.unwrap().map(|r| r.status), Some("issued".into()));
+    control(&base, serde_json::json!({"refuse": ""})).await;
+    assert_eq!(made(&base, "rct_5").await, 0);
+    issuer.issue(&req("rct_5", 30_000)).await.unwrap();
+    assert_eq!(made(&base, "rct_5").await, 1);
 
     // A forged request (another secret) is refused and makes nothing.
     let forger = HttpIssuer::new("bl-sim", "BL sim", &base, SecretString::from("guess")).unwrap();

@@ -585,6 +585,34 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("rr_col_gateway_txn", "Mã giao dịch cổng", "Gateway transaction"),
     ("rr_col_payment_id", "Mã giao dịch feegate", "feegate payment id"),
     ("rr_col_amount", "Số tiền", "Amount"),
+    // A payment's receipts and their external e-receipt provider (console payment page).
+    ("receipts_h", "Biên lai", "Receipts"),
+    ("provider_h", "Biên lai điện tử tại nhà cung cấp", "E-receipt at the provider"),
+    ("provider_jobs", "Lệnh gửi nhà cung cấp biên lai", "Jobs at the receipt provider"),
+    ("pj_action", "Lệnh", "Job"),
+    ("pj_issue", "Phát hành", "Issue"),
+    ("pj_cancel", "Hủy", "Cancel"),
+    ("pj_st_queued", "Đang chờ gửi", "Queued"),
+    ("pj_st_done", "Đã xong", "Done"),
+    ("pj_st_failed", "Bị từ chối", "Refused"),
+    ("pj_retry", "Gửi lại", "Send again"),
+    ("ps_queued", "Đang phát hành", "Being issued"),
+    ("ps_issued", "Đã phát hành", "Issued"),
+    ("ps_failed", "Nhà cung cấp từ chối phát hành", "Refused by the provider"),
+    ("ps_cancelling", "Đang hủy", "Being cancelled"),
+    ("ps_cancel_failed", "Nhà cung cấp từ chối hủy", "Cancellation refused by the provider"),
+    ("ps_cancelled", "Đã hủy", "Cancelled"),
+    (
+        "provider_retried_ok",
+        "Đã xếp lệnh để gửi lại nhà cung cấp biên lai ngay.",
+        "The job is queued to be sent to the receipt provider again now.",
+    ),
+    (
+        "provider_not_failed",
+        "Lệnh này không ở trạng thái bị từ chối nên không gửi lại; không có gì thay đổi.",
+        "This job is not refused, so it was not sent again; nothing was changed.",
+    ),
+    ("oc_receipt_provider_refused", "Nhà cung cấp biên lai từ chối", "Receipt provider refused"),
 ];
 
 /// The texts of `lang`, by key.

@@ -14,6 +14,7 @@ mod cases;
 mod i18n;
 mod pages;
 mod payment;
+mod payment_receipts;
 mod preview;
 mod receipts;
 mod recon;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(recon::router())
         .merge(cases::router())
         .merge(payment::router())
+        .merge(payment_receipts::router())
         .merge(refunds::router())
         .merge(reports::router())
         .merge(receipts::router())

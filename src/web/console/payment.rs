@@ -3,7 +3,8 @@
 //! entries, with the actions the role allows: `POST .../cancel` (admin, while unpaid),
 //! `POST .../refund` (finance and admin, while something is left to refund; a per-form
 //! idempotency key makes a double click one refund) and `POST .../events/{event}/redeliver`
-//! (finance and admin). Everything goes through `service::console` with the Principal.
+//! (finance and admin); its receipts and their provider jobs are `payment_receipts`.
+//! Everything goes through `service::console` with the Principal.
 
 use super::pages::{enc, status_label};
 use super::{frame, gmt7, i18n, render, Staff};
@@ -295,6 +296,8 @@ fn page(
         "refund_pending" => Some(t("refund_pending_ok")),
         "refund_failed" => Some(t("refund_failed_ok")),
         "redelivered" => Some(t("redelivered_ok")),
+        "provider_retried" => Some(t("provider_retried_ok")),
+        "provider_not_failed" => Some(t("provider_not_failed")),
         _ => None,
     };
     let ctx = context! {
@@ -304,6 +307,7 @@ fn page(
         status => status_label(lang, p.status.as_str()), status_code => p.status.as_str(), payer,
         created => gmt7(p.created_at), paid_at => p.paid_at.map(gmt7), expires_at => gmt7(p.expires_at),
         lines, attempts, events, webhooks, refunds, audit, may_cancel, may_act, may_refund,
+        receipts => super::payment_receipts::receipts(lang, d),
         read_only => s.who.role == Role::Viewer, notice, refund_failed => done == "refund_failed",
         cancel_url => format!("/console/payments/{}/cancel", enc(&p.id)),
         refund_url => format!("/console/payments/{}/refund", enc(&p.id)),
@@ -316,7 +320,7 @@ fn page(
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 async fn cancel(State(state): State<AppState>, s: Staff, Path(id): Path<String>, Form(f): Form<CsrfForm>) -> Response {
