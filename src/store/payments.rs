@@ -639,7 +639,9 @@ impl Store {
 
     /// Takes the payment's row for the rest of `tx` (PostgreSQL: `FOR UPDATE`; SQLite's one
     /// writer holds the whole database already): two legs of one transfer arriving at once
-    /// are counted one after the other, so exactly one of them sees the group complete.
+    /// are counted one after the other, so exactly one of them sees the group complete; a
+    /// provider job's transaction that writes the payment's review takes it first too, in
+    /// the order a refund's transaction takes its locks, so that the two cannot deadlock.
     /// `None` if there is no such payment.
     pub async fn lock_payment(&self, tx: &mut Tx, id: &str) -> Result<Option<PaymentRow>> {
         let lock = match self.backend {

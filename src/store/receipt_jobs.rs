@@ -143,21 +143,6 @@ impl Store {
         Ok(self.receipt_job_in(tx, receipt_id, "cancel").await?.map(|j| j.status))
     }
 
-    /// Locks payment `id`'s row until `tx` ends (PostgreSQL; SQLite's writers run one at a
-    /// time). A provider job's transaction that also writes the payment's review or journal
-    /// takes it first, in the order a refund's transaction takes its locks (the payment, its
-    /// journal, then its receipt's jobs), so that the two cannot deadlock.
-    pub async fn lock_payment(&self, tx: &mut Tx, id: &str) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            on_tx!(tx, |db| sqlx::query("SELECT id FROM payments WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(db)
-                .await
-                .map(|_| ()))?;
-        }
-        Ok(())
-    }
-
     /// The provider job of a receipt for `action`, if any (read inside `tx`).
     pub async fn receipt_job_in(&self, tx: &mut Tx, receipt_id: &str, action: &str) -> Result<Option<ReceiptJobRow>> {
         let sql = format!("SELECT {COLS} FROM receipt_jobs WHERE receipt_id = $1 AND action = $2");
@@ -275,9 +260,8 @@ impl Store {
         error: &str,
         now: i64,
     ) -> Result<Option<Failed>> {
-        let attempts: Option<(i32,)> =
-            on_tx!(tx, |db| {
-                sqlx::query_as(
+        let attempts: Option<(i32,)> = on_tx!(tx, |db| {
+            sqlx::query_as(
             "UPDATE receipt_jobs SET status = 'failed', attempts = attempts + 1, last_error = $1, lease_owner = NULL, \
              lease_until = NULL WHERE receipt_id = $2 AND action = $3 AND lease_owner = $4 AND status = 'queued' \
              RETURNING attempts"
@@ -288,7 +272,7 @@ impl Store {
         .bind(owner)
         .fetch_optional(db)
         .await
-            })?;
+        })?;
         let Some((attempts,)) = attempts else { return Ok(None) };
         let cancel_skipped = action == "issue" && self.skip_cancel(tx, receipt_id, now).await?;
         Ok(Some(Failed { attempts, cancel_skipped }))
@@ -334,9 +318,8 @@ impl Store {
         let Some(job) = job else { return Ok(None) };
         let mut cancel_requeued = false;
         if action == "issue" {
-            let n =
-                on_tx!(tx, |db| {
-                    sqlx::query(
+            let n = on_tx!(tx, |db| {
+                sqlx::query(
                 "UPDATE receipt_jobs SET status = 'queued', next_attempt_at = $1, done_at = NULL, skip_reason = NULL, \
                  lease_owner = NULL, lease_until = NULL \
                  WHERE receipt_id = $2 AND action = 'cancel' AND status = 'done' AND skip_reason IS NOT NULL"
@@ -346,7 +329,7 @@ impl Store {
             .execute(db)
             .await
             .map(|r| r.rows_affected())
-                })?;
+            })?;
             cancel_requeued = n > 0;
         }
         Ok(Some(Requeued { job, cancel_requeued }))
