@@ -148,7 +148,11 @@ async fn page(state: &AppState, s: &Staff, f: &Filters, status: StatusCode, erro
         .iter()
         .filter(|o| **o != Outcome::Matched)
         .map(|o| o.as_str())
-        .chain(["late_success"])
+        .chain([
+            "late_success",
+            crate::domain::payment::review::TRANSFER_INCOMPLETE,
+            crate::service::receipt_jobs::REVIEW_PROVIDER_REFUSED,
+        ])
         .map(|o| OptionCtx { value: o.into(), label: outcome_label(lang, o), selected: f.outcome == o })
         .collect();
     let statuses: Vec<OptionCtx> = ["open", "resolved", "all"]
