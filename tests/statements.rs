@@ -776,3 +776,50 @@ async fn debits_paying_out_manual_refunds_are_matched_at_each_refunds_share() {
     assert!(waiting["reason"].as_str().unwrap().contains("record the payout"), "{waiting}");
     app.stop().await;
 }
+
+/// A VietQR payment to two accounts arrives as two credits, one per account: the fee
+/// account's statement expects only the fee's leg, with its own amount, and not the leg that
+/// went to the treasury.
+#[tokio::test]
+async fn a_transfer_to_two_accounts_is_expected_leg_by_leg_on_each_accounts_statement() {
+    let app = TestApp::spawn().await;
+    let day = today();
+    let mut body = payment_body();
+    body["lines"] = json!([
+        {"kind": "charge", "code": "LP", "description": "Lệ phí", "amount": "135000"},
+        {"kind": "fee", "code": "P", "description": "Phí thẩm định", "amount": "50000"}
+    ]);
+    let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
+        .json(&json!({"connector": "vietqr"}))
+        .send()
+        .await
+        .unwrap();
+    let action: Value = r.json().await.unwrap();
+    let transfers = action["transfers"].as_array().unwrap_or_else(|| panic!("{action}")).clone();
+    for t in &transfers {
+        let payload: String = url::form_urlencoded::byte_serialize(t["payload"].as_str().unwrap().as_bytes()).collect();
+        let bank_app = format!("{}/sim/vietqr/app?payload={payload}", app.url);
+        let r = app.client.post(&bank_app).form(&[("outcome", "success")]).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(app.payment(&id).await["status"], "succeeded");
+    let content = |account: &str| {
+        let t = transfers.iter().find(|t| t["transfer"]["account_number"] == account).unwrap();
+        t["transfer"]["content"].as_str().unwrap().to_owned()
+    };
+    let (fee, treasury) = (content("0351000765432"), content("113000012345"));
+    let csv = vcb_csv(day, &[(50000, &format!("{fee} nop phi"))]);
+    let (status, run) = import(&app, "", json!({"source": "vcb-0351000765432", "content": csv})).await;
+    assert_eq!(status, 201, "{run}");
+    let all = items(&app, &run).await;
+    let leg = outcome_of(&all, &fee);
+    assert_eq!((leg["outcome"].as_str(), leg["amount_feegate"].as_str()), (Some("matched"), Some("50000")), "{all:#?}");
+    assert!(
+        all.iter().all(|i| i["reference"] != treasury.as_str()),
+        "the treasury's leg is not this account's: {all:#?}"
+    );
+    assert!(all.iter().all(|i| i["outcome"] == "matched"), "{all:#?}");
+    app.stop().await;
+}
