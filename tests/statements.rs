@@ -810,16 +810,20 @@ async fn a_transfer_to_two_accounts_is_expected_leg_by_leg_on_each_accounts_stat
         t["transfer"]["content"].as_str().unwrap().to_owned()
     };
     let (fee, treasury) = (content("0351000765432"), content("113000012345"));
-    let csv = vcb_csv(day, &[(50000, &format!("{fee} nop phi"))]);
+    // The fee's leg, and (a payer's slip) 135 000 with the treasury leg's content sent into
+    // the fee account as well.
+    let csv = vcb_csv(day, &[(50000, &format!("{fee} nop phi")), (135000, &format!("{treasury} nop le phi"))]);
     let (status, run) = import(&app, "", json!({"source": "vcb-0351000765432", "content": csv})).await;
     assert_eq!(status, 201, "{run}");
     let all = items(&app, &run).await;
     let leg = outcome_of(&all, &fee);
     assert_eq!((leg["outcome"].as_str(), leg["amount_feegate"].as_str()), (Some("matched"), Some("50000")), "{all:#?}");
-    assert!(
-        all.iter().all(|i| i["reference"] != treasury.as_str()),
-        "the treasury's leg is not this account's: {all:#?}"
-    );
-    assert!(all.iter().all(|i| i["outcome"] == "matched"), "{all:#?}");
+    // The treasury's leg is not this account's money: not expected here, and a credit
+    // naming it is not a match.
+    let slip: Vec<&Value> = all.iter().filter(|i| i["reference"] == treasury.as_str()).collect();
+    assert_eq!(slip.len(), 1, "{all:#?}");
+    assert_eq!(slip[0]["outcome"], "missing_in_feegate", "{all:#?}");
+    assert!(slip[0]["reason"].as_str().unwrap().contains("other accounts"), "{all:#?}");
+    assert_eq!(all.len(), 2, "{all:#?}");
     app.stop().await;
 }
