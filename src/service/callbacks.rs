@@ -227,18 +227,22 @@ pub async fn apply(
     // What the message said, for the journal. Where it made the payment (or the attempt)
     // change, the entry of that change carries it: one entry for one fact.
     let callback_id = raw.as_ref().map(|_| new_id("cb"));
-    let mut heard = callback_id.as_ref().map(|id| {
-        serde_json::json!({"callback_id": id, "outcome": fact.outcome, "amount": fact.amount,
-            "gateway_txn": fact.gateway_txn, "credited_to": fact.credited_to})
-    });
+    let mut heard = Heard {
+        entry: callback_id.as_ref().map(|id| {
+            serde_json::json!({"callback_id": id, "outcome": fact.outcome, "amount": fact.amount,
+                "gateway_txn": fact.gateway_txn, "credited_to": fact.credited_to})
+        }),
+        kept: raw.as_ref().zip(callback_id.as_ref()).map(|(raw, id)| {
+            record(id, connector_id, raw, Disposition::Applied, None, Some(&fact.reference), Some(&attempt.id))
+        }),
+    };
     let mut tx = store.begin().await?;
     let d = apply_in(state, &mut tx, &attempt, &fact, transfer.as_ref(), actor, &mut heard).await?;
-    if let (Some(raw), Some(id)) = (&raw, &callback_id) {
-        store
-            .record_callback(&mut tx, &record(id, connector_id, raw, d, None, Some(&fact.reference), Some(&attempt.id)))
-            .await?;
+    if let Some(mut kept) = heard.kept {
+        kept.disposition = disposition_name(d).to_owned();
+        store.record_callback(&mut tx, &kept).await?;
     }
-    if let Some(mut entry) = heard {
+    if let Some(mut entry) = heard.entry {
         // Nothing changed for it (already final, pending, under review): the message alone.
         entry["attempt_id"] = attempt.id.clone().into();
         entry["disposition"] = disposition_name(d).into();
@@ -246,6 +250,17 @@ pub async fn apply(
     }
     tx.commit().await?;
     Ok(d)
+}
+
+/// The callback behind a fact, if any.
+struct Heard {
+    /// What it said, for the journal: taken by the entry of the change it made, else written
+    /// alone.
+    entry: Option<serde_json::Value>,
+    /// The message as kept in `callbacks`: a success that pays the payment writes it before
+    /// it takes the receipt's number (see [`pay`]); any other outcome after, with its
+    /// disposition.
+    kept: Option<CallbackRecord>,
 }
 
 /// What a bank-transfer success is checked against.
@@ -314,8 +329,8 @@ async fn routed_account(state: &AppState, attempt: &AttemptRow) -> Result<Option
         .map(|a| CreditedAccount { bank_bin: a.bank_bin, account_number: a.account_number }))
 }
 
-/// `heard`: the callback behind `fact`, if any; taken (and carried by the journal entry of
-/// the change) when the fact fails the attempt or pays the payment.
+/// `heard`: the callback behind `fact`, if any; its entry is taken (and carried by the
+/// journal entry of the change) when the fact fails the attempt or pays the payment.
 async fn apply_in(
     state: &AppState,
     tx: &mut Tx,
@@ -323,7 +338,7 @@ async fn apply_in(
     fact: &Fact,
     transfer: Option<&Transfer>,
     actor: &str,
-    heard: &mut Option<serde_json::Value>,
+    heard: &mut Heard,
 ) -> Result<Disposition, Error> {
     let store = &state.store;
     let pid = &attempt.payment_id;
@@ -375,7 +390,7 @@ async fn apply_in(
             }
             reopen(state, tx, attempt, code).await?;
             let mut entry = serde_json::json!({"attempt_id": attempt.id, "code": code});
-            if let Some(h) = heard.take() {
+            if let Some(h) = heard.entry.take() {
                 entry["callback"] = h;
             }
             store.audit(tx, pid, "attempt.failed", actor, &entry).await?;
@@ -443,7 +458,7 @@ async fn pay(
     attempt: &AttemptRow,
     txn: Option<&str>,
     actor: &str,
-    heard: &mut Option<serde_json::Value>,
+    heard: &mut Heard,
 ) -> Result<bool, Error> {
     let store = &state.store;
     let pid = &attempt.payment_id;
@@ -451,6 +466,17 @@ async fn pay(
     let closed = store.close_other_attempts(tx, pid, &attempt.id).await?;
     let lines = store.lines_in(tx, pid).await?;
     let attempts = store.attempts_in(tx, pid).await?;
+    let mut entry = serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn, "other_attempts_closed": closed});
+    if let Some(h) = heard.entry.take() {
+        entry["callback"] = h;
+    }
+    store.audit(tx, pid, "payment.succeeded", actor, &entry).await?;
+    if let Some(kept) = heard.kept.take() {
+        store.record_callback(tx, &kept).await?;
+    }
+    // The receipt's number locks its series' counter until the commit (that is what keeps
+    // the numbers gapless), so it is taken last: only the receipt and the two events it
+    // goes into are written while the series waits.
     let receipt = crate::service::receipts::issue(state, tx, &paid, &lines, attempt, txn).await?;
     let receipt = crate::service::receipts::view(&state.config.public_url, &receipt);
     let view = PaymentView::build(&state.config.public_url, &paid, &lines, &attempts);
@@ -467,11 +493,6 @@ async fn pay(
             true,
         )
         .await?;
-    let mut entry = serde_json::json!({"attempt_id": attempt.id, "gateway_txn": txn, "other_attempts_closed": closed});
-    if let Some(h) = heard.take() {
-        entry["callback"] = h;
-    }
-    store.audit(tx, pid, "payment.succeeded", actor, &entry).await?;
     let issued = serde_json::to_value(&receipt).map_err(Error::internal)?;
     // The success webhook carries the receipt too; receipt.issued follows it (in order, per
     // payment) for a portal that files receipts by event.
@@ -518,7 +539,7 @@ async fn leg_arrived(
     group: &str,
     txn: Option<&str>,
     actor: &str,
-    heard: &mut Option<serde_json::Value>,
+    heard: &mut Heard,
 ) -> Result<LegArrived, Error> {
     let store = &state.store;
     let pid = &attempt.payment_id;
@@ -536,7 +557,7 @@ async fn leg_arrived(
     }
     let mut entry = serde_json::json!({"attempt_id": attempt.id, "leg": attempt.leg, "legs": legs.len(),
         "gateway_txn": txn, "amount": attempt.amount, "awaiting": awaited.iter().map(|l| &l.id).collect::<Vec<_>>()});
-    if let Some(h) = heard.take() {
+    if let Some(h) = heard.entry.take() {
         entry["callback"] = h;
     }
     store.audit(tx, pid, "attempt.leg_arrived", actor, &entry).await?;
