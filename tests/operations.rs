@@ -4,7 +4,6 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::process::Command;
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
@@ -61,13 +60,16 @@ async fn the_openapi_document_lists_every_api_route() {
     app.stop().await;
 }
 
-fn cli(db_url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_feegate"))
+async fn cli(db_url: &str, args: &[&str]) -> std::process::Output {
+    // Awaited, never blocking: the test's own server runs on this thread, and a child waiting
+    // for SQLite's write lock (a one-shot command seeds the demo data) needs it to commit.
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_feegate"))
         .args(args)
         .env("FEEGATE_DATABASE_URL", db_url)
         .env("FEEGATE_DEMO", "true")
         .env("RUST_LOG", "error")
         .output()
+        .await
         .expect("run feegate")
 }
 
@@ -76,7 +78,7 @@ async fn audit_verify_passes_then_names_the_altered_entry() {
     let app = TestApp::spawn().await;
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
     app.pay_sandbox(&id, "success").await;
-    let out = cli(&app.db_url, &["audit", "verify"]);
+    let out = cli(&app.db_url, &["audit", "verify"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
     // Someone edits history: the amount of the creation entry.
@@ -91,13 +93,13 @@ async fn audit_verify_passes_then_names_the_altered_entry() {
         .execute(&app.db)
         .await
         .unwrap();
-    let out = cli(&app.db_url, &["audit", "verify"]);
+    let out = cli(&app.db_url, &["audit", "verify"]).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains(&entry) && text.contains("altered"), "{text}");
     // Deleting an entry breaks the chain too.
     sqlx::query("DELETE FROM audit_log WHERE id = $1").bind(&entry).execute(&app.db).await.unwrap();
-    let out = cli(&app.db_url, &["audit", "verify"]);
+    let out = cli(&app.db_url, &["audit", "verify"]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing"));
     app.stop().await;
@@ -106,14 +108,15 @@ async fn audit_verify_passes_then_names_the_altered_entry() {
 #[tokio::test]
 async fn the_keys_cli_prints_the_key_alone_on_its_last_line() {
     let db = fresh_database().await;
-    let out = cli(&db, &["keys", "create", "--role", "portal", "--portal", "demo-portal", "--name", "portal-dev"]);
+    let out =
+        cli(&db, &["keys", "create", "--role", "portal", "--portal", "demo-portal", "--name", "portal-dev"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let key = stdout.lines().last().unwrap();
     assert!(key.starts_with("fgk_") && !key.contains(' '));
     let app = TestApp::spawn_on(&db, &[]).await;
     assert_eq!(app.get("/v1/payments", key).send().await.unwrap().status(), 200);
-    let out = cli(&db, &["keys", "create", "--role", "portal"]);
+    let out = cli(&db, &["keys", "create", "--role", "portal"]).await;
     assert!(!out.status.success(), "a portal key needs --portal");
     app.stop().await;
 }
@@ -125,11 +128,11 @@ async fn agencies_import_from_toml_and_csv_is_all_or_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let toml = dir.join("a.toml");
     std::fs::write(&toml, "[[agencies]]\ncode = \"H12.30\"\nname = \"Sở Tư pháp\"\nparent_code = \"H12\"\n[[agencies.accounts]]\nbank_bin = \"970436\"\nbank_name = \"Vietcombank\"\naccount_number = \"0351000111222\"\naccount_name = \"SO TU PHAP\"\nkind = \"bank\"\nreceives = [\"fee\", \"charge\"]\n").unwrap();
-    let out = cli(&app.db_url, &["agencies", "import", toml.to_str().unwrap()]);
+    let out = cli(&app.db_url, &["agencies", "import", toml.to_str().unwrap()]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let csv = dir.join("b.csv");
     std::fs::write(&csv, "\u{feff}agency_code,agency_name,parent_code,bank_bin,bank_name,account_number,account_name,kind,receives\nH12.40,Sở Y tế,H12,970418,BIDV,123456789,SO Y TE,bank,fee;charge\nH12.41,Bệnh viện,H12,97041,BIDV,123,X,bank,fee\n").unwrap();
-    let out = cli(&app.db_url, &["agencies", "import", csv.to_str().unwrap()]);
+    let out = cli(&app.db_url, &["agencies", "import", csv.to_str().unwrap()]).await;
     assert!(!out.status.success(), "a bad BIN on line 3 fails the whole file");
     assert!(String::from_utf8_lossy(&out.stderr).contains("bank_bin"));
     let agencies: Value = app.get("/v1/agencies", &app.admin_key).send().await.unwrap().json().await.unwrap();

@@ -7,7 +7,6 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::process::Command;
 
 fn today() -> time::Date {
     time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date()
@@ -52,13 +51,16 @@ fn account<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["accounts"].as_array().unwrap().iter().find(|a| a["account_id"] == id).unwrap_or_else(|| panic!("{report}"))
 }
 
-fn cli(db_url: &str, args: &[&str]) -> (bool, Vec<u8>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_feegate"))
+async fn cli(db_url: &str, args: &[&str]) -> (bool, Vec<u8>, String) {
+    // Awaited, never blocking: the test's own server runs on this thread, and a child waiting
+    // for SQLite's write lock (a one-shot command seeds the demo data) needs it to commit.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_feegate"))
         .args(args)
         .env("FEEGATE_DATABASE_URL", db_url)
         .env("FEEGATE_DEMO", "true")
         .env("RUST_LOG", "error")
         .output()
+        .await
         .expect("run feegate");
     (out.status.success(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -89,15 +91,17 @@ async fn the_settlement_report_ties_out_per_account_and_the_cli_prints_it() {
     std::fs::write(&path, &file).unwrap();
     let p = path.to_str().unwrap();
     let (ok, _, err) =
-        cli(&app.db_url, &["reconcile", "import", "--source", "sandbox", "--format", "camt053", "--date", &date, p]);
+        cli(&app.db_url, &["reconcile", "import", "--source", "sandbox", "--format", "camt053", "--date", &date, p])
+            .await;
     assert!(!ok && err.contains("format_mismatch") && err.contains("settlement"), "{err}");
     assert_eq!(app.count("recon_runs").await, 0);
     let (ok, out, err) =
-        cli(&app.db_url, &["reconcile", "import", "--source", "sandbox", "--format", "settlement", "--date", &date, p]);
+        cli(&app.db_url, &["reconcile", "import", "--source", "sandbox", "--format", "settlement", "--date", &date, p])
+            .await;
     let out = String::from_utf8(out).unwrap();
     assert!(ok, "{err}");
     assert!(out.starts_with("new run rcn_") && out.contains("4 lines") && out.contains("matched 4,"), "{out}");
-    let (ok, out, _) = cli(&app.db_url, &["reconcile", "import", "--source", "sandbox", "--date", &date, p]);
+    let (ok, out, _) = cli(&app.db_url, &["reconcile", "import", "--source", "sandbox", "--date", &date, p]).await;
     assert!(ok && String::from_utf8(out).unwrap().starts_with("this file was already reconciled"));
 
     // Per account: paid - refunded = expected = settled. The refund of 35000 of a 135000 +
@@ -164,7 +168,7 @@ async fn the_settlement_report_ties_out_per_account_and_the_cli_prints_it() {
     assert_eq!(rows.len(), 4, "header, two accounts, and the empty tail after the last CRLF: {text:?}");
 
     // The terminal report: aligned columns with the same numbers; or the same CSV.
-    let (ok, out, err) = cli(&app.db_url, &["reconcile", "report", "--date", &date, "--agency", "H12.20"]);
+    let (ok, out, err) = cli(&app.db_url, &["reconcile", "report", "--date", &date, "--agency", "H12.20"]).await;
     let out = String::from_utf8(out).unwrap();
     assert!(ok, "{err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -173,9 +177,9 @@ async fn the_settlement_report_ties_out_per_account_and_the_cli_prints_it() {
     assert!(row.contains("Sở Giao thông vận tải tỉnh Hà Nam") && row.contains(" 379459 ") && row.contains(" -5000"));
     let header_end = lines[0].find("open_cases").unwrap() + "open_cases".len();
     assert_eq!(row.chars().count(), lines[0][..header_end].chars().count(), "columns line up:\n{out}");
-    let (ok, out, _) = cli(&app.db_url, &["reconcile", "report", "--date", &date, "--csv"]);
+    let (ok, out, _) = cli(&app.db_url, &["reconcile", "report", "--date", &date, "--csv"]).await;
     assert!(ok && out.starts_with(b"\xEF\xBB\xBFdate,"));
-    let (ok, _, err) = cli(&app.db_url, &["reconcile", "report", "--date", "27/11/2026"]);
+    let (ok, _, err) = cli(&app.db_url, &["reconcile", "report", "--date", "27/11/2026"]).await;
     assert!(!ok && err.contains("invalid_date"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
     app.stop().await;
@@ -260,7 +264,7 @@ async fn the_monthly_summary_groups_by_agency_fee_kind_procedure_and_gateway() {
         )),
         "{text}"
     );
-    let (ok, out, err) = cli(&app.db_url, &["reconcile", "report", "--month", &month]);
+    let (ok, out, err) = cli(&app.db_url, &["reconcile", "report", "--month", &month]).await;
     let out = String::from_utf8(out).unwrap();
     assert!(ok, "{err}");
     assert!(out.contains("Ủy ban nhân dân huyện Kim Bảng") && out.contains("Lệ phí"), "{out}");
