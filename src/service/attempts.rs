@@ -18,7 +18,6 @@ use crate::service::error::Code;
 use crate::service::error::Error;
 use crate::store::now_ms;
 use crate::store::payments::{AttemptRow, PaymentRow};
-use crate::store::Tx;
 use feegate_connector::{Action, Beneficiary, ConnectorError, Locale, QrTransfer, StartRequest};
 
 /// Starts an attempt through `connector_id` and gives the action for the browser.
@@ -64,47 +63,136 @@ pub async fn start(
         )
         .with_field("connector"));
     }
-    if account.connector.needs_beneficiary() && routed.len() > 1 {
-        if routed.iter().any(|(_, amount)| !range.contains(amount)) {
-            return Err(not_accepted());
-        }
-        return start_legs(state, payment, connector_id, &routed, payer_ip, locale, actor).await;
-    }
-    if !range.contains(&payment.amount) {
+    // What each attempt collects: the payment whole, or (a bank transfer to a payment whose
+    // lines go to several accounts) one leg per account.
+    let pieces: Vec<(Option<Routed>, i64)> = if account.connector.needs_beneficiary() && routed.len() > 1 {
+        routed.into_iter().map(|(r, amount)| (Some(r), amount)).collect()
+    } else {
+        let to = match routed.as_slice() {
+            [(r, _)] => Some(r.clone()),
+            _ => None,
+        };
+        vec![(to, payment.amount)]
+    };
+    if pieces.iter().any(|(_, amount)| !range.contains(amount)) {
         return Err(not_accepted());
     }
-    let beneficiary = match routed.as_slice() {
-        [(b, _)] => Some(b.clone()),
-        _ => None,
-    };
-    if account.connector.needs_beneficiary() && beneficiary.is_none() {
+    if account.connector.needs_beneficiary() && pieces.iter().any(|(to, _)| to.is_none()) {
         return Err(Error::new(Code::ConnectorNotApplicable, "this payment has no account to transfer to")
             .with_field("connector"));
     }
-    let attempt = AttemptRow {
-        id: new_id("att"),
-        payment_id: payment.id.clone(),
-        connector_id: connector_id.to_owned(),
-        reference: new_reference(),
-        status: AttemptStatus::Pending,
-        amount: payment.amount,
-        currency: payment.currency.clone(),
-        gateway_ref: None,
-        gateway_txn: None,
-        failure_code: None,
-        action: "{}".into(),
-        created_at: now,
-        updated_at: now,
-        leg_group: None,
-        leg: None,
-        leg_account_id: None,
-    };
+    let rows = open(state, payment, connector_id, &pieces, actor).await?;
+    let public = &state.config.public_url;
+    let mut actions = Vec::new();
+    for row in &rows {
+        if let (Some(_), Ok(action @ Action::Qr { .. })) = (&row.leg_group, serde_json::from_str(&row.action)) {
+            // A leg of the group under way whose code was made before: the same code.
+            actions.push((row.id.clone(), action));
+            continue;
+        }
+        let to = match &row.leg_account_id {
+            Some(id) => pieces.iter().find(|(to, _)| to.as_ref().is_some_and(|t| &t.account_id == id)),
+            None => pieces.first(),
+        };
+        let req = StartRequest {
+            reference: row.reference.clone(),
+            payment_id: payment.id.clone(),
+            amount: row.amount,
+            currency: payment.currency.clone(),
+            description: format!("{} {}", payment.dossier_code, payment.description),
+            created_at: datetime(row.created_at),
+            expires_at: datetime(payment.expires_at),
+            return_url: format!("{public}/return/{connector_id}"),
+            notify_url: format!("{public}/callbacks/{connector_id}"),
+            payer_ip: payer_ip.clone(),
+            locale,
+            beneficiary: to.and_then(|(to, _)| to.as_ref()).map(|t| t.beneficiary.clone()),
+        };
+        match account.connector.start(&req).await {
+            Ok(started) => {
+                let mut tx = state.store.begin().await?;
+                let action = serde_json::to_string(&started.action).map_err(Error::internal)?;
+                state.store.set_attempt_action(&mut tx, &row.id, &action, started.gateway_ref.as_deref()).await?;
+                tx.commit().await?;
+                actions.push((row.id.clone(), started.action));
+            }
+            Err(e) => {
+                start_failed(state, payment, &rows, row, &e, actor).await?;
+                tracing::warn!(payment_id = %payment.id, connector = connector_id, error = %e, "gateway refused to start");
+                return Err(start_error(e));
+            }
+        }
+    }
+    match actions.len() {
+        1 => Ok(actions.remove(0).1),
+        _ => {
+            let mut transfers = Vec::new();
+            for (attempt_id, action) in actions {
+                let Action::Qr { payload, transfer } = action else {
+                    return Err(Error::internal(format!("{connector_id} answered a transfer leg without a QR code")));
+                };
+                transfers.push(QrTransfer { attempt_id, payload, transfer });
+            }
+            Ok(Action::Transfers { transfers })
+        }
+    }
+}
+
+/// Records the attempts of a start, one per piece, in one transaction: the payment's row
+/// first (so two presses of "pay" at once make one group of legs), then the attempts. A
+/// payment with a group of legs of this connector under way gets that group back, a leg
+/// closed for the wrong amount or account awaited again.
+async fn open(
+    state: &AppState,
+    payment: &PaymentRow,
+    connector_id: &str,
+    pieces: &[(Option<Routed>, i64)],
+    actor: &str,
+) -> Result<Vec<AttemptRow>, Error> {
     let store = &state.store;
     let mut tx = store.begin().await?;
-    store.insert_attempt(&mut tx, &attempt).await?;
     if !store.transition_payment(&mut tx, &payment.id, PaymentStatus::Pending, None).await? {
         tx.rollback().await?;
         return Err(Error::new(Code::PaymentNotPayable, "the payment is no longer payable"));
+    }
+    if pieces.len() > 1 {
+        let existing = store.attempts_in(&mut tx, &payment.id).await?;
+        if let Some(g) = group_under_way(&existing, connector_id) {
+            let legs: Vec<AttemptRow> = legs_of(&existing, &g).into_iter().cloned().collect();
+            for l in legs.iter().filter(|l| l.status() == AttemptStatus::Failed) {
+                store.reawait_leg(&mut tx, &l.id).await?;
+            }
+            tx.commit().await?;
+            return Ok(legs);
+        }
+    }
+    let now = now_ms();
+    let first = new_id("att");
+    let legs = pieces.len() > 1;
+    let rows: Vec<AttemptRow> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, (to, amount))| AttemptRow {
+            id: if i == 0 { first.clone() } else { new_id("att") },
+            payment_id: payment.id.clone(),
+            connector_id: connector_id.to_owned(),
+            reference: new_reference(),
+            status: AttemptStatus::Pending,
+            amount: *amount,
+            currency: payment.currency.clone(),
+            gateway_ref: None,
+            gateway_txn: None,
+            failure_code: None,
+            action: "{}".into(),
+            created_at: now,
+            updated_at: now,
+            leg_group: legs.then(|| first.clone()),
+            leg: legs.then_some(i as i64 + 1),
+            leg_account_id: to.as_ref().filter(|_| legs).map(|t| t.account_id.clone()),
+        })
+        .collect();
+    for row in &rows {
+        store.insert_attempt(&mut tx, row).await?;
     }
     if payment.status() == PaymentStatus::Created {
         store
@@ -114,64 +202,55 @@ pub async fn start(
                 "payment.pending",
                 Some(PaymentStatus::Created),
                 Some(PaymentStatus::Pending),
-                &serde_json::json!({"attempt_id": attempt.id, "connector": connector_id}),
+                &serde_json::json!({"attempt_id": first, "connector": connector_id}),
                 false,
             )
             .await?;
     }
+    let mut started =
+        serde_json::json!({"attempt_id": first, "connector": connector_id, "reference": rows[0].reference});
+    if legs {
+        started["legs"] = rows
+            .iter()
+            .map(|l| {
+                serde_json::json!({"attempt_id": l.id, "reference": l.reference, "amount": l.amount,
+                "account_id": l.leg_account_id})
+            })
+            .collect();
+    }
+    store.audit(&mut tx, &payment.id, "attempt.started", actor, &started).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// `row`'s gateway refused to start it (or did not answer): the start's open attempts are
+/// failed with the gateway's code and the payment is given back to the payer.
+async fn start_failed(
+    state: &AppState,
+    payment: &PaymentRow,
+    rows: &[AttemptRow],
+    row: &AttemptRow,
+    e: &ConnectorError,
+    actor: &str,
+) -> Result<(), Error> {
+    let store = &state.store;
+    let code = failure_code(e);
+    let mut tx = store.begin().await?;
+    for r in rows {
+        store.finish_attempt(&mut tx, &r.id, AttemptStatus::Failed, None, Some(&code)).await?;
+    }
+    store.reopen_payment(&mut tx, &payment.id).await?;
     store
         .audit(
             &mut tx,
             &payment.id,
-            "attempt.started",
+            "attempt.start_failed",
             actor,
-            &serde_json::json!({"attempt_id": attempt.id, "connector": connector_id, "reference": attempt.reference}),
+            &serde_json::json!({"attempt_id": row.id, "error": e.to_string()}),
         )
         .await?;
     tx.commit().await?;
-
-    let public = &state.config.public_url;
-    let req = StartRequest {
-        reference: attempt.reference.clone(),
-        payment_id: payment.id.clone(),
-        amount: payment.amount,
-        currency: payment.currency.clone(),
-        description: format!("{} {}", payment.dossier_code, payment.description),
-        created_at: datetime(now),
-        expires_at: datetime(payment.expires_at),
-        return_url: format!("{public}/return/{connector_id}"),
-        notify_url: format!("{public}/callbacks/{connector_id}"),
-        payer_ip,
-        locale,
-        beneficiary: beneficiary.map(|b| b.beneficiary),
-    };
-    match account.connector.start(&req).await {
-        Ok(started) => {
-            let mut tx = store.begin().await?;
-            let action = serde_json::to_string(&started.action).map_err(Error::internal)?;
-            store.set_attempt_action(&mut tx, &attempt.id, &action, started.gateway_ref.as_deref()).await?;
-            tx.commit().await?;
-            Ok(started.action)
-        }
-        Err(e) => {
-            let code = failure_code(&e);
-            let mut tx = store.begin().await?;
-            store.finish_attempt(&mut tx, &attempt.id, AttemptStatus::Failed, None, Some(&code)).await?;
-            store.reopen_payment(&mut tx, &payment.id).await?;
-            store
-                .audit(
-                    &mut tx,
-                    &payment.id,
-                    "attempt.start_failed",
-                    actor,
-                    &serde_json::json!({"attempt_id": attempt.id, "error": e.to_string()}),
-                )
-                .await?;
-            tx.commit().await?;
-            tracing::warn!(payment_id = %payment.id, connector = connector_id, error = %e, "gateway refused to start");
-            Err(start_error(e))
-        }
-    }
+    Ok(())
 }
 
 fn start_error(e: ConnectorError) -> Error {
@@ -214,171 +293,6 @@ fn group_under_way(attempts: &[AttemptRow], connector_id: &str) -> Option<String
         .filter(|a| a.connector_id == connector_id)
         .filter_map(|a| a.leg_group.clone())
         .find(|g| legs_of(attempts, g).iter().any(|l| l.status().is_open() || l.status() == AttemptStatus::Succeeded))
-}
-
-/// Starts (or gives back) the legs of a bank transfer to several accounts.
-async fn start_legs(
-    state: &AppState,
-    payment: &PaymentRow,
-    connector_id: &str,
-    routed: &[(Routed, i64)],
-    payer_ip: Option<String>,
-    locale: Locale,
-    actor: &str,
-) -> Result<Action, Error> {
-    let store = &state.store;
-    let now = now_ms();
-    let group_id = new_id("att");
-    let legs: Vec<AttemptRow> = routed
-        .iter()
-        .enumerate()
-        .map(|(i, (r, amount))| AttemptRow {
-            id: if i == 0 { group_id.clone() } else { new_id("att") },
-            payment_id: payment.id.clone(),
-            connector_id: connector_id.to_owned(),
-            reference: new_reference(),
-            status: AttemptStatus::Pending,
-            amount: *amount,
-            currency: payment.currency.clone(),
-            gateway_ref: None,
-            gateway_txn: None,
-            failure_code: None,
-            action: "{}".into(),
-            created_at: now,
-            updated_at: now,
-            leg_group: Some(group_id.clone()),
-            leg: Some(i as i64 + 1),
-            leg_account_id: Some(r.account_id.clone()),
-        })
-        .collect();
-    let mut tx = store.begin().await?;
-    // The payment's row is taken first, so two presses of "pay" at once make one group.
-    if !store.transition_payment(&mut tx, &payment.id, PaymentStatus::Pending, None).await? {
-        tx.rollback().await?;
-        return Err(Error::new(Code::PaymentNotPayable, "the payment is no longer payable"));
-    }
-    let existing = store.attempts_in(&mut tx, &payment.id).await?;
-    let legs = match group_under_way(&existing, connector_id) {
-        Some(g) => {
-            let legs: Vec<AttemptRow> = legs_of(&existing, &g).into_iter().cloned().collect();
-            // A leg closed because the wrong amount (or account) came is awaited again: the
-            // payer transfers it anew; what came wrong is a review of its own.
-            for l in legs.iter().filter(|l| l.status() == AttemptStatus::Failed) {
-                store.reawait_leg(&mut tx, &l.id).await?;
-            }
-            tx.commit().await?;
-            legs
-        }
-        None => {
-            for l in &legs {
-                store.insert_attempt(&mut tx, l).await?;
-            }
-            if payment.status() == PaymentStatus::Created {
-                store
-                    .insert_event(
-                        &mut tx,
-                        &payment.id,
-                        "payment.pending",
-                        Some(PaymentStatus::Created),
-                        Some(PaymentStatus::Pending),
-                        &serde_json::json!({"attempt_id": group_id, "connector": connector_id}),
-                        false,
-                    )
-                    .await?;
-            }
-            let shown: Vec<serde_json::Value> = legs
-                .iter()
-                .map(|l| {
-                    serde_json::json!({"attempt_id": l.id, "reference": l.reference, "amount": l.amount,
-                    "account_id": l.leg_account_id})
-                })
-                .collect();
-            store
-                .audit(
-                    &mut tx,
-                    &payment.id,
-                    "attempt.started",
-                    actor,
-                    &serde_json::json!({"attempt_id": group_id, "connector": connector_id, "legs": shown}),
-                )
-                .await?;
-            tx.commit().await?;
-            legs
-        }
-    };
-    let account = state.connectors.get(connector_id).ok_or_else(|| Error::not_found("connector"))?;
-    let public = &state.config.public_url;
-    let mut transfers = Vec::new();
-    for leg in &legs {
-        if let Ok(Action::Qr { payload, transfer }) = serde_json::from_str::<Action>(&leg.action) {
-            transfers.push(QrTransfer { attempt_id: leg.id.clone(), payload, transfer });
-            continue;
-        }
-        let beneficiary = routed
-            .iter()
-            .find(|(r, _)| Some(&r.account_id) == leg.leg_account_id.as_ref())
-            .map(|(r, _)| r.beneficiary.clone());
-        let req = StartRequest {
-            reference: leg.reference.clone(),
-            payment_id: payment.id.clone(),
-            amount: leg.amount,
-            currency: payment.currency.clone(),
-            description: format!("{} {}", payment.dossier_code, payment.description),
-            created_at: datetime(leg.created_at),
-            expires_at: datetime(payment.expires_at),
-            return_url: format!("{public}/return/{connector_id}"),
-            notify_url: format!("{public}/callbacks/{connector_id}"),
-            payer_ip: payer_ip.clone(),
-            locale,
-            beneficiary,
-        };
-        match account.connector.start(&req).await {
-            Ok(started) => {
-                let action = serde_json::to_string(&started.action).map_err(Error::internal)?;
-                let mut tx = store.begin().await?;
-                store.set_attempt_action(&mut tx, &leg.id, &action, started.gateway_ref.as_deref()).await?;
-                tx.commit().await?;
-                match started.action {
-                    Action::Qr { payload, transfer } => {
-                        transfers.push(QrTransfer { attempt_id: leg.id.clone(), payload, transfer })
-                    }
-                    other => {
-                        return Err(Error::internal(format!(
-                            "{connector_id} answered a transfer leg with {other:?}, not a QR code"
-                        )))
-                    }
-                }
-            }
-            Err(e) => {
-                let mut tx = store.begin().await?;
-                fail_legs(state, &mut tx, &legs, &failure_code(&e)).await?;
-                store
-                    .audit(
-                        &mut tx,
-                        &payment.id,
-                        "attempt.start_failed",
-                        actor,
-                        &serde_json::json!({"attempt_id": leg.id, "error": e.to_string()}),
-                    )
-                    .await?;
-                tx.commit().await?;
-                tracing::warn!(payment_id = %payment.id, connector = connector_id, error = %e, "a transfer leg did not start");
-                return Err(start_error(e));
-            }
-        }
-    }
-    Ok(Action::Transfers { transfers })
-}
-
-/// Closes the open legs of a group whose start failed, and gives the payment back.
-async fn fail_legs(state: &AppState, tx: &mut Tx, legs: &[AttemptRow], code: &str) -> Result<(), Error> {
-    for l in legs {
-        state.store.finish_attempt(tx, &l.id, AttemptStatus::Failed, None, Some(code)).await?;
-    }
-    if let Some(l) = legs.first() {
-        state.store.reopen_payment(tx, &l.payment_id).await?;
-    }
-    Ok(())
 }
 
 /// An account the payment's lines go to, as a transfer names it.
