@@ -5,40 +5,13 @@
 
 mod common;
 use common::*;
-use feegate_connector::crypto::hmac_sha256_hex;
 use serde_json::{json, Value};
-
-const VIETQR_SECRET: &[u8] = b"vietqr-demo-notify-secret";
-
-/// The receiving bank's signed credit notification.
-async fn credit(app: &TestApp, reference: &str, txn: &str, bin: &str, account: &str) -> u16 {
-    let body = serde_json::to_vec(&json!({"notification_id": format!("N{txn}"), "account_number": account,
-        "bank_bin": bin, "amount": 135_000, "content": format!("MBVCB.{txn}.{reference}.CT tu 0011004123456"),
-        "bank_txn_id": txn, "credited_at": "2026-11-27T10:00:00+07:00"}))
-    .unwrap();
-    let r = app
-        .client
-        .post(format!("{}/callbacks/vietqr", app.url))
-        .header("content-type", "application/json")
-        .header("X-Bank-Signature", hmac_sha256_hex(VIETQR_SECRET, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    r.status().as_u16()
-}
 
 /// Asks for a refund (finance); gives the status and the body.
 async fn refund(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
     let r = app.post(&format!("/v1/payments/{id}/refunds"), &app.finance_key).json(&body).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn event_count(app: &TestApp, id: &str, kind: &str) -> usize {
-    let v: Value =
-        app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
-    v.as_array().unwrap().iter().filter(|e| e["type"] == kind).count()
 }
 
 fn attempt(p: &Value, i: usize) -> (String, String) {
@@ -74,10 +47,10 @@ async fn a_second_vietqr_credit_of_a_paid_payment_is_refunded_by_hand_and_the_pa
     let t = r.json::<Value>().await.unwrap()["transfer"].clone();
     let (reference, bin, account) =
         (t["content"].as_str().unwrap(), t["bank_bin"].as_str().unwrap(), t["account_number"].as_str().unwrap());
-    assert_eq!(credit(&app, reference, "FT0401", bin, account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, reference, 135_000, "FT0401", bin, account).await, 200);
     // The payer scanned the QR twice; the bank also retries the second credit.
-    assert_eq!(credit(&app, reference, "FT0402", bin, account).await, 200);
-    assert_eq!(credit(&app, reference, "FT0402", bin, account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, reference, 135_000, "FT0402", bin, account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, reference, 135_000, "FT0402", bin, account).await, 200);
     let p = app.payment(&id).await;
     assert_eq!(p["attempts"].as_array().unwrap().len(), 2, "the second credit is one collection: {p}");
     let (dup, status) = attempt(&p, 1);
@@ -448,7 +421,7 @@ async fn a_second_credit_on_the_statement_is_a_duplicate_not_a_missing_transfer(
         (t["content"].as_str().unwrap(), t["bank_bin"].as_str().unwrap(), t["account_number"].as_str().unwrap());
     assert_eq!(account, "0351000765432");
     for txn in ["FT0501", "FT0502"] {
-        assert_eq!(credit(&app, reference, txn, bin, account).await, 200);
+        assert_eq!(vietqr_credit(&app.url, reference, 135_000, txn, bin, account).await, 200);
     }
     assert_eq!(app.payment(&id).await["attempts"].as_array().unwrap().len(), 2);
     let day = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+7)).date();

@@ -6,78 +6,21 @@
 
 mod common;
 use common::*;
-use feegate_connector::crypto::hmac_sha256_hex;
 use serde_json::{json, Value};
-
-const SANDBOX_SECRET: &[u8] = b"sandbox-demo-secret";
-const VIETQR_SECRET: &[u8] = b"vietqr-demo-notify-secret";
-
-/// Starts an attempt through `connector`; gives the action (201 asserted).
-async fn start(app: &TestApp, id: &str, connector: &str) -> Value {
-    let r = app
-        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
-        .json(&json!({"connector": connector}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
 
 /// A payment with a started VietQR attempt: (payment id, reference, bank BIN, account).
 async fn vietqr_payment(app: &TestApp) -> (String, String, String, String) {
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
-    let action = start(app, &id, "vietqr").await;
+    let action = start_attempt(app, &id, "vietqr").await;
     let t = &action["transfer"];
     let s = |v: &Value| v.as_str().unwrap().to_owned();
     (id, s(&t["content"]), s(&t["bank_bin"]), s(&t["account_number"]))
-}
-
-/// The receiving bank's signed credit notification.
-async fn credit(app: &TestApp, reference: &str, amount: i64, txn: &str, bin: &str, account: &str) -> u16 {
-    let body = serde_json::to_vec(&json!({"notification_id": format!("N{txn}"), "account_number": account,
-        "bank_bin": bin, "amount": amount, "content": format!("MBVCB.{txn}.{reference}.CT tu 0011004123456"),
-        "bank_txn_id": txn, "credited_at": "2026-11-27T10:00:00+07:00"}))
-    .unwrap();
-    let r = app
-        .client
-        .post(format!("{}/callbacks/vietqr", app.url))
-        .header("content-type", "application/json")
-        .header("X-Bank-Signature", hmac_sha256_hex(VIETQR_SECRET, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    r.status().as_u16()
-}
-
-/// A signed sandbox notification.
-async fn sandbox(app: &TestApp, reference: &str, txn: &str, amount: i64) -> u16 {
-    let body = serde_json::to_vec(&json!({"reference": reference, "transaction_id": txn, "amount": amount,
-        "currency": "VND", "status": "succeeded", "paid_at": "2026-11-27T10:00:00Z"}))
-    .unwrap();
-    let r = app
-        .client
-        .post(format!("{}/callbacks/sandbox", app.url))
-        .header("content-type", "application/json")
-        .header("X-Sandbox-Signature", hmac_sha256_hex(SANDBOX_SECRET, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    r.status().as_u16()
 }
 
 async fn review_cases(app: &TestApp, status: &str) -> Vec<Value> {
     let r = app.get(&format!("/v1/cases?kind=review&status={status}"), &app.finance_key).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.json::<Value>().await.unwrap().as_array().unwrap().clone()
-}
-
-async fn events_of(app: &TestApp, id: &str, kind: &str) -> usize {
-    let v: Value =
-        app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
-    v.as_array().unwrap().iter().filter(|e| e["type"] == kind).count()
 }
 
 async fn resolve(app: &TestApp, case: &str) -> u16 {
@@ -98,24 +41,24 @@ fn attempt_status(p: &Value, i: usize) -> &str {
 async fn every_review_of_a_payment_is_its_own_case_and_event_and_resolving_one_keeps_the_next() {
     let app = TestApp::spawn().await;
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
-    start(&app, &id, "sandbox").await;
-    start(&app, &id, "sandbox").await;
+    start_attempt(&app, &id, "sandbox").await;
+    start_attempt(&app, &id, "sandbox").await;
     let p = app.payment(&id).await;
     let (a, b) = (p["attempts"][0]["reference"].as_str().unwrap(), p["attempts"][1]["reference"].as_str().unwrap());
-    assert_eq!(sandbox(&app, a, "SBXA1", 135_000).await, 200);
+    assert_eq!(sandbox_success(&app, a, "SBXA1", 135_000).await, 200);
     assert_eq!(app.payment(&id).await["status"], "succeeded");
     // The payer paid a second time through the other attempt: a second success...
-    assert_eq!(sandbox(&app, b, "SBXB1", 135_000).await, 200);
+    assert_eq!(sandbox_success(&app, b, "SBXB1", 135_000).await, 200);
     // ...and the gateway then reports a wrong amount on the first: a second, other review.
-    assert_eq!(sandbox(&app, a, "SBXA2", 1_000).await, 200);
+    assert_eq!(sandbox_success(&app, a, "SBXA2", 1_000).await, 200);
     // The gateway retries the same message: the same review, not a third.
-    assert_eq!(sandbox(&app, a, "SBXA2", 1_000).await, 200);
+    assert_eq!(sandbox_success(&app, a, "SBXA2", 1_000).await, 200);
 
     let open = review_cases(&app, "open").await;
     let reasons: Vec<&str> = open.iter().map(|c| c["outcome"].as_str().unwrap()).collect();
     assert_eq!(reasons, ["second_success", "amount_mismatch"], "{open:?}");
     assert!(open.iter().all(|c| c["payment_id"] == id.as_str() && c["id"].as_str().unwrap().starts_with("rev_")));
-    assert_eq!(events_of(&app, &id, "payment.needs_review").await, 2, "each review sends its own event");
+    assert_eq!(event_count(&app, &id, "payment.needs_review").await, 2, "each review sends its own event");
     assert_eq!(app.payment(&id).await["review"]["reason"], "amount_mismatch", "the latest review shows");
 
     assert_eq!(resolve(&app, open[0]["id"].as_str().unwrap()).await, 200);
@@ -180,7 +123,7 @@ async fn a_vietqr_credit_of_the_wrong_amount_closes_its_attempt_for_review() {
     let app = TestApp::spawn().await;
     let (id, reference, bin, account) = vietqr_payment(&app).await;
     // The payer typed 100 000 instead of 135 000.
-    assert_eq!(credit(&app, &reference, 100_000, "FT0001", &bin, &account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 100_000, "FT0001", &bin, &account).await, 200);
     let p = app.payment(&id).await;
     assert_eq!(attempt_status(&p, 0), "failed", "the attempt is done, not polled for ever: {p}");
     assert_eq!(p["status"], "created", "the payer may pay again: {p}");
@@ -193,10 +136,10 @@ async fn a_vietqr_credit_of_the_wrong_amount_closes_its_attempt_for_review() {
             .unwrap();
     assert_eq!(queries, 0);
     // The bank retries the same credit: still one review.
-    assert_eq!(credit(&app, &reference, 100_000, "FT0001", &bin, &account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 100_000, "FT0001", &bin, &account).await, 200);
     assert_eq!(review_cases(&app, "open").await.len(), 1);
     // The payer then transfers the right amount with the same content: that pays it.
-    assert_eq!(credit(&app, &reference, 135_000, "FT0002", &bin, &account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 135_000, "FT0002", &bin, &account).await, 200);
     let p = app.payment(&id).await;
     assert_eq!((p["status"].as_str(), attempt_status(&p, 0)), (Some("succeeded"), "succeeded"), "{p}");
     app.stop().await;
@@ -207,7 +150,7 @@ async fn a_vietqr_credit_into_another_account_is_a_review_not_a_success() {
     let app = TestApp::spawn().await;
     let (id, reference, bin, account) = vietqr_payment(&app).await;
     // Right reference and amount, but typed by hand into another agency's account.
-    assert_eq!(credit(&app, &reference, 135_000, "FT0101", "970436", "0071000999999").await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 135_000, "FT0101", "970436", "0071000999999").await, 200);
     let p = app.payment(&id).await;
     assert_ne!(p["status"], "succeeded", "{p}");
     assert_eq!(p["review"]["reason"], "wrong_beneficiary", "{p}");
@@ -217,10 +160,10 @@ async fn a_vietqr_credit_into_another_account_is_a_review_not_a_success() {
     assert!(open[0]["reason"].as_str().unwrap().contains("0071000999999"), "{open:?}");
     // Same bank, another account of it: not ours either.
     let (id2, reference2, _, _) = vietqr_payment(&app).await;
-    assert_eq!(credit(&app, &reference2, 135_000, "FT0102", &bin, "999999999").await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference2, 135_000, "FT0102", &bin, "999999999").await, 200);
     assert_ne!(app.payment(&id2).await["status"], "succeeded");
     // The right account pays.
-    assert_eq!(credit(&app, &reference, 135_000, "FT0103", &bin, &account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 135_000, "FT0103", &bin, &account).await, 200);
     assert_eq!(app.payment(&id).await["status"], "succeeded");
     app.stop().await;
 }
@@ -230,7 +173,7 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
     let app = TestApp::spawn().await;
     // One payment with an open sandbox attempt, cloned into more than a batch of them.
     let template = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
-    start(&app, &template, "sandbox").await;
+    start_attempt(&app, &template, "sandbox").await;
     // The gateway cannot be asked about them, so none of them may expire yet.
     app.faults("sandbox", json!({"query_5xx": true})).await;
     let store = &app.db;
@@ -291,11 +234,11 @@ async fn held_due_payments_do_not_starve_the_expiry_of_the_others() {
 async fn a_success_closes_the_payments_other_open_attempts_at_once() {
     let app = TestApp::spawn().await;
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
-    start(&app, &id, "sandbox").await;
-    start(&app, &id, "vietqr").await;
+    start_attempt(&app, &id, "sandbox").await;
+    start_attempt(&app, &id, "vietqr").await;
     let p = app.payment(&id).await;
     let reference = p["attempts"][0]["reference"].as_str().unwrap().to_owned();
-    assert_eq!(sandbox(&app, &reference, "SBX0201", 135_000).await, 200);
+    assert_eq!(sandbox_success(&app, &reference, "SBX0201", 135_000).await, 200);
     let p = app.payment(&id).await;
     assert_eq!((p["status"].as_str(), attempt_status(&p, 0)), (Some("succeeded"), "succeeded"));
     assert_eq!(attempt_status(&p, 1), "failed", "the other attempt is closed with the success: {p}");
@@ -306,18 +249,18 @@ async fn a_success_closes_the_payments_other_open_attempts_at_once() {
 async fn a_second_vietqr_credit_for_a_paid_reference_opens_a_review_at_once() {
     let app = TestApp::spawn().await;
     let (id, reference, bin, account) = vietqr_payment(&app).await;
-    assert_eq!(credit(&app, &reference, 135_000, "FT0301", &bin, &account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 135_000, "FT0301", &bin, &account).await, 200);
     assert_eq!(app.payment(&id).await["status"], "succeeded");
     // The bank retries the first credit: nothing new.
-    assert_eq!(credit(&app, &reference, 135_000, "FT0301", &bin, &account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 135_000, "FT0301", &bin, &account).await, 200);
     assert_eq!(review_cases(&app, "open").await.len(), 0);
     // The payer scanned the QR twice: a second credit, another transaction.
-    assert_eq!(credit(&app, &reference, 135_000, "FT0302", &bin, &account).await, 200);
+    assert_eq!(vietqr_credit(&app.url, &reference, 135_000, "FT0302", &bin, &account).await, 200);
     let open = review_cases(&app, "open").await;
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0]["outcome"], "second_success");
     assert!(open[0]["reason"].as_str().unwrap().contains("FT0302"), "{open:?}");
-    assert_eq!(events_of(&app, &id, "payment.needs_review").await, 1);
+    assert_eq!(event_count(&app, &id, "payment.needs_review").await, 1);
     assert_eq!(app.payment(&id).await["status"], "succeeded");
     app.stop().await;
 }
@@ -327,7 +270,7 @@ async fn a_vietqr_credit_found_by_a_lookup_in_another_account_is_not_applied() {
     let app = TestApp::spawn().await;
     app.faults("vietqr", json!({"no_callback": true})).await;
     let id = app.create_payment(&payment_body()).await["id"].as_str().unwrap().to_owned();
-    let action = start(&app, &id, "vietqr").await;
+    let action = start_attempt(&app, &id, "vietqr").await;
     let account = action["transfer"]["account_number"].as_str().unwrap().to_owned();
     // The payer transfers; the notification is lost, so only the bank's lookup knows.
     let app_url = format!("{}/sim/vietqr/app?payload={}", app.url, urlencode(action["payload"].as_str().unwrap()));
@@ -393,7 +336,7 @@ async fn a_duplicate_collection_can_be_refunded_and_its_review_resolved() {
     assert_eq!((refund["attempt_id"].as_str(), refund["duplicate"].as_bool()), (Some(second.as_str()), Some(true)));
     let p = app.payment(&id).await;
     assert_eq!((p["status"].as_str(), p["refunded_amount"].as_str()), (Some("succeeded"), Some("0")), "{p}");
-    assert_eq!(events_of(&app, &id, "payment.refunded").await, 0);
+    assert_eq!(event_count(&app, &id, "payment.refunded").await, 0);
     // ...and closes the case with it.
     let r = app
         .post(&format!("/v1/cases/{}/resolve", open[0]["id"].as_str().unwrap()), &app.finance_key)

@@ -790,13 +790,7 @@ async fn a_transfer_to_two_accounts_is_expected_leg_by_leg_on_each_accounts_stat
         {"kind": "fee", "code": "P", "description": "Phí thẩm định", "amount": "50000"}
     ]);
     let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
-    let r = app
-        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
-        .json(&json!({"connector": "vietqr"}))
-        .send()
-        .await
-        .unwrap();
-    let action: Value = r.json().await.unwrap();
+    let action = start_attempt(&app, &id, "vietqr").await;
     let transfers = action["transfers"].as_array().unwrap_or_else(|| panic!("{action}")).clone();
     for t in &transfers {
         let payload: String = url::form_urlencoded::byte_serialize(t["payload"].as_str().unwrap().as_bytes()).collect();

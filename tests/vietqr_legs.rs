@@ -6,10 +6,7 @@
 
 mod common;
 use common::*;
-use feegate_connector::crypto::hmac_sha256_hex;
 use serde_json::{json, Value};
-
-const VIETQR_SECRET: &[u8] = b"vietqr-demo-notify-secret";
 
 /// A charge of 135 000 (to the treasury) and a fee of 50 000 (to the agency's bank).
 fn two_account_body() -> Value {
@@ -31,17 +28,6 @@ struct Leg {
     account: String,
 }
 
-async fn start(app: &TestApp, id: &str) -> Value {
-    let r = app
-        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
-        .json(&json!({"connector": "vietqr"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
-
 fn legs_of(action: &Value) -> Vec<Leg> {
     assert_eq!(action["type"], "transfers", "{action}");
     action["transfers"]
@@ -61,41 +47,18 @@ fn legs_of(action: &Value) -> Vec<Leg> {
 /// A two-account payment with its VietQR legs started: (payment id, legs).
 async fn started(app: &TestApp) -> (String, Vec<Leg>) {
     let id = app.create_payment(&two_account_body()).await["id"].as_str().unwrap().to_owned();
-    let legs = legs_of(&start(app, &id).await);
+    let legs = legs_of(&start_attempt(app, &id, "vietqr").await);
     (id, legs)
 }
 
-/// The receiving bank's signed credit notification, sent to `url` (a node).
-async fn credit_at(url: &str, reference: &str, amount: i64, txn: &str, bin: &str, account: &str) -> u16 {
-    let body = serde_json::to_vec(&json!({"notification_id": format!("N{txn}"), "account_number": account,
-        "bank_bin": bin, "amount": amount, "content": format!("MBVCB.{txn}.{reference}.CT tu 0011004123456"),
-        "bank_txn_id": txn, "credited_at": "2026-11-27T10:00:00+07:00"}))
-    .unwrap();
-    let r = reqwest::Client::new()
-        .post(format!("{url}/callbacks/vietqr"))
-        .header("content-type", "application/json")
-        .header("X-Bank-Signature", hmac_sha256_hex(VIETQR_SECRET, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    r.status().as_u16()
-}
-
 async fn arrive(app: &TestApp, leg: &Leg, txn: &str) -> u16 {
-    credit_at(&app.url, &leg.reference, leg.amount, txn, &leg.bin, &leg.account).await
+    vietqr_credit(&app.url, &leg.reference, leg.amount, txn, &leg.bin, &leg.account).await
 }
 
 async fn receipts(app: &TestApp, id: &str) -> Vec<Value> {
     let r = app.get(&format!("/v1/payments/{id}/receipts"), &app.portal_key).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.json::<Value>().await.unwrap().as_array().unwrap().clone()
-}
-
-async fn events_of(app: &TestApp, id: &str, kind: &str) -> usize {
-    let v: Value =
-        app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
-    v.as_array().unwrap().iter().filter(|e| e["type"] == kind).count()
 }
 
 async fn review_reasons(app: &TestApp, id: &str) -> Vec<String> {
@@ -121,7 +84,7 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     let app = TestApp::spawn().await;
     let p = app.create_payment(&two_account_body()).await;
     let id = p["id"].as_str().unwrap();
-    let legs = legs_of(&start(&app, id).await);
+    let legs = legs_of(&start_attempt(&app, id, "vietqr").await);
     // One transfer per account, each with the lines routed to it, in the lines' order.
     assert_eq!(legs.len(), 2);
     assert_eq!((legs[0].amount, legs[1].amount), (135_000, 50_000));
@@ -139,7 +102,7 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     assert_eq!(attempts.iter().find(|a| a["leg"] == 2).unwrap()["account_id"], p["lines"][1]["account_id"]);
 
     // "Pay" again (a reload, a second press): the same transfers, not a second set.
-    assert_eq!(legs_of(&start(&app, id).await), legs);
+    assert_eq!(legs_of(&start_attempt(&app, id, "vietqr").await), legs);
     assert_eq!(app.payment(id).await["attempts"].as_array().unwrap().len(), 2);
 
     // The first leg arrives (twice: the bank retries): the payment waits for the other.
@@ -148,7 +111,7 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     let p = app.payment(id).await;
     assert_eq!(p["status"], "pending", "{p}");
     assert!(receipts(&app, id).await.is_empty(), "no receipt before every leg has arrived");
-    assert_eq!(events_of(&app, id, "payment.succeeded").await, 0);
+    assert_eq!(event_count(&app, id, "payment.succeeded").await, 0);
     // Another way to pay it now would collect the arrived part twice: refused.
     let r = app
         .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
@@ -162,7 +125,7 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     assert_eq!(arrive(&app, &legs[1], "FT002").await, 200);
     let p = app.payment(id).await;
     assert_eq!(p["status"], "succeeded", "{p}");
-    assert_eq!(events_of(&app, id, "payment.succeeded").await, 1);
+    assert_eq!(event_count(&app, id, "payment.succeeded").await, 1);
     let rs = receipts(&app, id).await;
     assert_eq!(rs.len(), 1, "{rs:?}");
     assert_eq!(rs[0]["amount"], 185_000, "{}", rs[0]);
@@ -170,12 +133,12 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     assert!(page.contains("FT001, FT002"), "the receipt names both transactions");
     // The bank's retry of the last leg changes nothing.
     assert_eq!(arrive(&app, &legs[1], "FT002").await, 200);
-    assert_eq!(events_of(&app, id, "payment.succeeded").await, 1);
+    assert_eq!(event_count(&app, id, "payment.succeeded").await, 1);
     assert_eq!(receipts(&app, id).await.len(), 1);
     // A second credit under a paid leg's content is money twice: a review, not a second payment.
     assert_eq!(arrive(&app, &legs[1], "FT003").await, 200);
     assert!(review_reasons(&app, id).await.contains(&"second_success".to_owned()));
-    assert_eq!(events_of(&app, id, "payment.succeeded").await, 1);
+    assert_eq!(event_count(&app, id, "payment.succeeded").await, 1);
     app.stop().await;
 }
 
@@ -195,7 +158,7 @@ async fn a_leg_of_the_wrong_amount_is_raised_and_the_right_transfer_then_pays() 
     assert_ne!(app.payment(&id).await["status"], "succeeded");
     assert!(review_reasons(&app, &id).await.contains(&"wrong_beneficiary".to_owned()));
     // The payer takes the transfer up again: the same legs, the closed one awaited anew.
-    let again = legs_of(&start(&app, &id).await);
+    let again = legs_of(&start_attempt(&app, &id, "vietqr").await);
     assert_eq!(again, legs);
     assert_eq!(arrive(&app, &legs[1], "FT104").await, 200);
     let p = app.payment(&id).await;
@@ -277,19 +240,19 @@ async fn legs_arriving_at_the_same_moment_pay_the_payment_exactly_once() {
         let (l0, l1) = (&legs[0], &legs[1]);
         let (t0, t1) = (format!("FT4{i:02}A"), format!("FT4{i:02}B"));
         let (s0, s1) = tokio::join!(
-            credit_at(&a.url, &l0.reference, l0.amount, &t0, &l0.bin, &l0.account),
-            credit_at(&other, &l1.reference, l1.amount, &t1, &l1.bin, &l1.account)
+            vietqr_credit(&a.url, &l0.reference, l0.amount, &t0, &l0.bin, &l0.account),
+            vietqr_credit(&other, &l1.reference, l1.amount, &t1, &l1.bin, &l1.account)
         );
         // A node that lost the race for the payment's row may ask the bank to retry.
         for (s, l, t) in [(s0, l0, &t0), (s1, l1, &t1)] {
             if s != 200 {
                 assert_eq!(s, 500, "a retry is asked for, never a refusal");
-                assert_eq!(credit_at(&a.url, &l.reference, l.amount, t, &l.bin, &l.account).await, 200);
+                assert_eq!(vietqr_credit(&a.url, &l.reference, l.amount, t, &l.bin, &l.account).await, 200);
             }
         }
         let p = a.payment(&id).await;
         assert_eq!(p["status"], "succeeded", "round {i}: {p}");
-        assert_eq!(events_of(&a, &id, "payment.succeeded").await, 1, "round {i}");
+        assert_eq!(event_count(&a, &id, "payment.succeeded").await, 1, "round {i}");
         assert_eq!(receipts(&a, &id).await.len(), 1, "round {i}");
     }
     if let Some(b) = b {
@@ -312,7 +275,7 @@ async fn the_checkout_shows_one_qr_per_account_and_marks_each_leg_as_it_arrives(
     assert_eq!(page.matches("data:image/svg+xml;base64,").count(), 2, "two QR codes");
     assert!(page.contains("135.000 ₫") && page.contains("50.000 ₫") && page.contains("185.000 ₫"));
     assert!(page.contains("Khoản 1/2") && page.contains("Khoản 2/2"));
-    let legs = legs_of(&start(&app, id).await);
+    let legs = legs_of(&start_attempt(&app, id, "vietqr").await);
     for l in &legs {
         assert!(page.contains(&l.reference) && page.contains(&l.account), "{l:?}");
     }
@@ -325,5 +288,28 @@ async fn the_checkout_shows_one_qr_per_account_and_marks_each_leg_as_it_arrives(
     assert_eq!((r.status().as_u16(), location(&r)), (303, format!("/checkout/{id}?lang=vi")));
     let page = app.client.get(p["checkout_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("FT501, FT502"), "the paid page names both transactions");
+    app.stop().await;
+}
+
+/// A payer who opened another gateway before the transfers, paid one leg, then paid the
+/// whole by that gateway: the payment is paid once, and the leg that arrived is raised for
+/// a refund of its own.
+#[tokio::test]
+async fn a_leg_that_arrived_before_the_payment_was_paid_another_way_is_raised_and_refundable() {
+    let app = TestApp::spawn().await;
+    let id = app.create_payment(&two_account_body()).await["id"].as_str().unwrap().to_owned();
+    start_attempt(&app, &id, "sandbox").await;
+    let card = app.payment(&id).await["attempts"][0]["reference"].as_str().unwrap().to_owned();
+    let legs = legs_of(&start_attempt(&app, &id, "vietqr").await);
+    assert_eq!(arrive(&app, &legs[0], "FT601").await, 200);
+    assert_eq!(sandbox_success(&app, &card, "SB601", 185_000).await, 200);
+    let p = app.payment(&id).await;
+    assert_eq!(p["status"], "succeeded", "{p}");
+    assert_eq!(event_count(&app, &id, "payment.succeeded").await, 1);
+    assert!(review_reasons(&app, &id).await.contains(&"second_success".to_owned()));
+    let named = json!({"amount": "135000", "reason": "thu trùng", "attempt_id": legs[0].attempt_id});
+    let (status, body) = refund(&app, &id, named).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["duplicate"], true, "{body}");
     app.stop().await;
 }

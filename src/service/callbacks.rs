@@ -398,15 +398,16 @@ async fn apply_in(
         }
         Outcome::Succeeded => {
             let txn = fact.gateway_txn.as_deref();
-            if attempt.leg_group.is_some() {
-                // The payment's row before the leg's (as a one-piece success takes them the
-                // other way round, it would deadlock with one paying the payment now).
-                store.lock_payment(tx, pid).await?;
-            }
+            // A leg takes the payment's row before its own (a one-piece success takes them the
+            // other way round, and would deadlock with it paying the payment now).
+            let locked = match &attempt.leg_group {
+                Some(_) => Some(store.lock_payment(tx, pid).await?.ok_or_else(|| Error::not_found("payment"))?),
+                None => None,
+            };
             if store.succeed_attempt(tx, &attempt.id, txn).await? {
-                let paying = match &attempt.leg_group {
+                let paying = match &locked {
                     None => Some((attempt.clone(), txn.map(str::to_owned))),
-                    Some(group) => match leg_arrived(state, tx, attempt, group, txn, actor, heard).await? {
+                    Some(p) => match leg_arrived(state, tx, attempt, p, txn, actor, heard).await? {
                         LegArrived::Complete(first, txns) => Some((first, Some(txns))),
                         LegArrived::Awaiting => return Ok(Disposition::Applied),
                         LegArrived::NotPayable => None,
@@ -529,22 +530,22 @@ enum LegArrived {
     NotPayable,
 }
 
-/// A leg of group `group` has just arrived (its attempt succeeded in `tx`). The payment's
-/// row is taken first, so of two legs arriving at once on two nodes the second counts
-/// after the first has committed, and exactly one sees the group complete.
+/// A leg has just arrived (its attempt succeeded in `tx`), its payment `locked` (taken
+/// before the leg: of two legs arriving at once on two nodes the second counts after the
+/// first has committed, and exactly one sees the group complete).
 async fn leg_arrived(
     state: &AppState,
     tx: &mut Tx,
     attempt: &AttemptRow,
-    group: &str,
+    locked: &PaymentRow,
     txn: Option<&str>,
     actor: &str,
     heard: &mut Heard,
 ) -> Result<LegArrived, Error> {
     let store = &state.store;
     let pid = &attempt.payment_id;
-    let p = store.lock_payment(tx, pid).await?.ok_or_else(|| Error::not_found("payment"))?;
-    if !p.status().is_payable() {
+    let group = attempt.leg_group.as_deref().ok_or_else(|| Error::internal("a leg without a group"))?;
+    if !locked.status().is_payable() {
         return Ok(LegArrived::NotPayable);
     }
     let attempts = store.attempts_in(tx, pid).await?;

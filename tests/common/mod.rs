@@ -287,3 +287,61 @@ pub fn ms(column: &str) -> String {
         column.to_owned()
     }
 }
+
+/// The demo VietQR bank's notify secret and the demo sandbox's (`config/demo.toml`).
+pub const VIETQR_SECRET: &[u8] = b"vietqr-demo-notify-secret";
+pub const SANDBOX_SECRET: &[u8] = b"sandbox-demo-secret";
+
+/// Starts an attempt of payment `id` through `connector` by the API; its action (201 asserted).
+pub async fn start_attempt(app: &TestApp, id: &str, connector: &str) -> Value {
+    let r = app
+        .post(&format!("/v1/payments/{id}/attempts"), &app.portal_key)
+        .json(&json!({"connector": connector}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
+/// The receiving bank's signed credit notification, sent to the node at `url`: `amount`
+/// into `bin`/`account`, the content carrying `reference` as a payer's bank writes it.
+pub async fn vietqr_credit(url: &str, reference: &str, amount: i64, txn: &str, bin: &str, account: &str) -> u16 {
+    let body = serde_json::to_vec(&json!({"notification_id": format!("N{txn}"), "account_number": account,
+        "bank_bin": bin, "amount": amount, "content": format!("MBVCB.{txn}.{reference}.CT tu 0011004123456"),
+        "bank_txn_id": txn, "credited_at": "2026-11-27T10:00:00+07:00"}))
+    .unwrap();
+    let r = Client::new()
+        .post(format!("{url}/callbacks/vietqr"))
+        .header("content-type", "application/json")
+        .header("X-Bank-Signature", feegate_connector::crypto::hmac_sha256_hex(VIETQR_SECRET, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+/// A signed sandbox notification that `reference` succeeded with `amount`.
+pub async fn sandbox_success(app: &TestApp, reference: &str, txn: &str, amount: i64) -> u16 {
+    let body = serde_json::to_vec(&json!({"reference": reference, "transaction_id": txn, "amount": amount,
+        "currency": "VND", "status": "succeeded", "paid_at": "2026-11-27T10:00:00Z"}))
+    .unwrap();
+    let r = app
+        .client
+        .post(format!("{}/callbacks/sandbox", app.url))
+        .header("content-type", "application/json")
+        .header("X-Sandbox-Signature", feegate_connector::crypto::hmac_sha256_hex(SANDBOX_SECRET, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+/// How many events of `kind` payment `id` has (`GET /v1/payments/{id}/events`).
+pub async fn event_count(app: &TestApp, id: &str, kind: &str) -> usize {
+    let v: Value =
+        app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
+    v.as_array().unwrap().iter().filter(|e| e["type"] == kind).count()
+}
