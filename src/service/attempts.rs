@@ -51,18 +51,6 @@ pub async fn start(
         .with_field("connector")
     };
     let routed = routed_accounts(state, payment).await?;
-    let attempts = state.store.attempts(&payment.id).await?;
-    if let Some(leg) = arrived_leg(&attempts).filter(|l| l.connector_id != connector_id) {
-        return Err(Error::new(
-            Code::ConnectorNotApplicable,
-            format!(
-                "part of this payment has arrived by {}; finish its remaining transfers (or, after the deadline, ask \
-                 the agency to refund what arrived)",
-                leg.connector_id
-            ),
-        )
-        .with_field("connector"));
-    }
     // What each attempt collects: the payment whole, or (a bank transfer to a payment whose
     // lines go to several accounts) one leg per account.
     let pieces: Vec<(Option<Routed>, i64)> = if account.connector.needs_beneficiary() && routed.len() > 1 {
@@ -139,9 +127,11 @@ pub async fn start(
 }
 
 /// Records the attempts of a start, one per piece, in one transaction: the payment's row
-/// first (so two presses of "pay" at once make one group of legs), then the attempts. A
-/// payment with a group of legs of this connector under way gets that group back, a leg
-/// closed for the wrong amount or account awaited again.
+/// first (so two presses of "pay" at once make one group of legs, and no leg arrives
+/// between the check below and the insert), then the attempts. While a leg of a transfer to
+/// several accounts has arrived, another connector is refused. A payment with a group of
+/// legs of this connector under way gets that group back, a leg closed for the wrong amount
+/// or account awaited again.
 async fn open(
     state: &AppState,
     payment: &PaymentRow,
@@ -155,8 +145,21 @@ async fn open(
         tx.rollback().await?;
         return Err(Error::new(Code::PaymentNotPayable, "the payment is no longer payable"));
     }
+    let existing = store.attempts_in(&mut tx, &payment.id).await?;
+    if let Some(leg) = arrived_leg(&existing).filter(|l| l.connector_id != connector_id) {
+        // Another way to pay now would collect the part that arrived a second time.
+        tx.rollback().await?;
+        return Err(Error::new(
+            Code::ConnectorNotApplicable,
+            format!(
+                "part of this payment has arrived by {}; finish its remaining transfers (or, after the deadline, ask \
+                 the agency to refund what arrived)",
+                leg.connector_id
+            ),
+        )
+        .with_field("connector"));
+    }
     if pieces.len() > 1 {
-        let existing = store.attempts_in(&mut tx, &payment.id).await?;
         if let Some(g) = group_under_way(&existing, connector_id) {
             let legs: Vec<AttemptRow> = legs_of(&existing, &g).into_iter().cloned().collect();
             for l in legs.iter().filter(|l| l.status() == AttemptStatus::Failed) {

@@ -27,15 +27,24 @@ fn marks(from: usize, n: usize) -> String {
 }
 
 /// The lines of a payment routed to account `$1`.
-const ROUTED: &str = "CAST(COALESCE((SELECT SUM(l.amount) FROM payment_lines l \
-    WHERE l.payment_id = p.id AND l.account_id = $1), 0) AS BIGINT)";
+/// The payment's lines routed to account $1, summed (0: the money belongs elsewhere).
+macro_rules! lines_routed_here {
+    () => {
+        "COALESCE((SELECT SUM(l.amount) FROM payment_lines l WHERE l.payment_id = p.id AND l.account_id = $1), 0)"
+    };
+}
+
+const ROUTED: &str = concat!("CAST(", lines_routed_here!(), " AS BIGINT)");
 
 /// What attempt `a` brought to account $1: a leg of a transfer to several accounts, its own
-/// amount in its own account; any other, its payment's lines routed there ([`ROUTED`]).
-const ATTEMPT_ROUTED: &str = "CAST(CASE WHEN a.leg_account_id IS NOT NULL \
-    THEN (CASE WHEN a.leg_account_id = $1 THEN a.amount ELSE 0 END) \
-    ELSE COALESCE((SELECT SUM(l.amount) FROM payment_lines l \
-    WHERE l.payment_id = p.id AND l.account_id = $1), 0) END AS BIGINT)";
+/// amount in its own account (0 elsewhere: another account's leg is neither expected here
+/// nor matched by a credit naming it); any other, its payment's lines routed there.
+const ATTEMPT_ROUTED: &str = concat!(
+    "CAST(CASE WHEN a.leg_account_id IS NOT NULL THEN (CASE WHEN a.leg_account_id = $1 THEN a.amount ELSE 0 END) \
+     ELSE ",
+    lines_routed_here!(),
+    " END AS BIGINT)"
+);
 
 type PaymentRaw = (String, String, String, String, String, String, String, i64);
 /// A settlement item as a batch is summed from: (kind, amount, fee, outcome, our status,
@@ -111,9 +120,8 @@ impl Store {
         if !direct.is_empty() {
             let sql = format!(
                 "{cols} WHERE a.status = 'succeeded' AND a.updated_at >= $2 AND a.updated_at < $3 \
-                 AND a.second_of IS NULL AND a.connector_id IN ({}) AND (a.leg_account_id = $1 \
-                 OR (a.leg_account_id IS NULL AND EXISTS (SELECT 1 FROM payment_lines l \
-                 WHERE l.payment_id = p.id AND l.account_id = $1))) ORDER BY a.reference",
+                 AND a.second_of IS NULL AND a.connector_id IN ({}) AND EXISTS (SELECT 1 FROM payment_lines l \
+                 WHERE l.payment_id = p.id AND l.account_id = $1) ORDER BY a.reference",
                 marks(4, direct.len())
             );
             push(
