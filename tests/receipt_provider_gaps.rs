@@ -35,24 +35,6 @@ async fn at_provider(app: &TestApp) -> (std::collections::BTreeMap<String, u64>,
     (made, receipts)
 }
 
-async fn receipts(app: &TestApp, payment_id: &str) -> Vec<Value> {
-    let r = app.get(&format!("/v1/payments/{payment_id}/receipts"), &app.finance_key).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap().as_array().unwrap().clone()
-}
-
-/// The original receipt, once its provider part says `status` (≤ 30 s).
-async fn provider_reaches(app: &TestApp, payment_id: &str, status: &str) -> Value {
-    for _ in 0..300 {
-        let r = receipts(app, payment_id).await.remove(0);
-        if r["provider"]["status"] == status {
-            return r;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the provider's receipt of {payment_id} never became {status}: {:?}", receipts(app, payment_id).await);
-}
-
 /// A job's status, tries and `skip_reason`.
 async fn job(app: &TestApp, receipt_id: &str, action: &str) -> (String, i64, Option<String>) {
     sqlx::query_as(
@@ -194,7 +176,7 @@ async fn a_cancellation_of_a_receipt_never_issued_ends_without_the_provider_and_
     // Refunded in full: cancelled here; at the provider there is nothing to cancel, so the
     // cancellation is done at once without it, and says why.
     refund_in_full(&app, &id).await;
-    let r = receipts(&app, &id).await.remove(0);
+    let r = receipts_of(&app, &id).await.remove(0);
     assert_eq!(r["status"], "cancelled");
     let (status, tries, note) = job(&app, &rid, "cancel").await;
     assert_eq!((status.as_str(), tries), ("done", 0), "the provider was not asked");
@@ -236,7 +218,7 @@ async fn a_cancellation_waiting_for_its_issue_ends_when_the_provider_refuses_the
     sim_control(&app, json!({"down": true})).await;
     let (id, _) = payment_of(&app, "H12.25").await;
     assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
-    let rid = receipts(&app, &id).await[0]["id"].as_str().unwrap().to_owned();
+    let rid = receipts_of(&app, &id).await[0]["id"].as_str().unwrap().to_owned();
     // Refunded in full meanwhile: the cancellation waits for the issue.
     refund_in_full(&app, &id).await;
     assert_eq!(job(&app, &rid, "cancel").await, ("queued".into(), 0, None));

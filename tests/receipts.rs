@@ -9,12 +9,6 @@ use common::console::payment_of;
 use common::*;
 use serde_json::Value;
 
-async fn receipts(app: &TestApp, payment_id: &str) -> Vec<Value> {
-    let r = app.get(&format!("/v1/payments/{payment_id}/receipts"), &app.portal_key).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap().as_array().unwrap().clone()
-}
-
 /// The checkout's per-address limit off: every payer of these tests is 127.0.0.1.
 const UNLIMITED: &[(&str, &str)] = &[("FEEGATE_RATE_LIMITS_ENABLED", "false")];
 
@@ -57,10 +51,10 @@ async fn pay_at_once(apps: &[&TestApp], agency: &str, n: usize) -> Vec<String> {
 async fn a_paid_payment_has_a_signed_receipt_anyone_can_open_and_verify() {
     let app = TestApp::spawn().await;
     let (unpaid, _) = payment_of(&app, "H12.20").await;
-    assert!(receipts(&app, &unpaid).await.is_empty(), "no receipt before the payment is paid");
+    assert!(receipts_of(&app, &unpaid).await.is_empty(), "no receipt before the payment is paid");
     let (id, dossier) = payment_of(&app, "H12.20").await;
     let back = app.pay_sandbox(&id, "success").await;
-    let list = receipts(&app, &id).await;
+    let list = receipts_of(&app, &id).await;
     assert_eq!(list.len(), 1, "{list:?}");
     let r = &list[0];
     // The browser comes back to the portal with the receipt and a signature the portal
@@ -171,7 +165,7 @@ async fn a_receipt_changed_in_the_database_fails_verification_whatever_field_cha
     let app = TestApp::spawn().await;
     let (id, _) = payment_of(&app, "H12.25").await;
     app.pay_sandbox(&id, "success").await;
-    let r = receipts(&app, &id).await.remove(0);
+    let r = receipts_of(&app, &id).await.remove(0);
     let (rid, url, verify) = (r["id"].as_str().unwrap(), r["url"].as_str().unwrap(), r["verify_url"].as_str().unwrap());
     let (content,): (String,) =
         sqlx::query_as("SELECT content FROM receipts WHERE id = $1").bind(rid).fetch_one(&app.db).await.unwrap();
@@ -225,7 +219,7 @@ fn cast_of(column: &str) -> &'static str {
 async fn numbers_are_whole(app: &TestApp, ids: &[String], series: &str) {
     let mut numbers = Vec::new();
     for id in ids {
-        let list = receipts(app, id).await;
+        let list = receipts_of(app, id).await;
         assert_eq!(list.len(), 1, "{id}: one receipt");
         assert_eq!(list[0]["series"], series);
         numbers.push(list[0]["number"].as_i64().unwrap());
@@ -249,7 +243,7 @@ async fn payments_succeeding_at_once_take_numbers_without_gap_or_duplicate() {
     // Another agency's series starts at 1 on its own.
     let (other, _) = payment_of(&app, "H12.25").await;
     app.pay_sandbox(&other, "success").await;
-    assert_eq!(receipts(&app, &other).await[0]["number"], 1);
+    assert_eq!(receipts_of(&app, &other).await[0]["number"], 1);
     app.stop().await;
 }
 
@@ -281,7 +275,7 @@ async fn a_partial_refund_issues_a_signed_adjustment_and_a_full_refund_cancels_t
             .send()
     };
     assert_eq!(refund("35000").await.unwrap().status(), 202, "accepted and, at the sandbox, paid out");
-    let list = receipts(&app, &id).await;
+    let list = receipts_of(&app, &id).await;
     assert_eq!(list.len(), 2, "{list:?}");
     let (original, adjustment) = (&list[0], &list[1]);
     assert_eq!((original["kind"].as_str(), original["status"].as_str()), (Some("original"), Some("issued")));
@@ -298,7 +292,7 @@ async fn a_partial_refund_issues_a_signed_adjustment_and_a_full_refund_cancels_t
 
     // The rest refunded: the original is cancelled (kept, with the reason), still genuine.
     assert_eq!(refund("100000").await.unwrap().status(), 202);
-    let list = receipts(&app, &id).await;
+    let list = receipts_of(&app, &id).await;
     assert_eq!(list.len(), 2, "a full refund issues nothing new");
     assert_eq!(list[0]["status"], "cancelled");
     let v = app.client.get(list[0]["verify_url"].as_str().unwrap()).send().await.unwrap();
@@ -383,7 +377,7 @@ async fn the_receipt_downloads_as_a_small_pdf_whose_text_reads_back_and_whose_qr
     let app = TestApp::spawn().await;
     let (id, dossier) = payment_of(&app, "H12.20").await;
     assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
-    let r = receipts(&app, &id).await.remove(0);
+    let r = receipts_of(&app, &id).await.remove(0);
     let url = r["url"].as_str().unwrap().to_owned();
     let code = r["verification_code"].as_str().unwrap().to_owned();
 
@@ -473,7 +467,7 @@ async fn a_receipt_of_sixty_lines_runs_over_pages_with_every_line_and_the_total_
     body["lines"] = Value::Array(lines);
     let id = app.create_payment(&body).await["id"].as_str().unwrap().to_owned();
     assert!(app.pay_sandbox(&id, "success").await.contains("status=succeeded"));
-    let r = receipts(&app, &id).await.remove(0);
+    let r = receipts_of(&app, &id).await.remove(0);
     let bytes = app.client.get(format!("{}.pdf", r["url"].as_str().unwrap())).send().await.unwrap();
     assert_eq!(bytes.status(), 200);
     let bytes = bytes.bytes().await.unwrap().to_vec();
@@ -493,18 +487,6 @@ async fn a_receipt_of_sixty_lines_runs_over_pages_with_every_line_and_the_total_
     // The QR code is on the last page, with the proof.
     let last = poppler_run("pdftotext", &["-f", &pages.to_string(), "-l", &pages.to_string(), "-enc", "UTF-8"], &bytes);
     assert!(String::from_utf8(last).unwrap().contains(r["verification_code"].as_str().unwrap()));
-}
-
-/// A payment's receipts, once its original's provider part says `status` (≤ 30 s).
-async fn provider_reaches(app: &TestApp, payment_id: &str, status: &str) -> Value {
-    for _ in 0..300 {
-        let r = receipts(app, payment_id).await.remove(0);
-        if r["provider"]["status"] == status {
-            return r;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the provider's receipt of {payment_id} never became {status}: {:?}", receipts(app, payment_id).await);
 }
 
 async fn sim_control(base: &str, body: Value) {
@@ -529,7 +511,7 @@ async fn an_external_provider_down_or_losing_its_answer_issues_each_receipt_once
         app.pay_sandbox(&down, "success").await.contains("status=succeeded"),
         "a provider down holds up no payment"
     );
-    let r = receipts(&app, &down).await.remove(0);
+    let r = receipts_of(&app, &down).await.remove(0);
     assert_eq!(r["status"], "issued", "feegate's own receipt is there at once");
     assert_eq!(r["provider"]["status"], "queued");
     // The worker keeps trying while it is down.
@@ -544,7 +526,7 @@ async fn an_external_provider_down_or_losing_its_answer_issues_each_receipt_once
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(receipts(&app, &down).await[0]["provider"]["status"], "queued");
+    assert_eq!(receipts_of(&app, &down).await[0]["provider"]["status"], "queued");
     assert!(sim_made(&sim).await.is_empty(), "nothing issued while down");
     // Back up, and losing the next answer: still one receipt per key.
     // The provider here has no idempotency keys: only feegate's lookup before a retry keeps
@@ -573,7 +555,7 @@ async fn an_external_provider_down_or_losing_its_answer_issues_each_receipt_once
     // H12.20 has no provider: no provider part.
     let (plain, _) = payment_of(&app, "H12.20").await;
     app.pay_sandbox(&plain, "success").await;
-    assert!(receipts(&app, &plain).await[0].get("provider").is_none());
+    assert!(receipts_of(&app, &plain).await[0].get("provider").is_none());
 
     // Refunded in full: the provider's receipt is cancelled too.
     let r = app

@@ -55,12 +55,6 @@ async fn arrive(app: &TestApp, leg: &Leg, txn: &str) -> u16 {
     vietqr_credit(&app.url, &leg.reference, leg.amount, txn, &leg.bin, &leg.account).await
 }
 
-async fn receipts(app: &TestApp, id: &str) -> Vec<Value> {
-    let r = app.get(&format!("/v1/payments/{id}/receipts"), &app.portal_key).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap().as_array().unwrap().clone()
-}
-
 async fn review_reasons(app: &TestApp, id: &str) -> Vec<String> {
     let r = app.get("/v1/cases?kind=review&status=all&limit=200", &app.finance_key).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -110,7 +104,7 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     assert_eq!(arrive(&app, &legs[0], "FT001").await, 200);
     let p = app.payment(id).await;
     assert_eq!(p["status"], "pending", "{p}");
-    assert!(receipts(&app, id).await.is_empty(), "no receipt before every leg has arrived");
+    assert!(receipts_of(&app, id).await.is_empty(), "no receipt before every leg has arrived");
     assert_eq!(event_count(&app, id, "payment.succeeded").await, 0);
     // Another way to pay it now would collect the arrived part twice: refused.
     let r = app
@@ -126,7 +120,7 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     let p = app.payment(id).await;
     assert_eq!(p["status"], "succeeded", "{p}");
     assert_eq!(event_count(&app, id, "payment.succeeded").await, 1);
-    let rs = receipts(&app, id).await;
+    let rs = receipts_of(&app, id).await;
     assert_eq!(rs.len(), 1, "{rs:?}");
     assert_eq!(rs[0]["amount"], 185_000, "{}", rs[0]);
     let page = app.client.get(rs[0]["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
@@ -134,7 +128,7 @@ async fn a_payment_to_two_accounts_is_two_transfers_and_is_paid_when_both_have_a
     // The bank's retry of the last leg changes nothing.
     assert_eq!(arrive(&app, &legs[1], "FT002").await, 200);
     assert_eq!(event_count(&app, id, "payment.succeeded").await, 1);
-    assert_eq!(receipts(&app, id).await.len(), 1);
+    assert_eq!(receipts_of(&app, id).await.len(), 1);
     // A second credit under a paid leg's content is money twice: a review, not a second payment.
     assert_eq!(arrive(&app, &legs[1], "FT003").await, 200);
     assert!(review_reasons(&app, id).await.contains(&"second_success".to_owned()));
@@ -163,7 +157,7 @@ async fn a_leg_of_the_wrong_amount_is_raised_and_the_right_transfer_then_pays() 
     assert_eq!(arrive(&app, &legs[1], "FT104").await, 200);
     let p = app.payment(&id).await;
     assert_eq!(p["status"], "succeeded", "{p}");
-    assert_eq!(receipts(&app, &id).await.len(), 1);
+    assert_eq!(receipts_of(&app, &id).await.len(), 1);
     app.stop().await;
 }
 
@@ -182,7 +176,7 @@ async fn a_missing_leg_at_the_deadline_expires_the_payment_for_review_and_the_ar
     let p = app.payment(&id).await;
     assert_eq!(p["status"], "expired", "{p}");
     assert_eq!(p["review"]["reason"], "transfer_incomplete", "{p}");
-    assert!(receipts(&app, &id).await.is_empty());
+    assert!(receipts_of(&app, &id).await.is_empty());
     let leg1 = p["attempts"].as_array().unwrap().iter().find(|a| a["leg"] == 1).unwrap().clone();
     let leg2 = p["attempts"].as_array().unwrap().iter().find(|a| a["leg"] == 2).unwrap().clone();
     assert_eq!((leg1["status"].as_str(), leg2["status"].as_str()), (Some("succeeded"), Some("expired")));
@@ -253,7 +247,7 @@ async fn legs_arriving_at_the_same_moment_pay_the_payment_exactly_once() {
         let p = a.payment(&id).await;
         assert_eq!(p["status"], "succeeded", "round {i}: {p}");
         assert_eq!(event_count(&a, &id, "payment.succeeded").await, 1, "round {i}");
-        assert_eq!(receipts(&a, &id).await.len(), 1, "round {i}");
+        assert_eq!(receipts_of(&a, &id).await.len(), 1, "round {i}");
     }
     if let Some(b) = b {
         b.stop().await;

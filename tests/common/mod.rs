@@ -345,3 +345,22 @@ pub async fn event_count(app: &TestApp, id: &str, kind: &str) -> usize {
         app.get(&format!("/v1/payments/{id}/events"), &app.portal_key).send().await.unwrap().json().await.unwrap();
     v.as_array().unwrap().iter().filter(|e| e["type"] == kind).count()
 }
+
+/// Payment `id`'s receipts (`GET /v1/payments/{id}/receipts`, the portal's key).
+pub async fn receipts_of(app: &TestApp, id: &str) -> Vec<Value> {
+    let r = app.get(&format!("/v1/payments/{id}/receipts"), &app.portal_key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap().as_array().unwrap().clone()
+}
+
+/// Payment `id`'s original receipt, once its external provider's part says `status` (≤ 30 s).
+pub async fn provider_reaches(app: &TestApp, id: &str, status: &str) -> Value {
+    for _ in 0..300 {
+        let r = receipts_of(app, id).await.remove(0);
+        if r["provider"]["status"] == status {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the provider's receipt of {id} never became {status}: {:?}", receipts_of(app, id).await);
+}
