@@ -253,6 +253,15 @@ impl Store {
         self.backend
     }
 
+    /// The clause that locks the rows a `SELECT` reads until the transaction ends: `FOR
+    /// UPDATE` on PostgreSQL; nothing on SQLite, whose one writer holds the whole database.
+    pub(crate) fn row_lock(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
     /// The native pool, when the store is on SQLite (for tools such as the benchmark).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         match &self.pool {

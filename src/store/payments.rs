@@ -1,7 +1,7 @@
 //! Payments, lines, attempts, events and raw callbacks.
 
 use super::types::{Millis, OptMillis};
-use super::{now_ms, Backend, Result, Store, Tx};
+use super::{now_ms, Result, Store, Tx};
 use crate::domain::payment::{AttemptStatus, PaymentStatus};
 use sqlx::FromRow;
 
@@ -644,10 +644,7 @@ impl Store {
     /// the order a refund's transaction takes its locks, so that the two cannot deadlock.
     /// `None` if there is no such payment.
     pub async fn lock_payment(&self, tx: &mut Tx, id: &str) -> Result<Option<PaymentRow>> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = self.row_lock();
         let sql = format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = $1{lock}");
         Ok(on_tx!(tx, |db| sqlx::query_as(&sql).bind(id).fetch_optional(db).await)?)
     }

@@ -116,10 +116,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<Option<String>> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
+        let lock = self.row_lock();
         let sql = format!("SELECT provider, status FROM receipt_jobs WHERE receipt_id = $1 AND action = 'issue'{lock}");
         let issue: Option<(String, String)> =
             on_tx!(tx, |db| sqlx::query_as(&sql).bind(receipt_id).fetch_optional(db).await)?;
